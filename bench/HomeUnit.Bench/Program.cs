@@ -1,0 +1,1 @@
+namespace HomeUnit.Bench; public static class Program { public static int Main() => 0; }

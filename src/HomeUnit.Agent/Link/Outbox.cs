@@ -1,0 +1,137 @@
+using HomeUnit.Agent.State;
+using Microsoft.Data.Sqlite;
+
+namespace HomeUnit.Agent.Link;
+
+/// <summary>One record waiting to be published: its order, topic (below the device prefix), unique id and payload.</summary>
+public sealed record OutboxItem(long Seq, string Topic, string Id, string Payload);
+
+/// <summary>
+/// Everything the device sends is stored here first, published only while connected, in order,
+/// and removed only when the broker acknowledges it (PUBACK). Bounded: when full, the oldest
+/// records are dropped and the loss itself is reported.
+/// </summary>
+public sealed class Outbox
+{
+    private readonly StateDatabase database;
+    private readonly int capacity;
+    private readonly SemaphoreSlim added = new(0);
+
+    public Outbox(StateDatabase database, int capacity)
+    {
+        this.database = database;
+        this.capacity = capacity;
+        using var connection = database.Open();
+        StateDatabase.Execute(connection, """
+            CREATE TABLE IF NOT EXISTS outbox (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                topic TEXT NOT NULL,
+                id TEXT NOT NULL,
+                payload TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS outbox_dropped (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                count INTEGER NOT NULL);
+            """);
+    }
+
+    /// <summary>Stores a record; it is durable when this returns (or when <paramref name="transaction"/> commits).</summary>
+    public void Enqueue(string topic, string id, string payload, SqliteTransaction? transaction = null)
+    {
+        if (transaction is null)
+        {
+            using var connection = database.Open();
+            using var own = connection.BeginTransaction();
+            Insert(connection, own, topic, id, payload);
+            own.Commit();
+        }
+        else
+        {
+            Insert(transaction.Connection!, transaction, topic, id, payload);
+        }
+        added.Release();
+    }
+
+    private void Insert(SqliteConnection connection, SqliteTransaction transaction, string topic, string id, string payload)
+    {
+        using var insert = connection.CreateCommand();
+        insert.Transaction = transaction;
+        insert.CommandText = "INSERT INTO outbox (topic, id, payload) VALUES ($topic, $id, $payload)";
+        insert.Parameters.AddWithValue("$topic", topic);
+        insert.Parameters.AddWithValue("$id", id);
+        insert.Parameters.AddWithValue("$payload", payload);
+        insert.ExecuteNonQuery();
+
+        // Over capacity: drop the oldest and count them, so the loss is reported rather than silent.
+        using var trim = connection.CreateCommand();
+        trim.Transaction = transaction;
+        trim.CommandText = """
+            WITH excess AS (SELECT seq FROM outbox ORDER BY seq LIMIT max(0, (SELECT count(*) FROM outbox) - $capacity))
+            DELETE FROM outbox WHERE seq IN excess;
+            """;
+        trim.Parameters.AddWithValue("$capacity", capacity);
+        var dropped = trim.ExecuteNonQuery();
+        if (dropped > 0)
+        {
+            using var count = connection.CreateCommand();
+            count.Transaction = transaction;
+            count.CommandText = """
+                INSERT INTO outbox_dropped (id, count) VALUES (1, $n)
+                ON CONFLICT (id) DO UPDATE SET count = count + $n;
+                """;
+            count.Parameters.AddWithValue("$n", dropped);
+            count.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>The oldest records, in order.</summary>
+    public IReadOnlyList<OutboxItem> Peek(int max)
+    {
+        using var connection = database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT seq, topic, id, payload FROM outbox ORDER BY seq LIMIT $max";
+        command.Parameters.AddWithValue("$max", max);
+        using var reader = command.ExecuteReader();
+        var items = new List<OutboxItem>();
+        while (reader.Read())
+        {
+            items.Add(new OutboxItem(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3)));
+        }
+        return items;
+    }
+
+    /// <summary>Removes a record once the broker has acknowledged it.</summary>
+    public void Remove(long seq)
+    {
+        using var connection = database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "DELETE FROM outbox WHERE seq = $seq";
+        command.Parameters.AddWithValue("$seq", seq);
+        command.ExecuteNonQuery();
+    }
+
+    public long Count()
+    {
+        using var connection = database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM outbox";
+        return (long)command.ExecuteScalar()!;
+    }
+
+    /// <summary>Takes the count of records dropped for lack of room since the last call (0 if none).</summary>
+    public long TakeDroppedCount()
+    {
+        using var connection = database.Open();
+        using var transaction = connection.BeginTransaction();
+        using var read = connection.CreateCommand();
+        read.Transaction = transaction;
+        read.CommandText = "SELECT count FROM outbox_dropped WHERE id = 1";
+        var dropped = read.ExecuteScalar() as long? ?? 0;
+        StateDatabase.Execute(connection, "DELETE FROM outbox_dropped", transaction);
+        transaction.Commit();
+        return dropped;
+    }
+
+    /// <summary>Waits until something is enqueued (or the timeout passes).</summary>
+    public Task WaitForWorkAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        added.WaitAsync(timeout, cancellationToken);
+}

@@ -1,0 +1,1 @@
+namespace HomeUnit.Agent; public static class Program { public static int Main() => 0; }

@@ -1,0 +1,59 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace HomeUnit.Protocol;
+
+/// <summary>Hashing and verification of the audit chain, shared by the device and the central.</summary>
+public static class AuditChain
+{
+    public static readonly string Genesis = new('0', 64);
+
+    /// <summary>Canonical JSON: keys sorted by ordinal, no whitespace, nulls and <c>hash</c> left out.</summary>
+    public static string Canonical(AuditRecord record)
+    {
+        var node = JsonSerializer.SerializeToNode(record with { Hash = null }, Wire.Json)!.AsObject();
+        var sorted = new JsonObject();
+        foreach (var (key, value) in node.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            sorted[key] = value?.DeepClone();
+        }
+        return sorted.ToJsonString();
+    }
+
+    public static string ComputeHash(AuditRecord record) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Canonical(record))));
+
+    /// <summary>The record, sealed onto the chain after <paramref name="previousHash"/>.</summary>
+    public static AuditRecord Seal(AuditRecord record, long seq, string previousHash)
+    {
+        var linked = record with { Seq = seq, Prev = previousHash, Hash = null };
+        return linked with { Hash = ComputeHash(linked) };
+    }
+
+    /// <summary>Checks a chain in order. Null when intact, else where and how it is broken.</summary>
+    public static string? Verify(IEnumerable<AuditRecord> records)
+    {
+        var previousHash = Genesis;
+        long? previousSeq = null;
+        foreach (var record in records)
+        {
+            if (previousSeq is { } p && record.Seq != p + 1)
+            {
+                return $"record {record.Seq}: expected seq {p + 1} (a record is missing or out of order)";
+            }
+            if (record.Hash != ComputeHash(record))
+            {
+                return $"record {record.Seq}: its hash does not match its content (edited)";
+            }
+            if (record.Prev != previousHash)
+            {
+                return $"record {record.Seq}: prev does not match the hash of record {previousSeq?.ToString() ?? "(start)"} (deleted, inserted or reordered)";
+            }
+            previousHash = record.Hash;
+            previousSeq = record.Seq;
+        }
+        return null;
+    }
+}
