@@ -1,0 +1,67 @@
+using HomeUnit.Drivers;
+using HomeUnit.Drivers.Camera;
+using HomeUnit.Drivers.Kernel;
+
+namespace HomeUnit.Tests.Stream;
+
+/// <summary>A camera on a temporary hardware root, its timeline, and fake programs written for one test.</summary>
+public sealed class CameraFixture : IDisposable
+{
+    public const string Passphrase = "correct-horse-battery-staple";
+
+    public CameraFixture()
+    {
+        Root = Directory.CreateTempSubdirectory("homeunit-stream-").FullName;
+    }
+
+    public string Root { get; }
+
+    public HardwareTimeline Timeline { get; } = new();
+
+    public FfmpegCamera Camera(Action<CameraOptions>? configure = null)
+    {
+        var options = new CameraOptions { Source = CameraSources.TestSource };
+        configure?.Invoke(options);
+        return new FfmpegCamera(options, new KernelFiles(Root), Timeline);
+    }
+
+    /// <summary>An executable shell script standing in for a program the camera runs (such as rpicam-vid).</summary>
+    public string Script(string name, string body)
+    {
+        var path = Path.Combine(Root, name);
+        File.WriteAllText(path, $"#!/bin/sh\n{body}\n");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return path;
+    }
+
+    /// <summary>The capture states recorded so far.</summary>
+    public IReadOnlyList<string> CaptureStates() =>
+        [.. Timeline.Snapshot().Where(e => e.Part == Parts.Capture).Select(e => e.State)];
+
+    public static bool IsRunning(int pid)
+    {
+        try
+        {
+            // Field 3 of /proc/PID/stat is the state; a zombie (Z) or dead (X) process is gone.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var state = stat[(stat.LastIndexOf(')') + 2)..][0];
+            return state is not ('Z' or 'X');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A child may hold a file a moment longer; the OS cleans the temp directory.
+        }
+    }
+}
