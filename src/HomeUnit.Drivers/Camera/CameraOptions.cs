@@ -126,6 +126,6 @@ public sealed partial class CameraOptions
 
     private static string Shown(string? value) => Kernel.KernelFiles.Printable(value ?? "");
 
-    [GeneratedRegex(@"^/dev/[A-Za-z0-9._/-]{1,64}$")]
+    [GeneratedRegex(@"^/dev/[A-Za-z0-9._/-]{1,64}\z")]
     private static partial Regex DevicePattern();
 }

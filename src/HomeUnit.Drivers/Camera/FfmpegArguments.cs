@@ -62,7 +62,8 @@ internal static class FfmpegArguments
     private static IReadOnlyList<string> Input(CameraOptions options, string device) => options.Source switch
     {
         CameraSources.TestSource => ["-re", "-f", "lavfi", "-i", TestPattern(options)],
-        CameraSources.Rpicam => ["-f", "h264", "-framerate", Number(options.FrameRate), "-i", "pipe:0"],
+        // A tiny probe: the first packet carries SPS and PPS (--inline); probing a pipe longer delays the picture.
+        CameraSources.Rpicam => ["-f", "h264", "-framerate", Number(options.FrameRate), "-probesize", "32", "-i", "pipe:0"],
         _ => ["-f", "v4l2", "-framerate", Number(options.FrameRate), "-video_size", $"{Number(options.Width)}x{Number(options.Height)}", "-i", device],
     };
 

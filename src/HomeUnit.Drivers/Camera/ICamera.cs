@@ -41,15 +41,16 @@ public sealed partial record StreamTarget(string Url, string StreamId, string Pa
         return null;
     }
 
+    // \z, not $: $ would let a trailing newline through.
     // A DNS name (labels of letters, digits and inner hyphens), an IPv4 address, or a bracketed IPv6 address.
-    [GeneratedRegex(@"^srt://(?<host>(?=[A-Za-z0-9.-]{1,253}:)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]{2,45}\]):(?<port>[0-9]{1,5})$")]
+    [GeneratedRegex(@"^srt://(?<host>(?=[A-Za-z0-9.-]{1,253}:)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]{2,45}\]):(?<port>[0-9]{1,5})\z")]
     private static partial Regex UrlPattern();
 
     // The characters of SRT's access-control syntax (#!::r=name,m=publish) and little else.
-    [GeneratedRegex(@"^[A-Za-z0-9._~:/=,#!@+\-]{1,512}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9._~:/=,#!@+\-]{1,512}\z")]
     private static partial Regex StreamIdPattern();
 
-    [GeneratedRegex(@"^[\x21-\x7E]{16,79}$")]
+    [GeneratedRegex(@"^[\x21-\x7E]{16,79}\z")]
     private static partial Regex PassphrasePattern();
 }
 

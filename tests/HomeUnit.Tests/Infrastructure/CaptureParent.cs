@@ -52,7 +52,7 @@ public static class CaptureParent
         var capture = (FfmpegCapture)await camera.StartAsync(target, CancellationToken.None);
         Console.WriteLine($"started {string.Join(',', capture.ProcessIds)}");
         var stop = Task.Run(Console.In.ReadLine);
-        if (await Task.WhenAny(stop, capture.Failed) == capture.Failed)
+        if (await Task.WhenAny((Task)stop, capture.Failed) == capture.Failed)
         {
             Console.WriteLine($"failed {capture.Failed.Result}");
             await capture.DisposeAsync();

@@ -89,14 +89,14 @@ public sealed class SrtReceiver : IAsyncDisposable
             start.ArgumentList.Add(argument);
         }
         var receiver = new SrtReceiver(Process.Start(start)!, port);
-        await Wait.UntilAsync(() => receiver.IsListening() || receiver.Exited.IsCompleted, TimeSpan.FromSeconds(20), "the SRT receiver to listen");
+        await Eventually.True(() => receiver.IsListening() || receiver.Exited.IsCompleted, "the SRT receiver to listen");
         return receiver.Exited.IsCompleted
             ? throw new InvalidOperationException($"the SRT receiver exited: {receiver.Errors}")
             : receiver;
     }
 
     public Task WaitForFramesAsync(int count, TimeSpan timeout) =>
-        Wait.UntilAsync(() => Frames >= count, timeout, $"{count} frames at the receiver (got {Frames}; {Errors})");
+        Eventually.True(() => Frames >= count, $"{count} frames at the receiver", timeout);
 
     public async ValueTask DisposeAsync()
     {

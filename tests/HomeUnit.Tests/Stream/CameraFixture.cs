@@ -1,6 +1,7 @@
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;
 using HomeUnit.Drivers.Kernel;
+using HomeUnit.Tests.Infrastructure;
 
 namespace HomeUnit.Tests.Stream;
 
@@ -9,12 +10,9 @@ public sealed class CameraFixture : IDisposable
 {
     public const string Passphrase = "correct-horse-battery-staple";
 
-    public CameraFixture()
-    {
-        Root = Directory.CreateTempSubdirectory("homeunit-stream-").FullName;
-    }
+    private readonly TempDirectory directory = new();
 
-    public string Root { get; }
+    public string Root => directory.Path;
 
     public HardwareTimeline Timeline { get; } = new();
 
@@ -53,15 +51,5 @@ public sealed class CameraFixture : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Root, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A child may hold a file a moment longer; the OS cleans the temp directory.
-        }
-    }
+    public void Dispose() => directory.Dispose();
 }

@@ -61,12 +61,33 @@ public sealed class CaptureProcessTreeTests(ITestOutputHelper output) : IDisposa
 
         var watch = Stopwatch.StartNew();
         Assert.Equal(0, Kill(agent, 9));
-        await Wait.UntilAsync(() => !CameraFixture.IsRunning(ffmpeg), Generous, "ffmpeg to die with its parent");
+        await Eventually.True(() => !CameraFixture.IsRunning(ffmpeg), "ffmpeg to die with its parent", Generous);
         output.WriteLine($"ffmpeg gone {watch.Elapsed.TotalMilliseconds:F0} ms after its parent was killed");
         await parent.WaitForExitAsync().WaitAsync(Generous);
 
         // SIGKILL, not SIGPIPE from the broken progress pipe: the parent-death signal did it.
         Assert.Equal("SIGKILL", StraceLog.Read(trace).KilledBy(ffmpeg));
+    }
+
+    [Fact]
+    public async Task Trace_catches_a_capture_process_that_writes_a_file()
+    {
+        // The control for the proof above: the same trace and analysis do see ffmpeg writing its -report log.
+        var trace = Path.Combine(fixture.Root, "strace.log");
+        var start = new ProcessStartInfo(StraceLog.Command(trace)[0]) { WorkingDirectory = fixture.Root, RedirectStandardError = true };
+        foreach (var argument in (string[])[.. StraceLog.Command(trace)[1..], "/usr/bin/setpriv", "--pdeathsig", "KILL", "--",
+            "/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-report", "-f", "lavfi", "-i", "testsrc", "-frames:v", "1", "-f", "null", "-"])
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using var traced = Process.Start(start)!;
+        await traced.WaitForExitAsync().WaitAsync(Generous);
+
+        var log = StraceLog.Read(trace);
+        var writes = log.Writes(log.TreeOf(program => program == "/usr/bin/setpriv")).ToList();
+
+        Assert.Single(writes);
+        Assert.Matches(@"openat\(AT_FDCWD, ""ffmpeg-[0-9-]+\.log"", O_WRONLY\|O_CREAT\|O_TRUNC", writes[0].Split(' ', 2)[1]);
     }
 
     private static int ParentOf(int pid) => int.Parse(File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1].Split(' ')[1]);

@@ -22,7 +22,7 @@ public sealed class ChildProcessTests
     {
         // An ignored signal stays ignored across exec, so this sleep cannot be stopped with SIGTERM.
         using var child = await ChildProcess.StartAsync("/usr/bin/setpriv", "/bin/sh", ["-c", "trap '' TERM; exec sleep 600"]);
-        await Wait.UntilAsync(() => File.ReadAllText($"/proc/{child.Id}/comm").Trim() == "sleep", TimeSpan.FromSeconds(20), "the shell to become sleep");
+        await Eventually.True(() => File.ReadAllText($"/proc/{child.Id}/comm").Trim() == "sleep", "the shell to become sleep");
 
         await child.StopAsync();
 
