@@ -65,7 +65,7 @@ public sealed class CaptureProcessTreeTests(ITestOutputHelper output) : IDisposa
         output.WriteLine($"ffmpeg gone {watch.Elapsed.TotalMilliseconds:F0} ms after its parent was killed");
         await parent.WaitForExitAsync().WaitAsync(Generous);
 
-        // SIGKILL, not SIGPIPE from the broken progress pipe: the parent-death signal did it.
+        // The parent-death signal did it: nothing else sends SIGKILL, and ffmpeg ignores a broken progress pipe.
         Assert.Equal("SIGKILL", StraceLog.Read(trace).KilledBy(ffmpeg));
     }
 

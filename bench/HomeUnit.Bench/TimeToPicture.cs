@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using HomeUnit.Drivers;
+using HomeUnit.Drivers.Camera;
+using HomeUnit.Drivers.Kernel;
+using HomeUnit.Tests.Infrastructure;
+
+namespace HomeUnit.Bench;
+
+/// <summary>
+/// <c>time-to-picture [looks=20] [holdFrames=30]</c>: for each look, (a) from the start of the look to the first frame
+/// the receiver decodes and (b) from the stop to the last frame it decodes; median and p95 for the agent's camera
+/// beside a bare ffmpeg sender started directly (the floor), the same receiver for both, looks alternating, ratios
+/// agent / floor. One JSON object a line. Times are CLOCK_MONOTONIC, the timeline's clock.
+/// </summary>
+public static class TimeToPicture
+{
+    private const string Passphrase = "time-to-picture-bench-passphrase";
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var looks = args.Length > 0 ? int.Parse(args[0]) : 20;
+        var holdFrames = args.Length > 1 ? int.Parse(args[1]) : 30;
+        var options = new CameraOptions { Source = CameraSources.TestSource };
+        ILookSender[] senders = [new BareFfmpeg(options), new AgentCamera(options)];
+
+        // One untimed look each: libraries in the page cache, the encoder probed.
+        foreach (var sender in senders)
+        {
+            await MeasureAsync(sender, holdFrames);
+        }
+        var results = senders.ToDictionary(s => s.Name, _ => new List<Look>());
+        for (var i = 0; i < looks; i++)
+        {
+            foreach (var sender in senders)
+            {
+                results[sender.Name].Add(await MeasureAsync(sender, holdFrames));
+            }
+        }
+
+        foreach (var (name, measured) in results)
+        {
+            Print(name, "first-frame-ms", measured.Select(l => l.FirstFrameMs));
+            Print(name, "stop-to-last-frame-ms", measured.Select(l => l.LastFrameAfterStopMs));
+            Print(name, "stop-call-ms", measured.Select(l => l.StopCallMs));
+        }
+        var agent = results["agent"].Select(l => l.FirstFrameMs).ToList();
+        var floor = results["floor"].Select(l => l.FirstFrameMs).ToList();
+        var ratio = new { median = Math.Round(Median(agent) / Median(floor), 3), p95 = Math.Round(P95(agent) / P95(floor), 3) };
+        Emit(new { bench = "time-to-picture", metric = "first-frame-ratio", ratio.median, ratio.p95, aim = 1.25, met = ratio.median <= 1.25 && ratio.p95 <= 1.25 });
+        var latest = Math.Round(results["agent"].Max(l => l.LastFrameAfterStopMs), 1);
+        Emit(new { bench = "time-to-picture", metric = "agent-last-frame-after-stop-max-ms", value = latest, aim = 250, met = latest <= 250 });
+        return 0;
+    }
+
+    private static async Task<Look> MeasureAsync(ILookSender sender, int holdFrames)
+    {
+        await using var receiver = await SrtReceiver.StartAsync(Passphrase);
+        var target = new StreamTarget(receiver.Url, "bench-look", Passphrase);
+
+        var started = HardwareTimeline.Now();
+        var look = await sender.StartAsync(target);
+        await receiver.WaitForFramesAsync(holdFrames, Patience);
+        var stopped = HardwareTimeline.Now();
+        await look.StopAsync();
+        var stopReturned = HardwareTimeline.Now();
+        // The receiver exits at the end of the stream: every frame that will ever arrive has arrived.
+        await receiver.Exited.WaitAsync(Patience);
+
+        var (first, last) = receiver.FrameSpan!.Value;
+        return new Look((first - started) / 1e6, (last - stopped) / 1e6, (stopReturned - stopped) / 1e6);
+    }
+
+    private static void Print(string sender, string metric, IEnumerable<double> values)
+    {
+        var sorted = values.ToList();
+        Emit(new { bench = "time-to-picture", sender, metric, looks = sorted.Count, median = Median(sorted), p95 = P95(sorted), min = Math.Round(sorted.Min(), 1), max = Math.Round(sorted.Max(), 1) });
+    }
+
+    private static void Emit(object line) => Console.WriteLine(JsonSerializer.Serialize(line));
+
+    private static double Median(IReadOnlyList<double> values) => Percentile(values, 0.5);
+
+    private static double P95(IReadOnlyList<double> values) => Percentile(values, 0.95);
+
+    // Nearest rank.
+    private static double Percentile(IReadOnlyList<double> values, double p)
+    {
+        var sorted = values.Order().ToList();
+        return Math.Round(sorted[Math.Max(0, (int)Math.Ceiling(p * sorted.Count) - 1)], 1);
+    }
+
+    private sealed record Look(double FirstFrameMs, double LastFrameAfterStopMs, double StopCallMs);
+
+    /// <summary>
+    /// What the bench times: something that starts a look's picture towards a receiver, and stops it. The seam for
+    /// timing the whole agent: a sender that publishes a signed grant over MQTT to a running <c>homeunit run
+    /// --simulate</c> (the look's start is then the grant's arrival at the agent), whose stop is the grant's deadline.
+    /// </summary>
+    private interface ILookSender
+    {
+        string Name { get; }
+
+        Task<IStartedLook> StartAsync(StreamTarget target);
+    }
+
+    private interface IStartedLook
+    {
+        Task StopAsync();
+    }
+
+    /// <summary>The floor: the design's bare sender, started directly, stopped with SIGTERM.</summary>
+    private sealed class BareFfmpeg(CameraOptions options) : ILookSender
+    {
+        public string Name => "floor";
+
+        public Task<IStartedLook> StartAsync(StreamTarget target)
+        {
+            var start = new ProcessStartInfo(options.FfmpegPath) { RedirectStandardError = true, UseShellExecute = false };
+            foreach (var argument in (string[])[
+                "-hide_banner", "-nostdin", "-loglevel", "error",
+                "-re", "-f", "lavfi", "-i", $"testsrc=size={options.Width}x{options.Height}:rate={options.FrameRate}",
+                "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", $"{options.FrameRate}",
+                "-f", "mpegts", $"{target.Url}?passphrase={target.Passphrase}&pbkeylen=32&streamid={target.StreamId}"])
+            {
+                start.ArgumentList.Add(argument);
+            }
+            return Task.FromResult<IStartedLook>(new Running(Process.Start(start)!));
+        }
+
+        private sealed class Running(Process process) : IStartedLook
+        {
+            public async Task StopAsync()
+            {
+                _ = Kill(process.Id, 15);
+                await process.WaitForExitAsync();
+                process.Dispose();
+            }
+        }
+
+        [DllImport("libc", EntryPoint = "kill")]
+        private static extern int Kill(int pid, int signal);
+    }
+
+    /// <summary>The agent's camera: <see cref="FfmpegCamera.StartAsync"/> to <see cref="ICapture.StopAsync"/>.</summary>
+    private sealed class AgentCamera(CameraOptions options) : ILookSender
+    {
+        private readonly FfmpegCamera camera = new(options, new KernelFiles(Path.GetTempPath()), new HardwareTimeline());
+
+        public string Name => "agent";
+
+        public async Task<IStartedLook> StartAsync(StreamTarget target) => new Running(await camera.StartAsync(target, CancellationToken.None));
+
+        private sealed class Running(ICapture capture) : IStartedLook
+        {
+            public async Task StopAsync()
+            {
+                await capture.StopAsync();
+                await capture.DisposeAsync();
+            }
+        }
+    }
+}
