@@ -60,17 +60,15 @@ public static class TimeToPicture
         await using var receiver = await SrtReceiver.StartAsync(Passphrase);
         var target = new StreamTarget(receiver.Url, "bench-look", Passphrase);
 
-        var started = HardwareTimeline.Now();
         var look = await sender.StartAsync(target);
         await receiver.WaitForFramesAsync(holdFrames, Patience);
-        var stopped = HardwareTimeline.Now();
-        await look.StopAsync();
+        var stopped = await look.StopAsync();
         var stopReturned = HardwareTimeline.Now();
         // The receiver exits at the end of the stream: every frame that will ever arrive has arrived.
         await receiver.Exited.WaitAsync(Patience);
 
         var (first, last) = receiver.FrameSpan!.Value;
-        return new Look((first - started) / 1e6, (last - stopped) / 1e6, (stopReturned - stopped) / 1e6);
+        return new Look((first - look.StartedAt) / 1e6, (last - stopped) / 1e6, (stopReturned - stopped) / 1e6);
     }
 
     private static void Print(string sender, string metric, IEnumerable<double> values)
@@ -94,23 +92,6 @@ public static class TimeToPicture
 
     private sealed record Look(double FirstFrameMs, double LastFrameAfterStopMs, double StopCallMs);
 
-    /// <summary>
-    /// What the bench times: something that starts a look's picture towards a receiver, and stops it. The seam for
-    /// timing the whole agent: a sender that publishes a signed grant over MQTT to a running <c>homeunit run
-    /// --simulate</c> (the look's start is then the grant's arrival at the agent), whose stop is the grant's deadline.
-    /// </summary>
-    private interface ILookSender
-    {
-        string Name { get; }
-
-        Task<IStartedLook> StartAsync(StreamTarget target);
-    }
-
-    private interface IStartedLook
-    {
-        Task StopAsync();
-    }
-
     /// <summary>The floor: the design's bare sender, started directly, stopped with SIGTERM.</summary>
     private sealed class BareFfmpeg(CameraOptions options) : ILookSender
     {
@@ -127,16 +108,21 @@ public static class TimeToPicture
             {
                 start.ArgumentList.Add(argument);
             }
-            return Task.FromResult<IStartedLook>(new Running(Process.Start(start)!));
+            var startedAt = HardwareTimeline.Now();
+            return Task.FromResult<IStartedLook>(new Running(startedAt, Process.Start(start)!));
         }
 
-        private sealed class Running(Process process) : IStartedLook
+        private sealed class Running(long startedAt, Process process) : IStartedLook
         {
-            public async Task StopAsync()
+            public long StartedAt => startedAt;
+
+            public async Task<long> StopAsync()
             {
+                var stopped = HardwareTimeline.Now();
                 _ = Kill(process.Id, 15);
                 await process.WaitForExitAsync();
                 process.Dispose();
+                return stopped;
             }
         }
 
@@ -151,15 +137,45 @@ public static class TimeToPicture
 
         public string Name => "agent";
 
-        public async Task<IStartedLook> StartAsync(StreamTarget target) => new Running(await camera.StartAsync(target, CancellationToken.None));
-
-        private sealed class Running(ICapture capture) : IStartedLook
+        public async Task<IStartedLook> StartAsync(StreamTarget target)
         {
-            public async Task StopAsync()
+            var startedAt = HardwareTimeline.Now();
+            return new Running(startedAt, await camera.StartAsync(target, CancellationToken.None));
+        }
+
+        private sealed class Running(long startedAt, ICapture capture) : IStartedLook
+        {
+            public long StartedAt => startedAt;
+
+            public async Task<long> StopAsync()
             {
+                var stopped = HardwareTimeline.Now();
                 await capture.StopAsync();
                 await capture.DisposeAsync();
+                return stopped;
             }
         }
     }
+}
+
+/// <summary>
+/// What the bench times: something that starts a look's picture towards a receiver, and ends it. The seam for
+/// timing the whole agent: a sender that publishes a signed grant over MQTT to a running <c>homeunit run
+/// --simulate</c>, whose look starts at the grant's arrival at the agent and ends at the grant's deadline (both
+/// read from the agent's timeline file, whose CLOCK_MONOTONIC stamps compare across processes).
+/// </summary>
+internal interface ILookSender
+{
+    string Name { get; }
+
+    Task<IStartedLook> StartAsync(StreamTarget target);
+}
+
+internal interface IStartedLook
+{
+    /// <summary>When the look began, in <see cref="HardwareTimeline.Now"/> nanoseconds.</summary>
+    long StartedAt { get; }
+
+    /// <summary>Ends the picture; returns when the look was told to end (the stop, or a grant's deadline).</summary>
+    Task<long> StopAsync();
 }

@@ -79,12 +79,12 @@ public sealed class FfmpegCamera : ICamera
             deadline.CancelAfter(TimeSpan.FromSeconds(options.StallSeconds));
             try
             {
+                // Short only when ffmpeg ended early: then its exit explains why.
                 int count;
                 while (read < frame.Length && (count = await pipeline.Ffmpeg.Output.ReadAsync(frame.AsMemory(read), deadline.Token)) > 0)
                 {
                     read += count;
                 }
-                await pipeline.Ffmpeg.Exited.WaitAsync(deadline.Token);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {

@@ -44,6 +44,16 @@ public sealed class SelfTestCaptureTests : IDisposable
     }
 
     [Fact]
+    public async Task Self_test_reports_a_camera_that_delivers_no_frame()
+    {
+        var silent = fixture.Script("rpicam-vid", "exec sleep 600");
+        var camera = fixture.Camera(o => { o.Source = CameraSources.Rpicam; o.RpicamPath = silent; o.StallSeconds = 4; });
+
+        Assert.Equal("no frame from the camera within 4 s", await camera.CheckAsync(default));
+        Assert.Equal("selftest off", fixture.CaptureStates()[^1]);
+    }
+
+    [Fact]
     public async Task Missing_camera_device_refuses_a_look_before_any_process_starts()
     {
         var camera = fixture.Camera(o => o.Source = CameraSources.V4l2);
