@@ -1,0 +1,138 @@
+using System.Buffers.Text;
+using System.Text.Json;
+using HomeUnit.Protocol;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace HomeUnit.Agent.Grants;
+
+/// <summary>
+/// Reads a compact JWS from the central: size limit, header (alg pinned to ES256, <c>kid</c> names
+/// a trusted key), the signature (Microsoft.IdentityModel), then the payload strictly as
+/// <typeparamref name="T"/>, then <c>iss</c> and <c>aud</c>. Time claims are left to the caller.
+/// Refusals carry only a reason code: never the token, its claims or a library message.
+/// </summary>
+public sealed class SignedTokenReader(TrustedKeys keys, TrustPolicy policy)
+{
+    public const string Algorithm = SecurityAlgorithms.EcdsaSha256;
+
+    private readonly JsonWebTokenHandler handler = new() { MaximumTokenSizeInBytes = TrustPolicy.MaxCarePlanBytes };
+
+    public async Task<Verdict<T>> ReadAsync<T>(string token, int maxBytes) where T : class, ISignedPayload
+    {
+        if (string.IsNullOrEmpty(token) || token.Length > maxBytes || !IsCompactJws(token))
+        {
+            return Verdict<T>.Refuse(RefusalReasons.Malformed);
+        }
+        var header = ReadHeader(token.AsSpan(0, token.IndexOf('.')));
+        if (header.Reason is { } headerProblem)
+        {
+            return Verdict<T>.Refuse(headerProblem);
+        }
+        if (keys.Find(header.Kid!) is not { } key)
+        {
+            return Verdict<T>.Refuse(RefusalReasons.UnknownKey);
+        }
+        if (await SignatureProblemAsync(token, key) is { } signatureProblem)
+        {
+            return Verdict<T>.Refuse(signatureProblem);
+        }
+        if (ReadPayload<T>(token) is not { } payload)
+        {
+            return Verdict<T>.Refuse(RefusalReasons.Malformed);
+        }
+        // A trusted key is trusted only for its issuer: a token naming another issuer is treated as
+        // signed by a key we do not know for it.
+        if (payload.Iss != policy.Issuer)
+        {
+            return Verdict<T>.Refuse(RefusalReasons.UnknownKey);
+        }
+        return payload.Aud != policy.DeviceId
+            ? Verdict<T>.Refuse(RefusalReasons.WrongAudience)
+            : Verdict<T>.Pass(payload);
+    }
+
+    /// <summary>Three base64url parts separated by dots; nothing else (a JWE's five parts, spaces, padding) is a token we read.</summary>
+    private static bool IsCompactJws(string token)
+    {
+        var dots = 0;
+        foreach (var c in token)
+        {
+            if (c == '.')
+            {
+                dots++;
+            }
+            else if (!(char.IsAsciiLetterOrDigit(c) || c == '-' || c == '_'))
+            {
+                return false;
+            }
+        }
+        return dots == 2;
+    }
+
+    private readonly record struct Header(string? Kid, string? Reason);
+
+    private static Header ReadHeader(ReadOnlySpan<char> encoded)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(Base64Url.DecodeFromChars(encoded), new JsonDocumentOptions { AllowDuplicateProperties = false, MaxDepth = 4 });
+            var root = json.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return new Header(null, RefusalReasons.Malformed);
+            }
+            // The algorithm is pinned: "none", HS256 (with the public key as a secret) and the rest are refused before any key is touched.
+            if (!root.TryGetProperty("alg", out var alg) || alg.ValueKind != JsonValueKind.String || alg.GetString() != Algorithm)
+            {
+                return new Header(null, RefusalReasons.BadSignature);
+            }
+            // Extensions we do not understand must not be silently ignored (RFC 7515 §4.1.11).
+            if (root.TryGetProperty("crit", out _)
+                || !root.TryGetProperty("kid", out var kid) || kid.ValueKind != JsonValueKind.String || kid.GetString() is not { Length: > 0 and <= 128 } name)
+            {
+                return new Header(null, RefusalReasons.Malformed);
+            }
+            return new Header(name, null);
+        }
+        catch (Exception e) when (e is FormatException or JsonException)
+        {
+            return new Header(null, RefusalReasons.Malformed);
+        }
+    }
+
+    private async Task<string?> SignatureProblemAsync(string token, ECDsaSecurityKey key)
+    {
+        var parameters = new TokenValidationParameters
+        {
+            ValidAlgorithms = [Algorithm],
+            IssuerSigningKey = key,
+            TryAllIssuerSigningKeys = false,
+            RequireSignedTokens = true,
+            ValidateIssuerSigningKey = false,
+            // iss, aud and the time claims are checked by the device's own code with its own clock and reason codes.
+            ValidateIssuer = false,
+            ValidateAudience = false,
+            ValidateLifetime = false,
+            RequireExpirationTime = false,
+        };
+        var result = await handler.ValidateTokenAsync(token, parameters);
+        return result.IsValid
+            ? null
+            : result.Exception is SecurityTokenMalformedException or SecurityTokenArgumentException ? RefusalReasons.Malformed : RefusalReasons.BadSignature;
+    }
+
+    private static T? ReadPayload<T>(string token) where T : class
+    {
+        var first = token.IndexOf('.');
+        var second = token.IndexOf('.', first + 1);
+        try
+        {
+            return JsonSerializer.Deserialize<T>(Base64Url.DecodeFromChars(token.AsSpan(first + 1, second - first - 1)), TokenJson.Options);
+        }
+        catch (Exception e) when (e is FormatException or JsonException or ArgumentException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+}
