@@ -1,5 +1,12 @@
 namespace HomeUnit.Protocol;
 
+/// <summary>Conventions shared by the central and the devices.</summary>
+public static class CentralDefaults
+{
+    /// <summary>The <c>iss</c> of tokens signed by the central unless configured otherwise (<c>Trust:Issuer</c>).</summary>
+    public const string Issuer = "homeunit-central";
+}
+
 /// <summary>The kinds of look a grant can ask for (design §4).</summary>
 public static class LookKinds
 {

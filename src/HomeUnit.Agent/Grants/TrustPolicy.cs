@@ -8,7 +8,7 @@ namespace HomeUnit.Agent.Grants;
 /// </summary>
 public sealed record TrustPolicy(string DeviceId, string Issuer, TimeSpan ClockSkew, TimeSpan MaxSession)
 {
-    public const string DefaultIssuer = "homeunit-central";
+    public const string DefaultIssuer = CentralDefaults.Issuer;
     public static readonly TimeSpan DefaultClockSkew = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan DefaultMaxSession = TimeSpan.FromSeconds(60);
 
