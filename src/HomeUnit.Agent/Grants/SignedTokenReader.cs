@@ -7,9 +7,10 @@ using Microsoft.IdentityModel.Tokens;
 namespace HomeUnit.Agent.Grants;
 
 /// <summary>
-/// Reads a compact JWS from the central: size limit, header (alg pinned to ES256, <c>kid</c> names
-/// a trusted key), the signature (Microsoft.IdentityModel), then the payload strictly as
-/// <typeparamref name="T"/>, then <c>iss</c> and <c>aud</c>. Time claims are left to the caller.
+/// Reads a compact JWS from the central, in this order: size and shape; header (alg pinned to ES256,
+/// <c>kid</c> names a trusted key, never tried against the others); payload syntax (JSON object, no
+/// duplicate names); the signature (Microsoft.IdentityModel); the claims strictly as
+/// <typeparamref name="T"/>; <c>iss</c> and <c>aud</c>. Time claims are left to the caller.
 /// Refusals carry only a reason code: never the token, its claims or a library message.
 /// </summary>
 public sealed class SignedTokenReader(TrustedKeys keys, TrustPolicy policy)
@@ -33,11 +34,16 @@ public sealed class SignedTokenReader(TrustedKeys keys, TrustPolicy policy)
         {
             return Verdict<T>.Refuse(RefusalReasons.UnknownKey);
         }
+        using var document = ParsePayload(token);
+        if (document is null)
+        {
+            return Verdict<T>.Refuse(RefusalReasons.Malformed);
+        }
         if (await SignatureProblemAsync(token, key) is { } signatureProblem)
         {
             return Verdict<T>.Refuse(signatureProblem);
         }
-        if (ReadPayload<T>(token) is not { } payload)
+        if (Deserialize<T>(document) is not { } payload)
         {
             return Verdict<T>.Refuse(RefusalReasons.Malformed);
         }
@@ -122,15 +128,36 @@ public sealed class SignedTokenReader(TrustedKeys keys, TrustPolicy policy)
             : result.Exception is SecurityTokenMalformedException or SecurityTokenArgumentException ? RefusalReasons.Malformed : RefusalReasons.BadSignature;
     }
 
-    private static T? ReadPayload<T>(string token) where T : class
+    /// <summary>The payload as a JSON object (base64url, UTF-8, no duplicate names), or null.</summary>
+    private static JsonDocument? ParsePayload(string token)
     {
         var first = token.IndexOf('.');
         var second = token.IndexOf('.', first + 1);
+        JsonDocument? document = null;
         try
         {
-            return JsonSerializer.Deserialize<T>(Base64Url.DecodeFromChars(token.AsSpan(first + 1, second - first - 1)), TokenJson.Options);
+            document = JsonDocument.Parse(Base64Url.DecodeFromChars(token.AsSpan(first + 1, second - first - 1)), new JsonDocumentOptions { AllowDuplicateProperties = false, MaxDepth = 8 });
+            if (document.RootElement.ValueKind == JsonValueKind.Object)
+            {
+                return document;
+            }
         }
-        catch (Exception e) when (e is FormatException or JsonException or ArgumentException or NotSupportedException)
+        catch (Exception e) when (e is FormatException or JsonException)
+        {
+            // Not base64url, not UTF-8 JSON, or a name given twice: malformed, whoever signed it.
+        }
+        document?.Dispose();
+        return null;
+    }
+
+    /// <summary>The typed claims, or null when one is missing, null, of the wrong JSON type or out of its type's range.</summary>
+    private static T? Deserialize<T>(JsonDocument payload) where T : class
+    {
+        try
+        {
+            return payload.Deserialize<T>(TokenJson.Options);
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or NotSupportedException)
         {
             return null;
         }
