@@ -1,4 +1,5 @@
 using HomeUnit.Agent.Audit;
+using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Link;
 using HomeUnit.Agent.Session;
 using HomeUnit.Agent.State;
@@ -143,10 +144,17 @@ public static class AgentHost
         services.AddSingleton<Events>();
         services.AddSingleton<SessionMachine>();
         services.AddSingleton<SdNotify>();
+        services.AddSingleton<LoopHeartbeats>();
+        services.AddSingleton<HealthState>();
+        services.AddSingleton(sp => new HealthChecks(sp.GetRequiredService<UnitHardware>(),
+            new HealthSettings(options.State.Directory, "dev/video0", MinFreeBytes: 50L * 1024 * 1024)));
+        services.AddSingleton<SelfTest>();
 
         // Registration order is start order: safety first, so the hardware is safe before anything listens.
         services.AddHostedService<SafetyService>();
         services.AddHostedService<SystemdService>();
+        services.AddSingleton<HealthMonitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<HealthMonitor>());
         if (flags.LocalLookSeconds is { } seconds)
         {
             services.AddHostedService(sp => new LocalLook(sp.GetRequiredService<SessionMachine>(), TimeSpan.FromSeconds(seconds), sp.GetRequiredService<IHostApplicationLifetime>()));
