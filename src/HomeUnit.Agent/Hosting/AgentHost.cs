@@ -99,6 +99,10 @@ public static class AgentHost
         options.Servo.Calibration(),
         TimeSpan.FromMilliseconds(options.Servo.SettleMilliseconds));
 
+    /// <summary>The unit's parts as configured, for the daemon and the one-shot verbs alike.</summary>
+    public static UnitHardware CreateHardware(AgentOptions options, HardwareTimeline timeline) =>
+        new(HardwareSettings(options), timeline, new StandInCamera(timeline));
+
     /// <summary>The simulated kernel tree is laid out under Hardware:Root before anything reads it.</summary>
     public static SimulatedKernel? PrepareSimulation(ConfigurationSources sources, IConfiguration configuration) =>
         sources.Simulate ? SimulatedKernel.Create(configuration["Hardware:Root"]!) : null;
@@ -136,8 +140,7 @@ public static class AgentHost
         {
             services.AddSingleton(simulation);
         }
-        services.AddSingleton<ICamera>(new StandInCamera(timeline));
-        services.AddSingleton(sp => new UnitHardware(HardwareSettings(options), timeline, sp.GetRequiredService<ICamera>()));
+        services.AddSingleton(CreateHardware(options, timeline));
         services.AddSingleton(new StateDatabase(options.State.Directory));
         services.AddSingleton(sp => new Outbox(sp.GetRequiredService<StateDatabase>(), capacity: 10_000));
         services.AddSingleton(sp => new AuditLog(sp.GetRequiredService<StateDatabase>(), sp.GetRequiredService<Outbox>(), options.DeviceId, TimeProvider.System));
