@@ -5,9 +5,6 @@ using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;
 using Microsoft.Extensions.Hosting;
 
-// The agent runs on Linux only: it drives the kernel's sysfs interfaces.
-[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
-
 namespace HomeUnit.Agent;
 
 /// <summary>The <c>homeunit</c> command line (design §6).</summary>
