@@ -1,1 +1,16 @@
-namespace HomeUnit.Bench; public static class Program { public static int Main() => 0; }
+namespace HomeUnit.Bench;
+
+/// <summary>Benchmarks that print machine-readable figures, one JSON object per line. <c>args[0]</c> picks the bench.</summary>
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        switch (args.FirstOrDefault())
+        {
+            case "fuzz-tokens": return await TokenFuzz.RunAsync(args);
+            default:
+                Console.Error.WriteLine("usage: HomeUnit.Bench <bench> [options]; benches: fuzz-tokens [count] [seed]");
+                return 2;
+        }
+    }
+}

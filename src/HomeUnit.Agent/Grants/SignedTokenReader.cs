@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using HomeUnit.Protocol;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -82,7 +83,14 @@ public sealed class SignedTokenReader(TrustedKeys keys, TrustPolicy policy)
     {
         try
         {
-            using var json = JsonDocument.Parse(Base64Url.DecodeFromChars(encoded), new JsonDocumentOptions { AllowDuplicateProperties = false, MaxDepth = 4 });
+            var bytes = Base64Url.DecodeFromChars(encoded);
+            // System.Text.Json checks the UTF-8 inside strings only when one is read, and then throws
+            // InvalidOperationException: refuse invalid UTF-8 up front.
+            if (!Utf8.IsValid(bytes))
+            {
+                return new Header(null, RefusalReasons.Malformed);
+            }
+            using var json = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowDuplicateProperties = false, MaxDepth = 4 });
             var root = json.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
@@ -136,7 +144,12 @@ public sealed class SignedTokenReader(TrustedKeys keys, TrustPolicy policy)
         JsonDocument? document = null;
         try
         {
-            document = JsonDocument.Parse(Base64Url.DecodeFromChars(token.AsSpan(first + 1, second - first - 1)), new JsonDocumentOptions { AllowDuplicateProperties = false, MaxDepth = 8 });
+            var bytes = Base64Url.DecodeFromChars(token.AsSpan(first + 1, second - first - 1));
+            if (!Utf8.IsValid(bytes))
+            {
+                return null;
+            }
+            document = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowDuplicateProperties = false, MaxDepth = 8 });
             if (document.RootElement.ValueKind == JsonValueKind.Object)
             {
                 return document;

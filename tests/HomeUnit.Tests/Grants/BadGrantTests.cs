@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -48,6 +49,8 @@ public sealed class BadGrantTests
         ["window too long"] = (r => Window(r, nbf: -10, exp: 291), RefusalReasons.TooLong),
         ["window empty"] = (r => Window(r, nbf: 10, exp: 10), RefusalReasons.Malformed),
         ["broken base64"] = (r => BreakBase64(r.Grant()), RefusalReasons.Malformed),
+        ["invalid UTF-8 in the header"] = (r => Base64Url.EncodeToString([.. "{\"alg\":\"ES256\",\"kid\":\""u8, 0xE3, .. "\"}"u8]) + r.Grant()[r.Grant().IndexOf('.')..], RefusalReasons.Malformed),
+        ["invalid UTF-8 in a claim"] = (r => WithPayloadBytes(r.Grant(), [.. "{\"sub\":\""u8, 0xE3, .. "\"}"u8]), RefusalReasons.Malformed),
         ["broken JSON, signed"] = (r => r.Central.SignJson("{\"iss\":\"homeunit-central\",\"aud\":\"hu-test-1\","), RefusalReasons.Malformed),
         ["JSON array, signed"] = (r => r.Central.SignJson("[]"), RefusalReasons.Malformed),
         ["broken header JSON"] = (r => TokenForge.Encode("{\"alg\":") + r.Grant()[r.Grant().IndexOf('.')..], RefusalReasons.Malformed),
@@ -120,9 +123,9 @@ public sealed class BadGrantTests
 
         var decision = await rig.Authorizer.AuthorizeAsync(rig.Grant());
 
-        var look = Assert.IsType<Agent.Session.SessionRequest>(decision.Request);
+        var look = Assert.IsType<HomeUnit.Agent.Session.SessionRequest>(decision.Request);
         Assert.Equal("operator-7", look.Operator);
-        Assert.Equal(Drivers.LensPosition.Bed, look.View);
+        Assert.Equal(HomeUnit.Drivers.LensPosition.Bed, look.View);
         Assert.Equal("c1", look.Check);
         Assert.Equal(TimeSpan.FromSeconds(30), look.MaxStreaming);
         Assert.Equal(GrantRig.Passphrase, look.Stream.Passphrase);
@@ -254,12 +257,18 @@ public sealed class BadGrantTests
 
     private static string WithHeader(string token, string header) => TokenForge.Encode(header) + token[token.IndexOf('.')..];
 
+    private static string WithPayloadBytes(string token, byte[] payload)
+    {
+        var parts = token.Split('.');
+        return $"{parts[0]}.{Base64Url.EncodeToString(payload)}.{parts[2]}";
+    }
+
     private static string FlipPayloadBit(string token)
     {
         var parts = token.Split('.');
         var payload = Encoding.UTF8.GetBytes(TokenForge.Decode(parts[1]));
         payload[payload.Length / 2] ^= 0x01;
-        return $"{parts[0]}.{System.Buffers.Text.Base64Url.EncodeToString(payload)}.{parts[2]}";
+        return $"{parts[0]}.{Base64Url.EncodeToString(payload)}.{parts[2]}";
     }
 
     private static string BreakBase64(string token)
