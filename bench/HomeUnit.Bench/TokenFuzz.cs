@@ -125,7 +125,7 @@ public static class TokenFuzz
         var plans = new CarePlanStore(database, reader, audit, refusals, NullLogger<CarePlanStore>.Instance);
         var grants = new GrantVerifier(reader, policy);
         var authorizer = new LookAuthorizer(grants, policy, new ClockTrust(new KernelFiles(hardware)), new ReplayCache(database), plans, audit, refusals,
-            new Events(database, outbox, clock, NullLogger<Events>.Instance), () => false, clock, NullLogger<LookAuthorizer>.Instance);
+            () => false, clock, NullLogger<LookAuthorizer>.Instance);
         return new FuzzedDevice(grants, authorizer, refusals, audit);
     }
 

@@ -116,18 +116,24 @@ public sealed class CarePlanStore
         {
             return null;
         }
-        try
+        if (Parse(json) is { } plan)
         {
-            if (JsonSerializer.Deserialize<CarePlanPayload>(json, TokenJson.Options) is { } payload && CarePlan.From(payload) is { } plan)
-            {
-                return plan;
-            }
-        }
-        catch (JsonException)
-        {
+            return plan;
         }
         // Only a damaged state file gets here: with no plan no scheduled look is allowed (fail closed).
         log.LogError("the stored care plan cannot be read; no scheduled look is allowed until the central sends one");
         return null;
+    }
+
+    private static CarePlan? Parse(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<CarePlanPayload>(json, TokenJson.Options) is { } payload ? CarePlan.From(payload) : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 }

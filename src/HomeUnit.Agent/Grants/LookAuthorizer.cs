@@ -18,7 +18,7 @@ public sealed record LookDecision(SessionRequest? Request, string? Reason)
 /// the <c>jti</c> recorded as used. The look it returns ends at the earliest of the grant's
 /// <c>maxSeconds</c> (capped by policy), the grant's expiry and the end of the care-plan window.
 /// Refusals are audited as <c>session.refused</c> (rate-limited); the session state machine audits
-/// acceptance and refuses <c>busy</c> itself.
+/// acceptance and refuses <c>busy</c> itself; health raises <c>clock.unsynced</c> and fault events.
 /// </summary>
 public sealed class LookAuthorizer(
     GrantVerifier grants,
@@ -28,7 +28,6 @@ public sealed class LookAuthorizer(
     CarePlanStore plans,
     AuditLog audit,
     RefusalAudit refusals,
-    Events events,
     Func<bool> faultPresent,
     TimeProvider clock,
     ILogger<LookAuthorizer> log)
@@ -104,7 +103,7 @@ public sealed class LookAuthorizer(
     private LookDecision Refuse(string reason, Grant? grant)
     {
         // Claims are recorded only once the signature has proved them; a forged token leaves just its reason.
-        var written = refusals.Refuse(new AuditRecord
+        refusals.Refuse(new AuditRecord
         {
             Type = AuditTypes.SessionRefused,
             Reason = reason,
@@ -114,22 +113,6 @@ public sealed class LookAuthorizer(
             View = grant is null ? null : GrantVerifier.ViewName(grant.View),
             Check = grant?.Check,
         });
-        if (written && reason == RefusalReasons.ClockUnsynced)
-        {
-            RaiseClockUnsynced(grant);
-        }
         return new LookDecision(null, reason);
-    }
-
-    private void RaiseClockUnsynced(Grant? grant)
-    {
-        try
-        {
-            events.Raise("clock.unsynced", Severity.Critical, new { refused = grant?.Jti });
-        }
-        catch (SqliteException e)
-        {
-            log.LogError("clock.unsynced event could not be stored: SQLite error {Code}", e.SqliteErrorCode);
-        }
     }
 }

@@ -27,8 +27,8 @@ public sealed class RefusalAudit(AuditLog audit, TimeProvider clock, ILogger<Ref
     private readonly Dictionary<(string Type, string Reason), Tally> tallies = [];
     private readonly Lock gate = new();
 
-    /// <summary>Audits a refusal described by <paramref name="draft"/> (type and reason set); false when it was only counted.</summary>
-    public bool Refuse(AuditRecord draft)
+    /// <summary>Audits a refusal described by <paramref name="draft"/> (type and reason set), or counts it once the minute's budget is spent.</summary>
+    public void Refuse(AuditRecord draft)
     {
         lock (gate)
         {
@@ -42,11 +42,11 @@ public sealed class RefusalAudit(AuditLog audit, TimeProvider clock, ILogger<Ref
             if (tally.Written >= PerWindow)
             {
                 tally.Suppressed++;
-                return false;
+                return;
             }
             tally.Written++;
             log.LogInformation("{Type}: {Reason} (grant {Grant}, version {Version})", draft.Type, draft.Reason, draft.Grant ?? "-", draft.Version?.ToString() ?? "-");
-            return Write(draft);
+            Write(draft);
         }
     }
 
@@ -72,18 +72,16 @@ public sealed class RefusalAudit(AuditLog audit, TimeProvider clock, ILogger<Ref
         }
     }
 
-    private bool Write(AuditRecord draft)
+    private void Write(AuditRecord draft)
     {
         try
         {
             audit.Append(draft);
-            return true;
         }
         catch (SqliteException e)
         {
             // The refusal stands either way; the missing record is itself worth an error line.
             log.LogError("refusal audit record could not be written: SQLite error {Code}", e.SqliteErrorCode);
-            return false;
         }
     }
 }

@@ -137,6 +137,28 @@ public sealed class CarePlanTests
     }
 
     [Fact]
+    public async Task Damaged_stored_plan_allows_no_scheduled_look_until_the_retained_plan_comes_again()
+    {
+        using var rig = new GrantRig();
+        var plan = GrantRig.Plan(version: 5);
+        await rig.ApplyPlanAsync(plan);
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={rig.Database.Path};Pooling=False"))
+        {
+            connection.Open();
+            using var damage = connection.CreateCommand();
+            damage.CommandText = "UPDATE careplan SET payload = '{\"version\":'";
+            damage.ExecuteNonQuery();
+        }
+
+        rig.Restart();
+
+        Assert.Null(rig.Plans.Current);
+        Assert.Equal(RefusalReasons.OutsideCarePlan, (await rig.Authorizer.AuthorizeAsync(rig.Grant())).Reason);
+        Assert.Equal(CarePlanOutcome.Applied, await rig.ApplyPlanAsync(plan));
+        Assert.True((await rig.Authorizer.AuthorizeAsync(rig.Grant())).Accepted);
+    }
+
+    [Fact]
     public async Task Newer_version_replaces_the_plan()
     {
         using var rig = new GrantRig();

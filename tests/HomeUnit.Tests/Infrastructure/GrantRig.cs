@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using HomeUnit.Agent;
 using HomeUnit.Agent.Audit;
 using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Link;
@@ -54,7 +53,6 @@ public sealed class GrantRig : IDisposable
     public StateDatabase Database { get; private set; } = null!;
     public Outbox Outbox { get; private set; } = null!;
     public AuditLog Audit { get; private set; } = null!;
-    public Events Events { get; private set; } = null!;
     public ReplayCache Replay { get; private set; } = null!;
     public RefusalAudit Refusals { get; private set; } = null!;
     public SignedTokenReader Reader { get; private set; } = null!;
@@ -71,13 +69,12 @@ public sealed class GrantRig : IDisposable
         Database = new StateDatabase(StateDirectory);
         Outbox = new Outbox(Database, 10_000);
         Audit = new AuditLog(Database, Outbox, DeviceId, Clock);
-        Events = new Events(Database, Outbox, Clock, NullLogger<Events>.Instance);
         Replay = new ReplayCache(Database);
         Refusals = new RefusalAudit(Audit, Clock, NullLogger<RefusalAudit>.Instance);
         Reader = new SignedTokenReader(TrustedKeys.Load(KeysDirectory), Policy);
         Plans = new CarePlanStore(Database, Reader, Audit, Refusals, NullLogger<CarePlanStore>.Instance);
         Grants = new GrantVerifier(Reader, Policy);
-        Authorizer = new LookAuthorizer(Grants, Policy, new ClockTrust(new KernelFiles(HardwareRoot)), Replay, Plans, Audit, Refusals, Events,
+        Authorizer = new LookAuthorizer(Grants, Policy, new ClockTrust(new KernelFiles(HardwareRoot)), Replay, Plans, Audit, Refusals,
             () => FaultPresent, Clock, NullLogger<LookAuthorizer>.Instance);
         Commands = new CommandVerifier(Reader, Policy, Replay, Clock, NullLogger<CommandVerifier>.Instance);
     }
