@@ -1,5 +1,10 @@
 using System.CommandLine;
+using HomeUnit.Agent.Audit;
+using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Hosting;
+using HomeUnit.Agent.State;
+using Spectre.Console;
+using HomeUnit.Agent.Provisioning;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;
 using Microsoft.Extensions.Hosting;
@@ -13,9 +18,9 @@ public static class Program
     public const int ExitFailed = 1;
     public const int ExitBadConfiguration = 2;
 
-    private static readonly Option<string?> ConfigOption = new("--config") { Description = "A JSON configuration file (after /etc/homeunit/homeunit.json, before HOMEUNIT_ variables)" };
-    private static readonly Option<string[]> SetOption = new("--set") { Description = "Key=Value overrides, e.g. --set Mqtt:Port=1884 (last word)", AllowMultipleArgumentsPerToken = false };
-    private static readonly Option<bool> SimulateOption = new("--simulate") { Description = "Run the real drivers on a simulated kernel tree with a test-pattern camera" };
+    internal static readonly Option<string?> ConfigOption = new("--config") { Description = "A JSON configuration file (after /etc/homeunit/homeunit.json, before HOMEUNIT_ variables)" };
+    internal static readonly Option<string[]> SetOption = new("--set") { Description = "Key=Value overrides, e.g. --set Mqtt:Port=1884 (last word)", AllowMultipleArgumentsPerToken = false };
+    internal static readonly Option<bool> SimulateOption = new("--simulate") { Description = "Run the real drivers on a simulated kernel tree with a test-pattern camera" };
 
     public static async Task<int> Main(string[] args)
     {
@@ -29,10 +34,14 @@ public static class Program
         }
         root.Subcommands.Add(RunCommand());
         root.Subcommands.Add(SafeStateCommand());
+        root.Subcommands.Add(SelfTestCommand());
+        root.Subcommands.Add(AuditCommand());
+        root.Subcommands.Add(ProvisionCommands.Provision());
+        root.Subcommands.Add(ProvisionCommands.Decommission());
         return await root.Parse(args).InvokeAsync();
     }
 
-    private static ConfigurationSources Sources(ParseResult parse) =>
+    internal static ConfigurationSources Sources(ParseResult parse) =>
         new(parse.GetValue(ConfigOption), parse.GetValue(SetOption) ?? [], parse.GetValue(SimulateOption));
 
     private static Command RunCommand()
@@ -54,7 +63,20 @@ public static class Program
             }
             using (simulation)
             {
-                using var host = AgentHost.Build(options, configuration, simulation, new RunFlags(parse.GetValue(view), parse.GetValue(timeline), parse.GetValue(look)));
+                if (sources.Simulate)
+                {
+                    Directory.CreateDirectory(options.Trust.KeysDirectory);
+                }
+                TrustedKeys trustedKeys;
+                try
+                {
+                    trustedKeys = TrustedKeys.Load(options.Trust.KeysDirectory);
+                }
+                catch (InvalidDataException e)
+                {
+                    return Fail([$"Trust:KeysDirectory: {e.Message}"]);
+                }
+                using var host = AgentHost.Build(options, configuration, trustedKeys, simulation, new RunFlags(parse.GetValue(view), parse.GetValue(timeline), parse.GetValue(look)));
                 await host.RunAsync(cancellationToken);
             }
             return ExitOk;
@@ -73,8 +95,7 @@ public static class Program
             }
             using (simulation)
             {
-                var timeline = new HardwareTimeline();
-                var hardware = new UnitHardware(AgentHost.HardwareSettings(options), timeline, new StandInCamera(timeline));
+                var hardware = AgentHost.CreateHardware(options, new HardwareTimeline());
                 var faults = await hardware.DriveSafeStateAsync();
                 foreach (var fault in faults)
                 {
@@ -86,7 +107,60 @@ public static class Program
         return command;
     }
 
-    private static bool TryConfigure(
+    private static Command SelfTestCommand()
+    {
+        var command = new Command("selftest", "Check every part as before a scheduled check: camera frame into memory, servo, lights, power, clock, storage");
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            if (!TryConfigure(Sources(parse), out var options, out _, out var simulation))
+            {
+                return ExitBadConfiguration;
+            }
+            using (simulation)
+            {
+                var hardware = AgentHost.CreateHardware(options, new HardwareTimeline());
+                var result = await AgentHost.CreateSelfTest(options, hardware).RunAsync(cancellationToken);
+                var table = new Table().AddColumn("part").AddColumn("result");
+                foreach (var (part, verdict) in result.Parts)
+                {
+                    table.AddRow(part, verdict == "ok" ? "[green]ok[/]" : $"[red]{Markup.Escape(verdict)}[/]");
+                }
+                AnsiConsole.Write(table);
+                AnsiConsole.MarkupLine(result.Ready ? "[green]ready[/]" : "[red]NOT ready: send staff instead of relying on a look[/]");
+                return result.Ready ? ExitOk : ExitFailed;
+            }
+        });
+        return command;
+    }
+
+    private static Command AuditCommand()
+    {
+        var json = new Option<bool>("--json") { Description = "One JSON record per line, as published" };
+        var last = new Option<int?>("--last") { Description = "Only the newest N records" };
+        var list = new Command("list", "Show the audit log") { json, last };
+        list.SetAction(parse => WithState(parse, database => AuditCli.List(database, Console.Out, parse.GetValue(json), parse.GetValue(last))));
+        var verify = new Command("verify", "Check the hash chain; non-zero and where it broke if a record was edited, deleted or reordered");
+        verify.SetAction(parse => WithState(parse, database => AuditCli.Verify(database, Console.Out)));
+        return new Command("audit", "Who looked, when and for how long") { list, verify };
+    }
+
+    private static int WithState(ParseResult parse, Func<StateDatabase, int> action)
+    {
+        var (configuration, problems) = AgentHost.Load(Sources(parse));
+        var directory = configuration?["State:Directory"] ?? new StateOptions().Directory;
+        if (configuration is null)
+        {
+            return Fail(problems);
+        }
+        if (!File.Exists(Path.Combine(directory, "homeunit.db")))
+        {
+            Console.Error.WriteLine($"homeunit: no audit log in {directory}");
+            return ExitFailed;
+        }
+        return action(new StateDatabase(directory));
+    }
+
+    internal static bool TryConfigure(
         ConfigurationSources sources,
         out AgentOptions options,
         out Microsoft.Extensions.Configuration.IConfigurationRoot configuration,
@@ -114,7 +188,7 @@ public static class Program
         return true;
     }
 
-    private static int Fail(IEnumerable<string> problems)
+    internal static int Fail(IEnumerable<string> problems)
     {
         foreach (var problem in problems)
         {

@@ -1,4 +1,6 @@
 using HomeUnit.Agent.Audit;
+using HomeUnit.Agent.Grants;
+using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Link;
 using HomeUnit.Agent.Session;
 using HomeUnit.Agent.State;
@@ -98,11 +100,31 @@ public static class AgentHost
         options.Servo.Calibration(),
         TimeSpan.FromMilliseconds(options.Servo.SettleMilliseconds));
 
+    /// <summary>The unit's parts as configured, for the daemon and the one-shot verbs alike.</summary>
+    public static UnitHardware CreateHardware(AgentOptions options, HardwareTimeline timeline) =>
+        new(HardwareSettings(options), timeline, new StandInCamera(timeline));
+
+    /// <summary>The self-test on its own, for the <c>selftest</c> verb (no daemon, no session running).</summary>
+    public static SelfTest CreateSelfTest(AgentOptions options, UnitHardware hardware)
+    {
+        var timeProvider = TimeProvider.System;
+        var database = new StateDatabase(options.State.Directory);
+        var outbox = new Outbox(database, int.MaxValue);
+        var audit = new AuditLog(database, outbox, options.DeviceId, timeProvider);
+        var events = new Events(database, outbox, timeProvider, Microsoft.Extensions.Logging.Abstractions.NullLogger<Events>.Instance);
+        var sessions = new SessionMachine(hardware, audit, events, timeProvider, Microsoft.Extensions.Logging.Abstractions.NullLogger<SessionMachine>.Instance);
+        return new SelfTest(HealthChecks(options, hardware), hardware, sessions, new HealthState());
+    }
+
+    private static HealthChecks HealthChecks(AgentOptions options, UnitHardware hardware) =>
+        new(hardware, new ClockTrust(hardware.Files),
+            new HealthSettings(options.State.Directory, "dev/video0", MinFreeBytes: options.Health.MinFreeMegabytes * 1024L * 1024));
+
     /// <summary>The simulated kernel tree is laid out under Hardware:Root before anything reads it.</summary>
     public static SimulatedKernel? PrepareSimulation(ConfigurationSources sources, IConfiguration configuration) =>
         sources.Simulate ? SimulatedKernel.Create(configuration["Hardware:Root"]!) : null;
 
-    public static IHost Build(AgentOptions options, IConfigurationRoot configuration, SimulatedKernel? simulation, RunFlags flags)
+    public static IHost Build(AgentOptions options, IConfigurationRoot configuration, TrustedKeys trustedKeys, SimulatedKernel? simulation, RunFlags flags)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
@@ -135,18 +157,45 @@ public static class AgentHost
         {
             services.AddSingleton(simulation);
         }
-        services.AddSingleton<ICamera>(new StandInCamera(timeline));
-        services.AddSingleton(sp => new UnitHardware(HardwareSettings(options), timeline, sp.GetRequiredService<ICamera>()));
+        services.AddSingleton(CreateHardware(options, timeline));
         services.AddSingleton(new StateDatabase(options.State.Directory));
         services.AddSingleton(sp => new Outbox(sp.GetRequiredService<StateDatabase>(), capacity: 10_000));
         services.AddSingleton(sp => new AuditLog(sp.GetRequiredService<StateDatabase>(), sp.GetRequiredService<Outbox>(), options.DeviceId, TimeProvider.System));
         services.AddSingleton<Events>();
         services.AddSingleton<SessionMachine>();
         services.AddSingleton<SdNotify>();
+        services.AddSingleton<LoopHeartbeats>();
+        services.AddSingleton<HealthState>();
+        services.AddSingleton(sp => new ClockTrust(sp.GetRequiredService<UnitHardware>().Files));
+        services.AddSingleton(sp => HealthChecks(options, sp.GetRequiredService<UnitHardware>()));
+        services.AddSingleton<SelfTest>();
+
+        services.AddSingleton(new TrustPolicy(options.DeviceId, options.Trust.Issuer,
+            TimeSpan.FromSeconds(options.Policy.ClockSkewSeconds), TimeSpan.FromSeconds(options.Policy.MaxSessionSeconds)));
+        services.AddSingleton(trustedKeys);
+        services.AddSingleton<SignedTokenReader>();
+        services.AddSingleton<GrantVerifier>();
+        services.AddSingleton<CommandVerifier>();
+        services.AddSingleton<ReplayCache>();
+        services.AddSingleton<RefusalAudit>();
+        services.AddSingleton<CarePlanStore>();
+        services.AddSingleton(sp => new LookAuthorizer(
+            sp.GetRequiredService<GrantVerifier>(), sp.GetRequiredService<TrustPolicy>(), sp.GetRequiredService<ClockTrust>(),
+            sp.GetRequiredService<ReplayCache>(), sp.GetRequiredService<CarePlanStore>(), sp.GetRequiredService<AuditLog>(),
+            sp.GetRequiredService<RefusalAudit>(), () => sp.GetRequiredService<HealthState>().BlocksLook, TimeProvider.System,
+            sp.GetRequiredService<ILogger<LookAuthorizer>>()));
+        services.AddSingleton(sp => new Readiness(sp.GetRequiredService<SelfTest>(), sp.GetRequiredService<CarePlanStore>(),
+            sp.GetRequiredService<Events>(), sp.GetRequiredService<LoopHeartbeats>(), TimeProvider.System,
+            TimeSpan.FromMinutes(options.Health.ReadinessLeadMinutes), sp.GetRequiredService<ILogger<Readiness>>()));
+        services.AddSingleton<CentralMessages>();
 
         // Registration order is start order: safety first, so the hardware is safe before anything listens.
         services.AddHostedService<SafetyService>();
         services.AddHostedService<SystemdService>();
+        services.AddSingleton<HealthMonitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<HealthMonitor>());
+        services.AddHostedService(sp => sp.GetRequiredService<Readiness>());
+        services.AddHostedService<RefusalFlush>();
         if (flags.LocalLookSeconds is { } seconds)
         {
             services.AddHostedService(sp => new LocalLook(sp.GetRequiredService<SessionMachine>(), TimeSpan.FromSeconds(seconds), sp.GetRequiredService<IHostApplicationLifetime>()));

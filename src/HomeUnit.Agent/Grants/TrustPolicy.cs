@@ -1,0 +1,45 @@
+using HomeUnit.Protocol;
+
+namespace HomeUnit.Agent.Grants;
+
+/// <summary>
+/// What this device accepts: tokens issued by <see cref="Issuer"/> for <see cref="DeviceId"/>,
+/// clocks that differ by at most <see cref="ClockSkew"/>, looks of at most <see cref="MaxSession"/>.
+/// </summary>
+public sealed record TrustPolicy(string DeviceId, string Issuer, TimeSpan ClockSkew, TimeSpan MaxSession)
+{
+    public const string DefaultIssuer = CentralDefaults.Issuer;
+    public static readonly TimeSpan DefaultClockSkew = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan DefaultMaxSession = TimeSpan.FromSeconds(60);
+
+    /// <summary>A grant's or command's window (<c>exp − nbf</c>) may be at most this long.</summary>
+    public static readonly TimeSpan MaxWindow = TimeSpan.FromMinutes(5);
+
+    /// <summary>Grants and commands larger than this are refused unread (a real one is well under 1 KiB).</summary>
+    public const int MaxTokenBytes = 4096;
+
+    /// <summary>Care plans may carry many paused nights, so they get more room.</summary>
+    public const int MaxCarePlanBytes = 65536;
+
+    /// <summary>
+    /// The shape of a grant's or command's window, read from its NumericDate claims: null when sound,
+    /// <c>malformed</c> for impossible dates or an empty window, <c>too-long</c> beyond <see cref="MaxWindow"/>.
+    /// </summary>
+    public static string? WindowShapeProblem(long nbf, long exp, long iat)
+    {
+        if (!IsNumericDate(nbf) || !IsNumericDate(exp) || !IsNumericDate(iat) || exp <= nbf)
+        {
+            return RefusalReasons.Malformed;
+        }
+        return exp - nbf > (long)MaxWindow.TotalSeconds ? RefusalReasons.TooLong : null;
+    }
+
+    /// <summary>Whether <paramref name="now"/> lies in [nbf − skew, exp + skew): null if so, else <c>not-yet-valid</c> or <c>expired</c>.</summary>
+    public string? WindowTimeProblem(DateTimeOffset notBefore, DateTimeOffset expires, DateTimeOffset now) =>
+        now < notBefore - ClockSkew ? RefusalReasons.NotYetValid
+        : now >= expires + ClockSkew ? RefusalReasons.Expired
+        : null;
+
+    // Seconds since the epoch that DateTimeOffset can hold (up to 9999-12-31).
+    private static bool IsNumericDate(long seconds) => seconds is >= 0 and <= 253_402_300_799;
+}
