@@ -42,6 +42,7 @@ public static class AgentHost
                 ["Hardware:Root"] = Path.Combine(state, "kernel"),
                 ["Trust:KeysDirectory"] = Path.Combine(state, "trust"),
                 ["Servo:SettleMilliseconds"] = "300",
+                ["Camera:Source"] = CameraSources.TestSource,
             });
         }
         builder.AddJsonFile(SystemConfigFile, optional: true);
@@ -102,7 +103,7 @@ public static class AgentHost
 
     /// <summary>The unit's parts as configured, for the daemon and the one-shot verbs alike.</summary>
     public static UnitHardware CreateHardware(AgentOptions options, HardwareTimeline timeline) =>
-        new(HardwareSettings(options), timeline, new StandInCamera(timeline));
+        new(HardwareSettings(options), timeline, new FfmpegCamera(options.Camera, new KernelFiles(options.Hardware.Root), timeline));
 
     /// <summary>The self-test on its own, for the <c>selftest</c> verb (no daemon, no session running).</summary>
     public static SelfTest CreateSelfTest(AgentOptions options, UnitHardware hardware)
@@ -118,7 +119,7 @@ public static class AgentHost
 
     private static HealthChecks HealthChecks(AgentOptions options, UnitHardware hardware) =>
         new(hardware, new ClockTrust(hardware.Files),
-            new HealthSettings(options.State.Directory, "dev/video0", MinFreeBytes: options.Health.MinFreeMegabytes * 1024L * 1024));
+            new HealthSettings(options.State.Directory, options.Camera.Device, MinFreeBytes: options.Health.MinFreeMegabytes * 1024L * 1024));
 
     /// <summary>The simulated kernel tree is laid out under Hardware:Root before anything reads it.</summary>
     public static SimulatedKernel? PrepareSimulation(ConfigurationSources sources, IConfiguration configuration) =>

@@ -1,4 +1,5 @@
 using HomeUnit.Drivers;
+using HomeUnit.Drivers.Camera;
 
 namespace HomeUnit.Agent.Hosting;
 
@@ -12,6 +13,7 @@ public sealed class AgentOptions
     public ServoOptions Servo { get; set; } = new();
     public PolicyOptions Policy { get; set; } = new();
     public HealthOptions Health { get; set; } = new();
+    public CameraOptions Camera { get; set; } = new();
 
     /// <summary>Every problem, each naming its key; empty when the configuration is usable.</summary>
     public IReadOnlyList<string> Validate()
@@ -54,6 +56,7 @@ public sealed class AgentOptions
         {
             problems.Add($"Policy:ClockSkewSeconds: {Policy.ClockSkewSeconds} must lie within 0–30");
         }
+        problems.AddRange(Camera.Validate());
         if (Health.ReadinessLeadMinutes is < 1 or > 60)
         {
             problems.Add($"Health:ReadinessLeadMinutes: {Health.ReadinessLeadMinutes} must lie within 1–60");

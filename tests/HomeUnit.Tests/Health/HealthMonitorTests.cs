@@ -43,7 +43,7 @@ public sealed class HealthMonitorTests
         await unit.Monitor.StartAsync(CancellationToken.None);
         var before = await unit.SelfTest.RunAsync(CancellationToken.None);
         Assert.True(before.Ready, string.Join("; ", before.Parts));
-        Assert.Equal(StartOutcome.Started, unit.Sessions.TryStart(UnitUnderTest.Request(TimeSpan.FromSeconds(3))));
+        Assert.Equal(StartOutcome.Started, unit.Sessions.TryStart(await unit.RequestAsync(TimeSpan.FromSeconds(3))));
         await Eventually.True(() => unit.Sessions.State == SessionState.Live, "the look to go live");
 
         using (Break(unit, breakage))
@@ -78,7 +78,7 @@ public sealed class HealthMonitorTests
     {
         using var unit = new UnitUnderTest();
         await unit.Monitor.StartAsync(CancellationToken.None);
-        unit.Sessions.TryStart(UnitUnderTest.Request(TimeSpan.FromSeconds(120)));
+        unit.Sessions.TryStart(await unit.RequestAsync(TimeSpan.FromSeconds(120)));
         await Eventually.True(() => unit.Sessions.State == SessionState.Live, "the look to go live");
 
         unit.Kernel.SetMains(false);

@@ -15,10 +15,13 @@ namespace HomeUnit.Tests.Infrastructure;
 
 /// <summary>
 /// A unit assembled in-process from its real parts: the real drivers on a simulated kernel tree, a real
-/// SQLite state file, the audit log and the session state machine. The camera is given by the test.
+/// SQLite state file, the audit log, the session state machine, health, and the real ffmpeg camera on its
+/// test pattern streaming to a real SRT receiver per look (unless the test gives a camera of its own).
 /// </summary>
 public sealed class UnitUnderTest : IDisposable
 {
+    public const string Passphrase = "a-secret-passphrase-123";
+
     public const string DeviceId = "unit-test-1";
 
     private readonly TempDirectory directory = new();
@@ -30,7 +33,7 @@ public sealed class UnitUnderTest : IDisposable
         Hardware = new UnitHardware(
             new HardwareSettings(Kernel.Files.Root, null, null, SimulatedKernel.MainsSupply, new ServoCalibration(), TimeSpan.FromMilliseconds(100)),
             Timeline,
-            (camera ?? (t => new StandInCamera(t)))(Timeline));
+            (camera ?? (t => new FfmpegCamera(new CameraOptions { Source = CameraSources.TestSource }, Kernel.Files, t)))(Timeline));
         Database = new StateDatabase(directory.Combine("state"));
         Outbox = new Outbox(Database, 10_000);
         Audit = new AuditLog(Database, Outbox, DeviceId, TimeProvider.System);
@@ -56,9 +59,23 @@ public sealed class UnitUnderTest : IDisposable
     public HealthMonitor Monitor { get; }
     public SelfTest SelfTest { get; }
 
-    public static SessionRequest Request(TimeSpan? length = null, LensPosition view = LensPosition.Bed) => new(
+    private readonly List<SrtReceiver> receivers = [];
+
+    /// <summary>The receiver of the latest look.</summary>
+    public SrtReceiver Receiver => receivers[^1];
+
+    /// <summary>A validated look streaming to a new receiver (an ffmpeg listener serves one look).</summary>
+    public async Task<SessionRequest> RequestAsync(TimeSpan? length = null, LensPosition view = LensPosition.Bed)
+    {
+        var receiver = await SrtReceiver.StartAsync(Passphrase);
+        receivers.Add(receiver);
+        return Request(receiver.Url, length, view);
+    }
+
+    /// <summary>A validated look to <paramref name="url"/> (for cameras that do not stream).</summary>
+    public static SessionRequest Request(string url = "srt://127.0.0.1:9", TimeSpan? length = null, LensPosition view = LensPosition.Bed) => new(
         $"grant-{Guid.NewGuid():N}", "operator-7", "scheduled", view, length ?? TimeSpan.FromSeconds(1),
-        new StreamTarget("srt://127.0.0.1:9", "check", "a-secret-passphrase-123"), "c1");
+        new StreamTarget(url, "check", Passphrase), "c1");
 
     public string Brightness(string label) => Kernel.Files.Read($"sys/class/leds/{label}/brightness");
 
@@ -66,6 +83,10 @@ public sealed class UnitUnderTest : IDisposable
     {
         Monitor.StopAsync(CancellationToken.None).Wait(TimeSpan.FromSeconds(10));
         Sessions.StopAsync(EndReasons.AgentStopping).Wait(TimeSpan.FromSeconds(10));
+        foreach (var receiver in receivers)
+        {
+            receiver.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(10));
+        }
         Kernel.Dispose();
         directory.Dispose();
     }

@@ -23,7 +23,7 @@ public sealed class SessionMachineTests
     public async Task Green_is_lit_before_capture_starts_and_red_only_after_capture_has_stopped()
     {
         using var unit = new UnitUnderTest();
-        await RunLook(unit, UnitUnderTest.Request());
+        await RunLook(unit, await unit.RequestAsync());
 
         var timeline = unit.Timeline.Snapshot();
         var greenOn = TimelineAssert.IndexOf(timeline, Parts.Green, "on");
@@ -37,13 +37,14 @@ public sealed class SessionMachineTests
         TimelineAssert.GreenWheneverCapturing(timeline);
         Assert.Equal("1", unit.Brightness(StatusLight.RedLabel));
         Assert.Equal("0", unit.Brightness(StatusLight.GreenLabel));
+        Assert.True(unit.Receiver.Frames > 0, "the test pattern must have reached the receiver");
     }
 
     [Fact]
     public async Task Lens_is_up_with_pwm_disabled_whenever_idle()
     {
         using var unit = new UnitUnderTest();
-        await RunLook(unit, UnitUnderTest.Request(view: LensPosition.Room));
+        await RunLook(unit, await unit.RequestAsync(view: LensPosition.Room));
 
         var timeline = unit.Timeline.Snapshot();
         var servo = timeline.Where(e => e.Part == Parts.Servo).Select(e => e.State).ToList();
@@ -61,7 +62,7 @@ public sealed class SessionMachineTests
     public async Task The_local_deadline_ends_a_look_without_any_message()
     {
         using var unit = new UnitUnderTest();
-        Assert.Equal(StartOutcome.Started, unit.Sessions.TryStart(UnitUnderTest.Request(TimeSpan.FromSeconds(1))));
+        Assert.Equal(StartOutcome.Started, unit.Sessions.TryStart(await unit.RequestAsync(TimeSpan.FromSeconds(1))));
 
         // Nobody sends stop: only the local timer can end it.
         await unit.Sessions.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
@@ -79,7 +80,7 @@ public sealed class SessionMachineTests
     public async Task A_second_look_while_one_runs_is_refused_as_busy()
     {
         using var unit = new UnitUnderTest();
-        var first = UnitUnderTest.Request(TimeSpan.FromSeconds(30));
+        var first = await unit.RequestAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(StartOutcome.Started, unit.Sessions.TryStart(first));
 
         Assert.Equal(StartOutcome.Busy, unit.Sessions.TryStart(UnitUnderTest.Request()));
@@ -93,7 +94,7 @@ public sealed class SessionMachineTests
     public async Task A_stop_request_ends_the_look_and_is_recorded_as_stopped()
     {
         using var unit = new UnitUnderTest();
-        var request = UnitUnderTest.Request(TimeSpan.FromSeconds(60));
+        var request = await unit.RequestAsync(TimeSpan.FromSeconds(60));
         unit.Sessions.TryStart(request);
         await Eventually.True(() => unit.Sessions.State == SessionState.Live, "the look to go live");
 
@@ -130,7 +131,7 @@ public sealed class SessionMachineTests
     public async Task Capture_that_fails_during_a_look_ends_it_as_a_camera_fault()
     {
         using var unit = new UnitUnderTest(t => new BrokenCamera(failOnStart: false, t));
-        await RunLook(unit, UnitUnderTest.Request(TimeSpan.FromSeconds(60)));
+        await RunLook(unit, UnitUnderTest.Request(length: TimeSpan.FromSeconds(60)));
 
         var aborted = unit.Audit.List().Single(r => r.Type == AuditTypes.SessionAborted);
         Assert.Equal($"{EndReasons.CameraFault}: receiver went away", aborted.Reason);
@@ -158,7 +159,7 @@ public sealed class SessionMachineTests
     public async Task Pan_is_honoured_only_during_the_live_look_of_the_same_grant()
     {
         using var unit = new UnitUnderTest();
-        var request = UnitUnderTest.Request(TimeSpan.FromSeconds(60));
+        var request = await unit.RequestAsync(TimeSpan.FromSeconds(60));
         Assert.False(unit.Sessions.RequestPan(request.GrantId, LensPosition.Room));
         unit.Sessions.TryStart(request);
         await Eventually.True(() => unit.Sessions.State == SessionState.Live, "the look to go live");
