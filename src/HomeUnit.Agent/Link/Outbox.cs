@@ -99,14 +99,21 @@ public sealed class Outbox
         return items;
     }
 
-    /// <summary>Removes a record once the broker has acknowledged it.</summary>
-    public void Remove(long seq)
+    /// <summary>Removes records once the broker has acknowledged them, in one transaction.</summary>
+    public void Remove(IReadOnlyCollection<long> seqs)
     {
         using var connection = database.Open();
+        using var transaction = connection.BeginTransaction();
         using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = "DELETE FROM outbox WHERE seq = $seq";
-        command.Parameters.AddWithValue("$seq", seq);
-        command.ExecuteNonQuery();
+        var seq = command.Parameters.Add("$seq", SqliteType.Integer);
+        foreach (var value in seqs)
+        {
+            seq.Value = value;
+            command.ExecuteNonQuery();
+        }
+        transaction.Commit();
     }
 
     public long Count()
@@ -131,7 +138,19 @@ public sealed class Outbox
         return dropped;
     }
 
-    /// <summary>Waits until something is enqueued (or the timeout passes).</summary>
-    public Task WaitForWorkAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
-        added.WaitAsync(timeout, cancellationToken);
+    /// <summary>
+    /// Waits until something is enqueued (or the timeout passes). One wake-up covers every record
+    /// enqueued so far, so a burst does not cause a wake-up per record. A record enqueued inside a
+    /// caller's transaction signals before that transaction commits: keep the timeout short.
+    /// </summary>
+    public async Task WaitForWorkAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (await added.WaitAsync(timeout, cancellationToken))
+        {
+            // The rest of the burst's signals: the caller reads everything queued anyway.
+            while (added.Wait(0))
+            {
+            }
+        }
+    }
 }
