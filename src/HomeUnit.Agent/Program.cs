@@ -1,1 +1,126 @@
-namespace HomeUnit.Agent; public static class Program { public static int Main() => 0; }
+using System.CommandLine;
+using HomeUnit.Agent.Hosting;
+using HomeUnit.Drivers;
+using HomeUnit.Drivers.Camera;
+using Microsoft.Extensions.Hosting;
+
+namespace HomeUnit.Agent;
+
+/// <summary>The <c>homeunit</c> command line (design §6).</summary>
+public static class Program
+{
+    public const int ExitOk = 0;
+    public const int ExitFailed = 1;
+    public const int ExitBadConfiguration = 2;
+
+    private static readonly Option<string?> ConfigOption = new("--config") { Description = "A JSON configuration file (after /etc/homeunit/homeunit.json, before HOMEUNIT_ variables)" };
+    private static readonly Option<string[]> SetOption = new("--set") { Description = "Key=Value overrides, e.g. --set Mqtt:Port=1884 (last word)", AllowMultipleArgumentsPerToken = false };
+    private static readonly Option<bool> SimulateOption = new("--simulate") { Description = "Run the real drivers on a simulated kernel tree with a test-pattern camera" };
+
+    public static async Task<int> Main(string[] args)
+    {
+        var root = new RootCommand("HomeUnit: the agent in the night-check camera box");
+        root.Options.Add(ConfigOption);
+        root.Options.Add(SetOption);
+        root.Options.Add(SimulateOption);
+        foreach (var option in new Option[] { ConfigOption, SetOption, SimulateOption })
+        {
+            option.Recursive = true;
+        }
+        root.Subcommands.Add(RunCommand());
+        root.Subcommands.Add(SafeStateCommand());
+        return await root.Parse(args).InvokeAsync();
+    }
+
+    private static ConfigurationSources Sources(ParseResult parse) =>
+        new(parse.GetValue(ConfigOption), parse.GetValue(SetOption) ?? [], parse.GetValue(SimulateOption));
+
+    private static Command RunCommand()
+    {
+        var view = new Option<bool>("--view") { Description = "Show the light, lens and capture live in the terminal" };
+        var timeline = new Option<bool>("--timeline") { Description = "Print every hardware transition as it happens" };
+        var look = new Option<int?>("--look") { Description = "Simulation only: start one local look of N seconds, then stop" };
+        var command = new Command("run", "Run the agent (the daemon)") { view, timeline, look };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var sources = Sources(parse);
+            if (parse.GetValue(look) is not null && !sources.Simulate)
+            {
+                return Fail(["--look: only with --simulate; on a real unit only a signed grant opens the camera"]);
+            }
+            if (!TryConfigure(sources, out var options, out var configuration, out var simulation))
+            {
+                return ExitBadConfiguration;
+            }
+            using (simulation)
+            {
+                using var host = AgentHost.Build(options, configuration, simulation, new RunFlags(parse.GetValue(view), parse.GetValue(timeline), parse.GetValue(look)));
+                await host.RunAsync(cancellationToken);
+            }
+            return ExitOk;
+        });
+        return command;
+    }
+
+    private static Command SafeStateCommand()
+    {
+        var command = new Command("safe-state", "Lens up with PWM off, IR off, red light (systemd's ExecStopPost)");
+        command.SetAction(async parse =>
+        {
+            if (!TryConfigure(Sources(parse), out var options, out _, out var simulation))
+            {
+                return ExitBadConfiguration;
+            }
+            using (simulation)
+            {
+                var timeline = new HardwareTimeline();
+                var hardware = new UnitHardware(AgentHost.HardwareSettings(options), timeline, new StandInCamera(timeline));
+                var faults = await hardware.DriveSafeStateAsync();
+                foreach (var fault in faults)
+                {
+                    Console.Error.WriteLine($"safe-state: {fault}");
+                }
+                return faults.Count == 0 ? ExitOk : ExitFailed;
+            }
+        });
+        return command;
+    }
+
+    private static bool TryConfigure(
+        ConfigurationSources sources,
+        out AgentOptions options,
+        out Microsoft.Extensions.Configuration.IConfigurationRoot configuration,
+        out Drivers.Kernel.SimulatedKernel? simulation)
+    {
+        options = null!;
+        configuration = null!;
+        simulation = null;
+        var (loaded, loadProblems) = AgentHost.Load(sources);
+        if (loaded is null)
+        {
+            Fail(loadProblems);
+            return false;
+        }
+        simulation = AgentHost.PrepareSimulation(sources, loaded);
+        var (bound, problems) = AgentHost.Bind(loaded);
+        if (bound is null)
+        {
+            simulation?.Dispose();
+            Fail(problems);
+            return false;
+        }
+        options = bound;
+        configuration = loaded;
+        return true;
+    }
+
+    private static int Fail(IEnumerable<string> problems)
+    {
+        foreach (var problem in problems)
+        {
+            Console.Error.WriteLine($"homeunit: configuration: {problem}");
+        }
+        Console.Error.WriteLine("homeunit: nothing was started and no hardware was touched.");
+        return ExitBadConfiguration;
+    }
+}

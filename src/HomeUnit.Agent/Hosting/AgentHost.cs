@@ -1,0 +1,163 @@
+using HomeUnit.Agent.Audit;
+using HomeUnit.Agent.Link;
+using HomeUnit.Agent.Session;
+using HomeUnit.Agent.State;
+using HomeUnit.Drivers;
+using HomeUnit.Drivers.Camera;
+using HomeUnit.Drivers.Kernel;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+namespace HomeUnit.Agent.Hosting;
+
+/// <summary>What the command line says about where configuration comes from.</summary>
+public sealed record ConfigurationSources(string? ConfigFile, IReadOnlyList<string> Settings, bool Simulate);
+
+/// <summary>Loads and validates configuration, and composes the agent's services.</summary>
+public static class AgentHost
+{
+    public const string SystemConfigFile = "/etc/homeunit/homeunit.json";
+    public const string EnvironmentPrefix = "HOMEUNIT_";
+
+    /// <summary>
+    /// /etc/homeunit/homeunit.json, then --config FILE, then HOMEUNIT_ variables, then --set Key=Value.
+    /// Under --simulate a unit needs no files: a device id and a state directory in /tmp are given first.
+    /// </summary>
+    public static (IConfigurationRoot? Configuration, IReadOnlyList<string> Problems) Load(ConfigurationSources sources)
+    {
+        var problems = new List<string>();
+        var builder = new ConfigurationBuilder();
+        if (sources.Simulate)
+        {
+            var state = Path.Combine(Path.GetTempPath(), "homeunit-sim");
+            builder.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["DeviceId"] = "sim-unit-1",
+                ["State:Directory"] = state,
+                ["Hardware:Root"] = Path.Combine(state, "kernel"),
+                ["Trust:KeysDirectory"] = Path.Combine(state, "trust"),
+                ["Servo:SettleMilliseconds"] = "300",
+            });
+        }
+        builder.AddJsonFile(SystemConfigFile, optional: true);
+        if (sources.ConfigFile is { } file)
+        {
+            if (!File.Exists(file))
+            {
+                return (null, [$"--config: {file} does not exist"]);
+            }
+            builder.AddJsonFile(Path.GetFullPath(file), optional: false);
+        }
+        builder.AddEnvironmentVariables(EnvironmentPrefix);
+        var settings = new Dictionary<string, string?>();
+        foreach (var setting in sources.Settings)
+        {
+            var at = setting.IndexOf('=');
+            if (at <= 0)
+            {
+                problems.Add($"--set: '{setting}' is not Key=Value");
+                continue;
+            }
+            settings[setting[..at].Trim()] = setting[(at + 1)..];
+        }
+        builder.AddInMemoryCollection(settings);
+        try
+        {
+            return (problems.Count == 0 ? builder.Build() : null, problems);
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException or IOException)
+        {
+            return (null, [$"configuration file: {e.Message}"]);
+        }
+    }
+
+    /// <summary>Binds and validates; a wrongly typed value is reported with its key, never thrown.</summary>
+    public static (AgentOptions? Options, IReadOnlyList<string> Problems) Bind(IConfiguration configuration)
+    {
+        try
+        {
+            var options = configuration.Get<AgentOptions>() ?? new AgentOptions();
+            var problems = options.Validate();
+            return (problems.Count == 0 ? options : null, problems);
+        }
+        catch (InvalidOperationException e)
+        {
+            // The binder names the key: "Failed to convert configuration value '…' at 'Policy:MaxSessionSeconds' to type …".
+            return (null, [e.Message]);
+        }
+    }
+
+    public static HardwareSettings HardwareSettings(AgentOptions options) => new(
+        options.Hardware.Root,
+        options.Hardware.PwmDevice,
+        options.Hardware.PwmChannel,
+        options.Hardware.PowerSupply,
+        options.Servo.Calibration(),
+        TimeSpan.FromMilliseconds(options.Servo.SettleMilliseconds));
+
+    /// <summary>The simulated kernel tree is laid out under Hardware:Root before anything reads it.</summary>
+    public static SimulatedKernel? PrepareSimulation(ConfigurationSources sources, IConfiguration configuration) =>
+        sources.Simulate ? SimulatedKernel.Create(configuration["Hardware:Root"]!) : null;
+
+    public static IHost Build(AgentOptions options, IConfigurationRoot configuration, SimulatedKernel? simulation, RunFlags flags)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            DisableDefaults = true,
+            Configuration = new ConfigurationManager(),
+        });
+        builder.Configuration.AddConfiguration(configuration);
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(flags.LiveView ? LogLevel.Warning : LogLevel.Information);
+        if (Environment.GetEnvironmentVariable("JOURNAL_STREAM") is not null)
+        {
+            builder.Logging.AddSystemdConsole(o => o.TimestampFormat = null);
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+        }
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(TimeProvider.System);
+        var timeline = new HardwareTimeline(simulation is null ? null : Path.Combine(options.State.Directory, "timeline.jsonl"));
+        if (flags.PrintTimeline)
+        {
+            timeline.Recorded += entry => Console.Out.WriteLine($"timeline {entry}");
+        }
+        services.AddSingleton(timeline);
+        if (simulation is not null)
+        {
+            services.AddSingleton(simulation);
+        }
+        services.AddSingleton<ICamera>(new StandInCamera(timeline));
+        services.AddSingleton(sp => new UnitHardware(HardwareSettings(options), timeline, sp.GetRequiredService<ICamera>()));
+        services.AddSingleton(new StateDatabase(options.State.Directory));
+        services.AddSingleton(sp => new Outbox(sp.GetRequiredService<StateDatabase>(), capacity: 10_000));
+        services.AddSingleton(sp => new AuditLog(sp.GetRequiredService<StateDatabase>(), sp.GetRequiredService<Outbox>(), options.DeviceId, TimeProvider.System));
+        services.AddSingleton<Events>();
+        services.AddSingleton<SessionMachine>();
+        services.AddSingleton<SdNotify>();
+
+        // Registration order is start order: safety first, so the hardware is safe before anything listens.
+        services.AddHostedService<SafetyService>();
+        services.AddHostedService<SystemdService>();
+        if (flags.LocalLookSeconds is { } seconds)
+        {
+            services.AddHostedService(sp => new LocalLook(sp.GetRequiredService<SessionMachine>(), TimeSpan.FromSeconds(seconds), sp.GetRequiredService<IHostApplicationLifetime>()));
+        }
+        if (flags.LiveView)
+        {
+            services.AddHostedService<LiveView>();
+        }
+        return builder.Build();
+    }
+}
+
+/// <summary>How <c>run</c> was asked to behave.</summary>
+public sealed record RunFlags(bool LiveView, bool PrintTimeline, int? LocalLookSeconds);

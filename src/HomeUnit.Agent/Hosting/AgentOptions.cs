@@ -1,0 +1,105 @@
+using HomeUnit.Drivers;
+
+namespace HomeUnit.Agent.Hosting;
+
+/// <summary>The agent's configuration (design §6). Defaults are a Pi's; <c>--simulate</c> overrides a few.</summary>
+public sealed class AgentOptions
+{
+    public string DeviceId { get; set; } = "";
+    public TrustOptions Trust { get; set; } = new();
+    public StateOptions State { get; set; } = new();
+    public HardwareOptions Hardware { get; set; } = new();
+    public ServoOptions Servo { get; set; } = new();
+    public PolicyOptions Policy { get; set; } = new();
+
+    /// <summary>Every problem, each naming its key; empty when the configuration is usable.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(DeviceId))
+        {
+            problems.Add("DeviceId: missing; set it to this unit's id (the CN of its certificate)");
+        }
+        else if (!System.Text.RegularExpressions.Regex.IsMatch(DeviceId, "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
+        {
+            problems.Add($"DeviceId: '{DeviceId}' may hold only letters, digits, '.', '_' and '-' (at most 64), so it is a safe MQTT topic level");
+        }
+        Require(problems, "Trust:KeysDirectory", Trust.KeysDirectory);
+        Require(problems, "State:Directory", State.Directory);
+        Require(problems, "Hardware:Root", Hardware.Root);
+        if (!Directory.Exists(Hardware.Root))
+        {
+            problems.Add($"Hardware:Root: '{Hardware.Root}' does not exist");
+        }
+        Require(problems, "Hardware:PowerSupply", Hardware.PowerSupply);
+        if (Hardware.PwmChannel is < 0 or > 15)
+        {
+            problems.Add($"Hardware:PwmChannel: {Hardware.PwmChannel} is not a PWM channel (0–15)");
+        }
+        if (Servo.Calibration().Problem() is { } calibration)
+        {
+            problems.Add($"Servo:{calibration}");
+        }
+        if (Servo.SettleMilliseconds is < 50 or > 5000)
+        {
+            problems.Add($"Servo:SettleMilliseconds: {Servo.SettleMilliseconds} must lie within 50–5000");
+        }
+        if (Policy.MaxSessionSeconds is < 5 or > 300)
+        {
+            problems.Add($"Policy:MaxSessionSeconds: {Policy.MaxSessionSeconds} must lie within 5–300 (a look lasts about 20–30 s)");
+        }
+        if (Policy.ClockSkewSeconds is < 0 or > 30)
+        {
+            problems.Add($"Policy:ClockSkewSeconds: {Policy.ClockSkewSeconds} must lie within 0–30");
+        }
+        return problems;
+    }
+
+    private static void Require(List<string> problems, string key, string value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            problems.Add($"{key}: missing");
+        }
+    }
+}
+
+public sealed class TrustOptions
+{
+    public string KeysDirectory { get; set; } = "/etc/homeunit/trust";
+}
+
+public sealed class StateOptions
+{
+    public string Directory { get; set; } = "/var/lib/homeunit";
+}
+
+public sealed class HardwareOptions
+{
+    public string Root { get; set; } = "/";
+
+    /// <summary>The PWM chip's device name (its <c>device</c> link); empty = the known Pi 4 / Pi 5 one.</summary>
+    public string PwmDevice { get; set; } = "";
+
+    /// <summary>The channel on that chip; empty = the board's channel for GPIO 18.</summary>
+    public int? PwmChannel { get; set; }
+
+    /// <summary>The power_supply device the UPS's power-good pin appears as.</summary>
+    public string PowerSupply { get; set; } = "mains";
+}
+
+public sealed class ServoOptions
+{
+    public int LensUpMicroseconds { get; set; } = 600;
+    public int BedMicroseconds { get; set; } = 1500;
+    public int RoomMicroseconds { get; set; } = 2000;
+    public int SettleMilliseconds { get; set; } = 600;
+
+    public ServoCalibration Calibration() => new(LensUpMicroseconds, BedMicroseconds, RoomMicroseconds);
+}
+
+public sealed class PolicyOptions
+{
+    public int MaxSessionSeconds { get; set; } = 60;
+    public int ClockSkewSeconds { get; set; } = 30;
+}

@@ -1,0 +1,46 @@
+using System.Net.Sockets;
+using System.Text;
+
+namespace HomeUnit.Agent.Hosting;
+
+/// <summary>
+/// systemd's notify protocol, written by hand: one datagram to <c>$NOTIFY_SOCKET</c>
+/// (READY=1, WATCHDOG=1, STOPPING=1). Does nothing when not started by systemd.
+/// </summary>
+public sealed class SdNotify
+{
+    private readonly string? socketPath = Environment.GetEnvironmentVariable("NOTIFY_SOCKET");
+
+    /// <summary>Half of <c>WatchdogSec</c>, or null when systemd does not watch this process.</summary>
+    public static TimeSpan? WatchdogInterval =>
+        long.TryParse(Environment.GetEnvironmentVariable("WATCHDOG_USEC"), out var usec) && usec > 0
+            ? TimeSpan.FromMicroseconds(usec / 2.0)
+            : null;
+
+    public void Ready() => Send("READY=1");
+
+    public void Watchdog() => Send("WATCHDOG=1");
+
+    public void Stopping() => Send("STOPPING=1");
+
+    public void Status(string text) => Send($"STATUS={text}");
+
+    private void Send(string message)
+    {
+        if (string.IsNullOrEmpty(socketPath))
+        {
+            return;
+        }
+        // An abstract socket is written with a leading '@'; the address starts with a NUL byte instead.
+        var path = socketPath[0] == '@' ? "\0" + socketPath[1..] : socketPath;
+        try
+        {
+            using var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+            socket.SendTo(Encoding.UTF8.GetBytes(message), new UnixDomainSocketEndPoint(path));
+        }
+        catch (SocketException)
+        {
+            // systemd gone or socket closed: nothing to tell.
+        }
+    }
+}

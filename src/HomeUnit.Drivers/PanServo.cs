@@ -1,0 +1,70 @@
+using HomeUnit.Drivers.Kernel;
+
+namespace HomeUnit.Drivers;
+
+/// <summary>Pulse widths in microseconds for each lens position, measured per device at installation.</summary>
+public sealed record ServoCalibration(int LensUpMicroseconds = 600, int BedMicroseconds = 1500, int RoomMicroseconds = 2000)
+{
+    public const int MinMicroseconds = 500;
+    public const int MaxMicroseconds = 2500;
+
+    public int PulseFor(LensPosition position) => position switch
+    {
+        LensPosition.LensUp => LensUpMicroseconds,
+        LensPosition.Bed => BedMicroseconds,
+        LensPosition.Room => RoomMicroseconds,
+        _ => throw new ArgumentOutOfRangeException(nameof(position)),
+    };
+
+    /// <summary>Null when every pulse lies within what the servo takes, else what is wrong.</summary>
+    public string? Problem() =>
+        new[] { (nameof(LensUpMicroseconds), LensUpMicroseconds), (nameof(BedMicroseconds), BedMicroseconds), (nameof(RoomMicroseconds), RoomMicroseconds) }
+            .Where(p => p.Item2 is < MinMicroseconds or > MaxMicroseconds)
+            .Select(p => $"{p.Item1} is {p.Item2} µs; it must lie within {MinMicroseconds}–{MaxMicroseconds} µs")
+            .FirstOrDefault();
+}
+
+/// <summary>
+/// The pan servo that turns the lens (P2). 50 Hz; each move drives the pulse, waits for the servo to
+/// settle, then disables PWM so the servo holds silently — no hum, no jitter at night.
+/// The PWM channel is opened on first use, so a missing overlay is a servo fault, not a crash.
+/// </summary>
+public sealed class PanServo(Func<SysfsPwmChannel> openChannel, ServoCalibration calibration, TimeSpan settle, HardwareTimeline timeline)
+{
+    public const long PeriodNs = 20_000_000;
+
+    private SysfsPwmChannel? channel;
+
+    public LensPosition? Position { get; private set; }
+
+    /// <summary>The channel, opened (exported) if it was not yet.</summary>
+    public SysfsPwmChannel Channel => channel ??= openChannel();
+
+    public async Task MoveAsync(LensPosition position, CancellationToken cancellationToken = default)
+    {
+        var name = Name(position);
+        var channel = Channel;
+        channel.Configure(PeriodNs, calibration.PulseFor(position) * 1000L);
+        channel.SetEnabled(true);
+        Position = position;
+        timeline.Record(Parts.Servo, $"{name} pwm-on");
+        try
+        {
+            await Task.Delay(settle, cancellationToken);
+        }
+        finally
+        {
+            // Silent even if the move was interrupted: a humming servo is heard in a quiet bedroom.
+            channel.SetEnabled(false);
+            timeline.Record(Parts.Servo, $"{name} pwm-off");
+        }
+    }
+
+    public static string Name(LensPosition position) => position switch
+    {
+        LensPosition.LensUp => "lens-up",
+        LensPosition.Bed => "bed",
+        LensPosition.Room => "room",
+        _ => position.ToString(),
+    };
+}

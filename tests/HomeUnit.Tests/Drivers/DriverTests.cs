@@ -1,0 +1,190 @@
+using HomeUnit.Drivers;
+using HomeUnit.Drivers.Kernel;
+using HomeUnit.Tests.Infrastructure;
+
+namespace HomeUnit.Tests.Drivers;
+
+/// <summary>The real drivers against a simulated kernel tree: exact file contents and write order.</summary>
+public sealed class DriverTests : IDisposable
+{
+    private readonly TempDirectory directory = new();
+    private readonly HardwareTimeline timeline = new();
+
+    private SimulatedKernel Tree(SimulatedBoard board = SimulatedBoard.Pi4) => SimulatedKernel.Create(directory.Combine("root"), board);
+
+    private static List<(string Path, string Value)> RecordWrites(KernelFiles files)
+    {
+        var writes = new List<(string, string)>();
+        files.Written += (path, value) => { lock (writes) writes.Add((path, value)); };
+        return writes;
+    }
+
+    private StatusLight Light(KernelFiles files) =>
+        new(new LedClassDevice(files, StatusLight.RedLabel), new LedClassDevice(files, StatusLight.GreenLabel), timeline);
+
+    [Fact]
+    public void Status_light_lights_the_new_colour_before_darkening_the_old()
+    {
+        using var kernel = Tree();
+        var writes = RecordWrites(kernel.Files);
+        var light = Light(kernel.Files);
+
+        light.ShowCameraOn();
+        Assert.Equal("1", kernel.Files.Read("sys/class/leds/homeunit-green/brightness"));
+        Assert.Equal("0", kernel.Files.Read("sys/class/leds/homeunit-red/brightness"));
+        light.ShowCameraOff();
+        Assert.Equal("1", kernel.Files.Read("sys/class/leds/homeunit-red/brightness"));
+        Assert.Equal("0", kernel.Files.Read("sys/class/leds/homeunit-green/brightness"));
+
+        Assert.Equal(
+            [("sys/class/leds/homeunit-green/brightness", "1"), ("sys/class/leds/homeunit-red/brightness", "0"),
+             ("sys/class/leds/homeunit-red/brightness", "1"), ("sys/class/leds/homeunit-green/brightness", "0")],
+            writes);
+        TimelineAssert.GreenWheneverCapturing(timeline.Snapshot());
+    }
+
+    [Fact]
+    public void Led_brightness_uses_max_brightness()
+    {
+        using var kernel = Tree();
+        File.WriteAllText(kernel.Files.PathOf("sys/class/leds/homeunit-ir/max_brightness"), "255\n");
+        new IrLight(new LedClassDevice(kernel.Files, IrLight.Label), timeline).Set(true);
+        Assert.Equal("255", kernel.Files.Read("sys/class/leds/homeunit-ir/brightness"));
+    }
+
+    [Theory]
+    [InlineData("banana")]
+    [InlineData("")]
+    [InlineData("0")]
+    public void Led_with_a_bad_max_brightness_is_a_fault_and_nothing_is_written(string content)
+    {
+        using var kernel = Tree();
+        File.WriteAllText(kernel.Files.PathOf("sys/class/leds/homeunit-green/max_brightness"), content);
+        var writes = RecordWrites(kernel.Files);
+
+        var fault = Assert.Throws<HardwareFault>(() => Light(kernel.Files).ShowCameraOn());
+
+        Assert.Contains("homeunit-green", fault.Message);
+        Assert.Empty(writes);
+        Assert.Empty(timeline.Snapshot());
+    }
+
+    [Theory]
+    [InlineData(SimulatedBoard.Pi4, "sys/class/pwm/pwmchip0")]
+    [InlineData(SimulatedBoard.Pi5, "sys/class/pwm/pwmchip2")]
+    public void Pwm_chip_is_found_by_its_device_link_not_its_number(SimulatedBoard board, string expected)
+    {
+        using var kernel = Tree(board);
+        Assert.Equal(expected, SysfsPwmChannel.FindChip(kernel.Files, kernel.PwmDevice));
+        var channel = SysfsPwmChannel.Open(kernel.Files, kernel.PwmDevice, kernel.PwmChannel, TimeSpan.FromSeconds(5));
+        Assert.Equal(expected, channel.ChipDirectory);
+        Assert.True(kernel.Files.Exists($"{expected}/pwm{kernel.PwmChannel}/enable"));
+    }
+
+    [Fact]
+    public void Missing_pwm_chip_or_channel_is_a_clear_fault()
+    {
+        using var kernel = Tree();
+        Assert.Contains("no PWM chip", Assert.Throws<HardwareFault>(() => SysfsPwmChannel.Open(kernel.Files, "nothing.pwm", 0, TimeSpan.FromSeconds(1))).Message);
+        Assert.Contains("has 2 channels", Assert.Throws<HardwareFault>(() => SysfsPwmChannel.Open(kernel.Files, kernel.PwmDevice, 5, TimeSpan.FromSeconds(1))).Message);
+    }
+
+    [Fact]
+    public void Export_that_never_becomes_writable_is_a_fault_after_the_timeout()
+    {
+        // A tree with a chip but no kernel to create the channel directory.
+        var files = new KernelFiles(directory.Combine("bare"));
+        Directory.CreateDirectory(files.PathOf("sys/class/pwm/pwmchip0"));
+        File.WriteAllText(files.PathOf("sys/class/pwm/pwmchip0/npwm"), "2");
+        File.WriteAllText(files.PathOf("sys/class/pwm/pwmchip0/export"), "");
+        File.CreateSymbolicLink(files.PathOf("sys/class/pwm/pwmchip0/device"), "../../../devices/platform/soc/fe20c000.pwm");
+
+        var fault = Assert.Throws<HardwareFault>(() => SysfsPwmChannel.Open(files, "fe20c000.pwm", 0, TimeSpan.FromMilliseconds(300)));
+
+        Assert.Contains("did not become writable", fault.Message);
+        Assert.Equal("0", files.Read("sys/class/pwm/pwmchip0/export"));
+    }
+
+    [Fact]
+    public async Task Servo_move_exports_sets_period_before_duty_then_goes_silent_after_settling()
+    {
+        using var kernel = Tree();
+        var writes = RecordWrites(kernel.Files);
+        var channel = () => SysfsPwmChannel.Open(kernel.Files, kernel.PwmDevice, 0, TimeSpan.FromSeconds(5));
+        var servo = new PanServo(channel, new ServoCalibration(600, 1500, 2000), TimeSpan.FromMilliseconds(50), timeline);
+
+        await servo.MoveAsync(LensPosition.Bed);
+
+        const string pwm = "sys/class/pwm/pwmchip0/pwm0";
+        Assert.Equal(
+            [("sys/class/pwm/pwmchip0/export", "0"), ($"{pwm}/period", "20000000"), ($"{pwm}/duty_cycle", "1500000"),
+             ($"{pwm}/enable", "1"), ($"{pwm}/enable", "0")],
+            writes);
+        Assert.Equal("0", kernel.Files.Read($"{pwm}/enable"));
+        Assert.Equal(["bed pwm-on", "bed pwm-off"], timeline.Snapshot().Select(e => e.State));
+
+        writes.Clear();
+        await servo.MoveAsync(LensPosition.LensUp);
+        // Same period: only the duty changes; no re-export.
+        Assert.Equal([($"{pwm}/duty_cycle", "600000"), ($"{pwm}/enable", "1"), ($"{pwm}/enable", "0")], writes);
+    }
+
+    [Fact]
+    public void Lowering_the_period_writes_the_duty_cycle_first()
+    {
+        using var kernel = Tree();
+        var channel = SysfsPwmChannel.Open(kernel.Files, kernel.PwmDevice, 0, TimeSpan.FromSeconds(5));
+        channel.Configure(20_000_000, 2_000_000);
+        var writes = RecordWrites(kernel.Files);
+
+        channel.Configure(1_000_000, 500_000);
+
+        Assert.Equal([("sys/class/pwm/pwmchip0/pwm0/duty_cycle", "500000"), ("sys/class/pwm/pwmchip0/pwm0/period", "1000000")], writes);
+        Assert.Throws<ArgumentOutOfRangeException>(() => channel.Configure(1_000_000, 2_000_000));
+    }
+
+    [Fact]
+    public async Task Servo_interrupted_while_settling_still_disables_pwm()
+    {
+        using var kernel = Tree();
+        var servo = new PanServo(() => SysfsPwmChannel.Open(kernel.Files, kernel.PwmDevice, 0, TimeSpan.FromSeconds(5)), new ServoCalibration(), TimeSpan.FromSeconds(30), timeline);
+        using var cancel = new CancellationTokenSource();
+        var move = servo.MoveAsync(LensPosition.Room, cancel.Token);
+        await Eventually.True(() => timeline.Snapshot().Any(e => e.State == "room pwm-on"), "the servo to start moving");
+
+        cancel.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => move);
+        Assert.Equal("0", kernel.Files.Read("sys/class/pwm/pwmchip0/pwm0/enable"));
+        Assert.Equal("room pwm-off", timeline.Snapshot()[^1].State);
+    }
+
+    [Fact]
+    public void Power_supply_reads_mains_and_undervoltage()
+    {
+        using var kernel = Tree();
+        var power = new PowerSupply(kernel.Files, SimulatedKernel.MainsSupply);
+        Assert.True(power.MainsOnline);
+        Assert.False(power.Undervoltage);
+
+        kernel.SetMains(false);
+        kernel.SetUndervoltage(true);
+
+        Assert.False(power.MainsOnline);
+        Assert.True(power.Undervoltage);
+    }
+
+    [Fact]
+    public void Power_supply_with_garbage_or_missing_files_is_a_clear_fault()
+    {
+        using var kernel = Tree();
+        File.WriteAllText(kernel.Files.PathOf("sys/class/power_supply/mains/online"), "\u0001maybe");
+        var power = new PowerSupply(kernel.Files, SimulatedKernel.MainsSupply);
+        Assert.Contains("not 0 or 1", Assert.Throws<HardwareFault>(() => power.MainsOnline).Message);
+        Assert.Contains("cannot read", Assert.Throws<HardwareFault>(() => new PowerSupply(kernel.Files, "ups").MainsOnline).Message);
+        File.WriteAllText(kernel.Files.PathOf("sys/class/hwmon/hwmon1/name"), "other");
+        Assert.Contains("rpi_volt", Assert.Throws<HardwareFault>(() => power.Undervoltage).Message);
+    }
+
+    public void Dispose() => directory.Dispose();
+}

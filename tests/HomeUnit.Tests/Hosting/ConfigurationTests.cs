@@ -1,0 +1,99 @@
+using HomeUnit.Agent;
+using HomeUnit.Agent.Hosting;
+using HomeUnit.Drivers.Kernel;
+using HomeUnit.Tests.Infrastructure;
+
+namespace HomeUnit.Tests.Hosting;
+
+/// <summary>Bad configuration stops the agent with a message naming the key, before any hardware is touched.</summary>
+public sealed class ConfigurationTests : IDisposable
+{
+    private readonly TempDirectory directory = new();
+
+    private IReadOnlyList<string> ProblemsWith(params string[] settings)
+    {
+        Directory.CreateDirectory(directory.Combine("root"));
+        var defaults = new[] { "DeviceId=unit-1", $"Hardware:Root={directory.Combine("root")}", $"State:Directory={directory.Combine("state")}" };
+        var (configuration, loadProblems) = AgentHost.Load(new ConfigurationSources(null, [.. defaults, .. settings], Simulate: false));
+        return configuration is null ? loadProblems : AgentHost.Bind(configuration).Problems;
+    }
+
+    [Fact]
+    public void A_valid_configuration_has_no_problems() => Assert.Empty(ProblemsWith());
+
+    [Theory]
+    [InlineData("DeviceId=", "DeviceId: missing")]
+    [InlineData("DeviceId=unit/+/#", "DeviceId: 'unit/+/#' may hold only")]
+    [InlineData("Policy:MaxSessionSeconds=1000", "Policy:MaxSessionSeconds: 1000 must lie within 5–300")]
+    [InlineData("Policy:MaxSessionSeconds=lots", "'Policy:MaxSessionSeconds'")]
+    [InlineData("Policy:ClockSkewSeconds=90", "Policy:ClockSkewSeconds: 90")]
+    [InlineData("Servo:BedMicroseconds=3000", "Servo:BedMicroseconds is 3000 µs")]
+    [InlineData("Servo:SettleMilliseconds=10", "Servo:SettleMilliseconds: 10")]
+    [InlineData("Hardware:Root=/no/such/root", "Hardware:Root: '/no/such/root' does not exist")]
+    [InlineData("Hardware:PwmChannel=99", "Hardware:PwmChannel: 99")]
+    [InlineData("NotAKeyValue", "--set: 'NotAKeyValue' is not Key=Value")]
+    public void A_bad_value_is_reported_with_its_key(string setting, string expected)
+    {
+        Assert.Contains(ProblemsWith(setting), p => p.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Later_sources_win_over_the_config_file()
+    {
+        var file = directory.Combine("homeunit.json");
+        File.WriteAllText(file, """{ "DeviceId": "from-file", "Policy": { "MaxSessionSeconds": 40 } }""");
+        var (configuration, _) = AgentHost.Load(new ConfigurationSources(file, ["DeviceId=from-command-line"], Simulate: false));
+        Assert.Equal("from-command-line", configuration!["DeviceId"]);
+        Assert.Equal("40", configuration["Policy:MaxSessionSeconds"]);
+    }
+
+    [Fact]
+    public void A_broken_or_missing_config_file_is_reported_not_thrown()
+    {
+        var file = directory.Combine("broken.json");
+        File.WriteAllText(file, "{ \"DeviceId\": ");
+        Assert.Contains("configuration file", Assert.Single(AgentHost.Load(new ConfigurationSources(file, [], false)).Problems));
+        Assert.Contains("does not exist", Assert.Single(AgentHost.Load(new ConfigurationSources(directory.Combine("none.json"), [], false)).Problems));
+    }
+
+    [Fact]
+    public async Task The_agent_refuses_to_start_on_bad_configuration_and_leaves_the_hardware_untouched()
+    {
+        using var kernel = SimulatedKernel.Create(directory.Combine("root"));
+        var before = Snapshot(kernel.Files.Root);
+
+        var (exitCode, output) = await AgentProcess.RunAsync(
+            ["run", "--set", $"Hardware:Root={kernel.Files.Root}", "--set", $"State:Directory={directory.Combine("state")}",
+             "--set", "DeviceId=unit-1", "--set", "Policy:MaxSessionSeconds=0"]);
+
+        Assert.Equal(Program.ExitBadConfiguration, exitCode);
+        Assert.Contains("Policy:MaxSessionSeconds", output);
+        Assert.Equal(before, Snapshot(kernel.Files.Root));
+        Assert.False(Directory.Exists(directory.Combine("state")));
+    }
+
+    [Fact]
+    public async Task Safe_state_verb_turns_the_lens_up_with_pwm_off_ir_off_and_red()
+    {
+        using var kernel = SimulatedKernel.Create(directory.Combine("root"));
+        kernel.Files.Write("sys/class/leds/homeunit-green/brightness", "1");
+        kernel.Files.Write("sys/class/leds/homeunit-ir/brightness", "1");
+
+        var (exitCode, output) = await AgentProcess.RunAsync(
+            ["safe-state", "--set", $"Hardware:Root={kernel.Files.Root}", "--set", "DeviceId=unit-1", "--set", "Servo:SettleMilliseconds=50"]);
+
+        Assert.True(exitCode == 0, output);
+        Assert.Equal("1", kernel.Files.Read("sys/class/leds/homeunit-red/brightness"));
+        Assert.Equal("0", kernel.Files.Read("sys/class/leds/homeunit-green/brightness"));
+        Assert.Equal("0", kernel.Files.Read("sys/class/leds/homeunit-ir/brightness"));
+        Assert.Equal("0", kernel.Files.Read("sys/class/pwm/pwmchip0/pwm0/enable"));
+        Assert.Equal("600000", kernel.Files.Read("sys/class/pwm/pwmchip0/pwm0/duty_cycle"));
+    }
+
+    private static Dictionary<string, string> Snapshot(string root) =>
+        Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+            .Where(f => new FileInfo(f).LinkTarget is null)
+            .ToDictionary(f => f, File.ReadAllText);
+
+    public void Dispose() => directory.Dispose();
+}

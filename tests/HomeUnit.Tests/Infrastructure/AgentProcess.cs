@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace HomeUnit.Tests.Infrastructure;
+
+/// <summary>The real <c>homeunit</c> executable, run as its own process (as systemd would run it).</summary>
+public sealed class AgentProcess : IDisposable
+{
+    private readonly Process process;
+    private readonly StringBuilder output = new();
+
+    private AgentProcess(IEnumerable<string> arguments, IDictionary<string, string>? environment)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "homeunit.dll"));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+        process = Process.Start(start)!;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public int Id => process.Id;
+
+    public string Output
+    {
+        get { lock (output) return output.ToString(); }
+    }
+
+    public static AgentProcess Start(IEnumerable<string> arguments, IDictionary<string, string>? environment = null) => new(arguments, environment);
+
+    /// <summary>Runs to completion and returns the exit code and everything printed.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, TimeSpan? timeout = null)
+    {
+        using var agent = Start(arguments, environment);
+        await agent.process.WaitForExitAsync().WaitAsync(timeout ?? TimeSpan.FromSeconds(60));
+        agent.process.WaitForExit();
+        return (agent.process.ExitCode, agent.Output);
+    }
+
+    public bool HasExited => process.HasExited;
+
+    public void KillHard() => Process.Start("kill", ["-9", process.Id.ToString()])!.WaitForExit();
+
+    /// <summary>SIGTERM, as systemd stops the service.</summary>
+    public void Terminate() => Process.Start("kill", ["-TERM", process.Id.ToString()])!.WaitForExit();
+
+    public Task WaitForExitAsync(TimeSpan timeout) => process.WaitForExitAsync().WaitAsync(timeout);
+
+    public int ExitCode => process.ExitCode;
+
+    public static bool IsAlive(int pid)
+    {
+        // A zombie still has a /proc entry; its state letter tells.
+        var stat = $"/proc/{pid}/stat";
+        try
+        {
+            var text = File.ReadAllText(stat);
+            return text[(text.LastIndexOf(')') + 2)] != 'Z';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+        process.Dispose();
+    }
+}

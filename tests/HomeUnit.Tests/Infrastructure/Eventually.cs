@@ -1,0 +1,29 @@
+using System.Diagnostics;
+
+namespace HomeUnit.Tests.Infrastructure;
+
+/// <summary>Waits for a condition with a deadline instead of sleeping for a guessed time.</summary>
+public static class Eventually
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(20);
+
+    public static async Task<T> Until<T>(Func<T?> probe, string what, TimeSpan? timeout = null)
+    {
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            if (probe() is { } value && (value is not bool b || b))
+            {
+                return value;
+            }
+            if (watch.Elapsed > (timeout ?? DefaultTimeout))
+            {
+                throw new TimeoutException($"timed out after {watch.Elapsed.TotalSeconds:F1} s waiting for {what}");
+            }
+            await Task.Delay(20);
+        }
+    }
+
+    public static Task True(Func<bool> condition, string what, TimeSpan? timeout = null) =>
+        Until(() => condition() ? (object)true : null, what, timeout);
+}

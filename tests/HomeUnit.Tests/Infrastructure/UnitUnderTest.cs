@@ -1,0 +1,61 @@
+using HomeUnit.Agent;
+using HomeUnit.Agent.Audit;
+using HomeUnit.Agent.Link;
+using HomeUnit.Agent.Session;
+using HomeUnit.Agent.State;
+using HomeUnit.Drivers;
+using HomeUnit.Drivers.Camera;
+using HomeUnit.Drivers.Kernel;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace HomeUnit.Tests.Infrastructure;
+
+/// <summary>
+/// A unit assembled in-process from its real parts: the real drivers on a simulated kernel tree, a real
+/// SQLite state file, the audit log and the session state machine. The camera is given by the test.
+/// </summary>
+public sealed class UnitUnderTest : IDisposable
+{
+    public const string DeviceId = "unit-test-1";
+
+    private readonly TempDirectory directory = new();
+
+    public UnitUnderTest(Func<HardwareTimeline, ICamera>? camera = null, SimulatedBoard board = SimulatedBoard.Pi4)
+    {
+        Kernel = SimulatedKernel.Create(directory.Combine("kernel"), board);
+        Timeline = new HardwareTimeline();
+        Hardware = new UnitHardware(
+            new HardwareSettings(Kernel.Files.Root, null, null, SimulatedKernel.MainsSupply, new ServoCalibration(), TimeSpan.FromMilliseconds(100)),
+            Timeline,
+            (camera ?? (t => new StandInCamera(t)))(Timeline));
+        Database = new StateDatabase(directory.Combine("state"));
+        Outbox = new Outbox(Database, 10_000);
+        Audit = new AuditLog(Database, Outbox, DeviceId, TimeProvider.System);
+        Events = new Events(Database, Outbox, TimeProvider.System, NullLogger<Events>.Instance);
+        Sessions = new SessionMachine(Hardware, Audit, Events, TimeProvider.System, NullLogger<SessionMachine>.Instance);
+    }
+
+    public string StateDirectory => directory.Combine("state");
+
+    public SimulatedKernel Kernel { get; }
+    public HardwareTimeline Timeline { get; }
+    public UnitHardware Hardware { get; }
+    public StateDatabase Database { get; }
+    public Outbox Outbox { get; }
+    public AuditLog Audit { get; }
+    public Events Events { get; }
+    public SessionMachine Sessions { get; }
+
+    public static SessionRequest Request(TimeSpan? length = null, LensPosition view = LensPosition.Bed) => new(
+        $"grant-{Guid.NewGuid():N}", "operator-7", "scheduled", view, length ?? TimeSpan.FromSeconds(1),
+        new StreamTarget("srt://127.0.0.1:9", "check", "a-secret-passphrase-123"), "c1");
+
+    public string Brightness(string label) => Kernel.Files.Read($"sys/class/leds/{label}/brightness");
+
+    public void Dispose()
+    {
+        Sessions.StopAsync(EndReasons.AgentStopping).Wait(TimeSpan.FromSeconds(10));
+        Kernel.Dispose();
+        directory.Dispose();
+    }
+}
