@@ -113,7 +113,7 @@ public sealed class LinkService : BackgroundService
             }
             SetStatus(LinkState.Offline, reason);
             var delay = Backoff(failures++);
-            log.LogWarning("link to {Host}:{Port} down: {Reason}; next attempt in {Delay:0.0} s", options.Host, options.EffectivePort, reason, delay.TotalSeconds);
+            log.LogWarning("link to {Host}:{Port} down, next attempt in {Delay:0.0} s: {Reason}", options.Host, options.EffectivePort, delay.TotalSeconds, reason);
             try
             {
                 await Task.Delay(delay, clock, stopping);
@@ -205,10 +205,6 @@ public sealed class LinkService : BackgroundService
         {
             while (!token.IsCancellationRequested)
             {
-                if (outbox.TakeDroppedCount() is var dropped and > 0)
-                {
-                    events.Raise("outbox.overflow", Severity.Warning, new { dropped });
-                }
                 var batch = outbox.Peek(Window);
                 if (batch.Count == 0)
                 {
@@ -250,6 +246,11 @@ public sealed class LinkService : BackgroundService
                 if (acknowledged.Count > 0)
                 {
                     outbox.Remove(acknowledged);
+                    // Reported once there is room again, so the report itself does not push out a record.
+                    if (outbox.TakeDroppedCount() is var dropped and > 0)
+                    {
+                        events.Raise("outbox.overflow", Severity.Warning, new { dropped });
+                    }
                 }
                 if (failure is not null)
                 {

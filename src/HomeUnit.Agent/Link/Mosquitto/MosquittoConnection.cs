@@ -31,7 +31,8 @@ public sealed class MosquittoConnection : IMqttConnection
     private readonly GCHandle self;
     private readonly nint client;
     private readonly Channel<NativeEvent> events = Channel.CreateUnbounded<NativeEvent>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Channel<MqttMessage> messages = Channel.CreateBounded<MqttMessage>(new BoundedChannelOptions(256) { SingleWriter = true });
+    /// <summary>Unread messages beyond this are dropped (and logged) rather than stalling acknowledgements.</summary>
+    private readonly Channel<MqttMessage> messages = Channel.CreateBounded<MqttMessage>(new BoundedChannelOptions(1024) { SingleWriter = true });
     private readonly Dictionary<int, TaskCompletionSource> publishes = [];
     private readonly Dictionary<int, TaskCompletionSource> subscriptions = [];
     private readonly TaskCompletionSource connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -382,9 +383,11 @@ public sealed class MosquittoConnection : IMqttConnection
                     FailPending(reason);
                 }
                 messages.Writer.TryComplete();
+                // A failed attempt is the caller's to report; the end of an established connection is news.
+                log.Log(connected.Task.IsCompletedSuccessfully ? LogLevel.Information : LogLevel.Debug,
+                    "MQTT {ClientId}: connection to {Host}:{Port} closed: {Reason}", clientId, options.Host, options.EffectivePort, reason);
                 connected.TrySetException(new MqttException(reason));
                 closed.TrySetResult(reason);
-                log.LogInformation("MQTT {ClientId}: connection to {Host}:{Port} closed: {Reason}", clientId, options.Host, options.EffectivePort, reason);
                 break;
         }
     }
