@@ -54,6 +54,10 @@ public static class Program
             }
             using (simulation)
             {
+                if (options.Mqtt.Validate() is { Count: > 0 } linkProblems)
+                {
+                    return Fail(linkProblems);
+                }
                 using var host = AgentHost.Build(options, configuration, simulation, new RunFlags(parse.GetValue(view), parse.GetValue(timeline), parse.GetValue(look)));
                 await host.RunAsync(cancellationToken);
             }

@@ -40,6 +40,8 @@ public static class AgentHost
                 ["Hardware:Root"] = Path.Combine(state, "kernel"),
                 ["Trust:KeysDirectory"] = Path.Combine(state, "trust"),
                 ["Servo:SettleMilliseconds"] = "300",
+                // A local broker without certificates is fine for simulation (design §6).
+                ["Mqtt:AllowInsecure"] = "true",
             });
         }
         builder.AddJsonFile(SystemConfigFile, optional: true);
@@ -138,14 +140,19 @@ public static class AgentHost
         services.AddSingleton<ICamera>(new StandInCamera(timeline));
         services.AddSingleton(sp => new UnitHardware(HardwareSettings(options), timeline, sp.GetRequiredService<ICamera>()));
         services.AddSingleton(new StateDatabase(options.State.Directory));
-        services.AddSingleton(sp => new Outbox(sp.GetRequiredService<StateDatabase>(), capacity: 10_000));
+        services.AddSingleton(sp => new Outbox(sp.GetRequiredService<StateDatabase>(), options.Mqtt.OutboxCapacity));
         services.AddSingleton(sp => new AuditLog(sp.GetRequiredService<StateDatabase>(), sp.GetRequiredService<Outbox>(), options.DeviceId, TimeProvider.System));
         services.AddSingleton<Events>();
         services.AddSingleton<SessionMachine>();
         services.AddSingleton<SdNotify>();
+        services.AddSingleton<Presence>();
+        services.AddSingleton(sp => new LinkService(options.Mqtt, options.DeviceId, sp.GetRequiredService<Outbox>(),
+            sp.GetRequiredService<Events>(), sp.GetRequiredService<Presence>(), TimeProvider.System, sp.GetRequiredService<ILoggerFactory>()));
 
         // Registration order is start order: safety first, so the hardware is safe before anything listens.
         services.AddHostedService<SafetyService>();
+        // Started early, stopped late: what the other services report while stopping still goes out.
+        services.AddHostedService(sp => sp.GetRequiredService<LinkService>());
         services.AddHostedService<SystemdService>();
         if (flags.LocalLookSeconds is { } seconds)
         {

@@ -1,7 +1,7 @@
-using System.Reflection;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
+using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Link.Mosquitto;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Hosting;
@@ -47,7 +47,6 @@ public sealed class LinkService : BackgroundService
     private readonly TimeProvider clock;
     private readonly ILogger<LinkService> log;
     private readonly ILogger<MosquittoConnection> connectionLog;
-    private readonly string version;
     private readonly Channel<InboundMessage> inbound = Channel.CreateBounded<InboundMessage>(64);
     private readonly Channel<bool> presenceChanged = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private LinkStatus status;
@@ -63,7 +62,6 @@ public sealed class LinkService : BackgroundService
         this.clock = clock;
         log = loggers.CreateLogger<LinkService>();
         connectionLog = loggers.CreateLogger<MosquittoConnection>();
-        version = typeof(LinkService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
         status = new LinkStatus(LinkState.Connecting, clock.GetUtcNow(), null);
         presence.Changed += OnPresenceChanged;
     }
@@ -334,7 +332,7 @@ public sealed class LinkService : BackgroundService
     {
         var current = presence.Current;
         var online = state == "online";
-        var deviceStatus = new DeviceStatus(state, version, Wire.Time(since), online && current.Ready, online ? current.Faults : []);
+        var deviceStatus = new DeviceStatus(state, AgentVersion.Text, Wire.Time(since), online && current.Ready, online ? current.Faults : []);
         return JsonSerializer.SerializeToUtf8Bytes(deviceStatus, Wire.Json);
     }
 

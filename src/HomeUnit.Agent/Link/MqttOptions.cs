@@ -19,7 +19,7 @@ public sealed class MqttOptions
     /// <summary>The client certificate's private key (PEM, unencrypted, readable only by the agent).</summary>
     public string? KeyFile { get; set; }
 
-    /// <summary>Permits plain TCP (no CA, certificate or key) outside simulation.</summary>
+    /// <summary>Permits plain TCP (no CA, certificate or key). <c>--simulate</c> sets it by default.</summary>
     public bool AllowInsecure { get; set; }
 
     public int KeepAliveSeconds { get; set; } = 30;
@@ -46,7 +46,7 @@ public sealed class MqttOptions
     public int EffectivePort => Port != 0 ? Port : UsesTls ? 8883 : 1883;
 
     /// <summary>Every problem as "Mqtt:Key: what is wrong"; empty when the settings are usable.</summary>
-    public IReadOnlyList<string> Validate(bool simulating)
+    public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
         if (string.IsNullOrWhiteSpace(Host))
@@ -63,7 +63,7 @@ public sealed class MqttOptions
             RequireFile(errors, nameof(CertFile), CertFile);
             RequireFile(errors, nameof(KeyFile), KeyFile);
         }
-        else if (!simulating && !AllowInsecure)
+        else if (!AllowInsecure)
         {
             errors.Add("Mqtt:CaFile: mTLS is required (set Mqtt:CaFile, Mqtt:CertFile and Mqtt:KeyFile); plain TCP is allowed only with --simulate or Mqtt:AllowInsecure=true");
         }
