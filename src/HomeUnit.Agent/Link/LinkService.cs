@@ -32,7 +32,7 @@ public sealed record InboundMessage(string Topic, string Payload);
 public sealed class LinkService : BackgroundService
 {
     /// <summary>Records published before waiting for their acknowledgements.</summary>
-    private const int Window = 64;
+    private const int Window = 256;
     private static readonly TimeSpan IdlePoll = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan RefusedRetry = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ShutdownBudget = TimeSpan.FromSeconds(5);
@@ -193,19 +193,36 @@ public sealed class LinkService : BackgroundService
     }
 
     /// <summary>
-    /// Publishes the outbox in order, a window at a time, and removes the acknowledged prefix of
-    /// each window. A record the broker refuses stays (and blocks those after it) and is retried
-    /// later, so nothing is lost silently; ends when the connection does.
+    /// Publishes the outbox in order with up to <see cref="Window"/> records awaiting PUBACK, topping
+    /// the window up as acknowledgements come back (a steady stream, so no Nagle/delayed-ACK stalls),
+    /// and removes acknowledged records in batches (a crash between PUBACK and removal only means a
+    /// duplicate, which the central drops by id). A record the broker refuses stays, with those
+    /// after it, and is retried later: nothing is lost silently. Ends when the connection does.
     /// </summary>
     private async Task DrainAsync(IMqttConnection connection, bool untilEmpty, CancellationToken token)
     {
+        var inFlight = new Queue<(OutboxItem Item, Task Acknowledged)>();
+        var acknowledged = new List<long>();
+        long sentThrough = 0;
+        var caughtUp = false;
         try
         {
             while (!token.IsCancellationRequested)
             {
-                var batch = outbox.Peek(Window);
-                if (batch.Count == 0)
+                // Read more when half the window is free, unless the last read already reached the end.
+                if (inFlight.Count == 0 || (inFlight.Count <= Window / 2 && !caughtUp))
                 {
+                    var more = outbox.Peek(Window - inFlight.Count, after: sentThrough);
+                    caughtUp = more.Count < Window - inFlight.Count;
+                    foreach (var item in more)
+                    {
+                        inFlight.Enqueue((item, connection.PublishAsync(Topics.For(deviceId, item.Topic), Encoding.UTF8.GetBytes(item.Payload), retain: false, token)));
+                        sentThrough = item.Seq;
+                    }
+                }
+                if (inFlight.Count == 0)
+                {
+                    Remove(acknowledged);
                     if (untilEmpty)
                     {
                         return;
@@ -213,49 +230,28 @@ public sealed class LinkService : BackgroundService
                     await outbox.WaitForWorkAsync(IdlePoll, token);
                     continue;
                 }
-                var sends = batch
-                    .Select(item => connection.PublishAsync(Topics.For(deviceId, item.Topic), Encoding.UTF8.GetBytes(item.Payload), retain: false, token))
-                    .ToList();
-                var acknowledged = new List<long>();
-                MqttException? failure = null;
-                for (var i = 0; i < batch.Count; i++)
+                var (head, headAcknowledged) = inFlight.Peek();
+                if (acknowledged.Count >= Window)
                 {
-                    try
-                    {
-                        await sends[i];
-                        if (failure is null)
-                        {
-                            acknowledged.Add(batch[i].Seq);
-                        }
-                    }
-                    catch (MqttException e) when (failure is null)
-                    {
-                        failure = e;
-                        if (connection.State == MqttConnectionState.Connected)
-                        {
-                            log.LogError("outbox record {Id} ({Topic}) not accepted: {Reason}; retrying in {Delay} s", batch[i].Id, batch[i].Topic, e.Message, RefusedRetry.TotalSeconds);
-                        }
-                    }
-                    catch (MqttException)
-                    {
-                        // Only the acknowledged prefix is removed; the rest is sent again later.
-                    }
+                    Remove(acknowledged);
                 }
-                if (acknowledged.Count > 0)
+                try
                 {
-                    outbox.Remove(acknowledged);
-                    // Reported once there is room again, so the report itself does not push out a record.
-                    if (outbox.TakeDroppedCount() is var dropped and > 0)
-                    {
-                        events.Raise("outbox.overflow", Severity.Warning, new { dropped });
-                    }
+                    await headAcknowledged;
+                    inFlight.Dequeue();
+                    acknowledged.Add(head.Seq);
                 }
-                if (failure is not null)
+                catch (MqttException e)
                 {
+                    Remove(acknowledged);
                     if (connection.State != MqttConnectionState.Connected)
                     {
                         return;
                     }
+                    log.LogError("outbox record {Id} ({Topic}) not accepted: {Reason}; retrying in {Delay} s", head.Id, head.Topic, e.Message, RefusedRetry.TotalSeconds);
+                    // Start again from the refused record; those after it may go twice (the central drops duplicates by id).
+                    inFlight.Clear();
+                    sentThrough = 0;
                     await Task.Delay(RefusedRetry, clock, token);
                 }
             }
@@ -263,6 +259,25 @@ public sealed class LinkService : BackgroundService
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
             // Stopping or reconnecting: what was not acknowledged stays in the outbox.
+        }
+        finally
+        {
+            Remove(acknowledged);
+        }
+    }
+
+    /// <summary>Deletes acknowledged records; then, with room made, reports any overflow (so the report does not push out a record).</summary>
+    private void Remove(List<long> acknowledged)
+    {
+        if (acknowledged.Count == 0)
+        {
+            return;
+        }
+        outbox.Remove(acknowledged);
+        acknowledged.Clear();
+        if (outbox.TakeDroppedCount() is var dropped and > 0)
+        {
+            events.Raise("outbox.overflow", Severity.Warning, new { dropped });
         }
     }
 

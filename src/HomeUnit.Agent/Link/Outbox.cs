@@ -16,6 +16,8 @@ public sealed class Outbox
     private readonly StateDatabase database;
     private readonly int capacity;
     private readonly SemaphoreSlim added = new(0);
+    /// <summary>Set when records may have been dropped (and at start, for drops by an earlier run), so idle checks cost nothing.</summary>
+    private volatile bool mayHaveDropped = true;
 
     public Outbox(StateDatabase database, int capacity)
     {
@@ -72,6 +74,7 @@ public sealed class Outbox
         var dropped = trim.ExecuteNonQuery();
         if (dropped > 0)
         {
+            mayHaveDropped = true;
             using var count = connection.CreateCommand();
             count.Transaction = transaction;
             count.CommandText = """
@@ -83,12 +86,13 @@ public sealed class Outbox
         }
     }
 
-    /// <summary>The oldest records, in order.</summary>
-    public IReadOnlyList<OutboxItem> Peek(int max)
+    /// <summary>The oldest records after <paramref name="after"/> (a seq already being sent), in order.</summary>
+    public IReadOnlyList<OutboxItem> Peek(int max, long after = 0)
     {
         using var connection = database.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT seq, topic, id, payload FROM outbox ORDER BY seq LIMIT $max";
+        command.CommandText = "SELECT seq, topic, id, payload FROM outbox WHERE seq > $after ORDER BY seq LIMIT $max";
+        command.Parameters.AddWithValue("$after", after);
         command.Parameters.AddWithValue("$max", max);
         using var reader = command.ExecuteReader();
         var items = new List<OutboxItem>();
@@ -103,6 +107,9 @@ public sealed class Outbox
     public void Remove(IReadOnlyCollection<long> seqs)
     {
         using var connection = database.Open();
+        // No fsync for a removal: if a power cut undoes it, the record is sent again and the
+        // central drops the duplicate by id. (WAL keeps it atomic; the next FULL commit syncs it.)
+        StateDatabase.Execute(connection, "PRAGMA synchronous=NORMAL;");
         using var transaction = connection.BeginTransaction();
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
@@ -127,6 +134,12 @@ public sealed class Outbox
     /// <summary>Takes the count of records dropped for lack of room since the last call (0 if none).</summary>
     public long TakeDroppedCount()
     {
+        if (!mayHaveDropped)
+        {
+            return 0;
+        }
+        // Cleared before reading: a drop committed meanwhile sets it again and is taken next time.
+        mayHaveDropped = false;
         using var connection = database.Open();
         using var transaction = connection.BeginTransaction();
         using var read = connection.CreateCommand();
