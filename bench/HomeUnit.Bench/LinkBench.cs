@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using HomeUnit.Agent;
+using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Link;
 using HomeUnit.Agent.Link.Mosquitto;
 using HomeUnit.Agent.State;
@@ -169,7 +170,7 @@ public static class LinkBench
             outbox.Enqueue(Topics.Event, Guid.NewGuid().ToString(), text);
         }
         var events = new Events(database, outbox, TimeProvider.System, NullLogger<Events>.Instance);
-        using var link = new LinkService(options, "bench-1", outbox, events, new Presence(), TimeProvider.System, NullLoggerFactory.Instance);
+        using var link = new LinkService(options, "bench-1", outbox, events, new HealthState(), TimeProvider.System, NullLoggerFactory.Instance);
         await link.StartAsync(CancellationToken.None);
         while (link.Status.State != LinkState.Online)
         {

@@ -1,15 +1,16 @@
 namespace HomeUnit.Bench;
 
-/// <summary>Benchmarks: <c>dotnet run -c Release --project bench/HomeUnit.Bench -- NAME</c>; each prints one JSON object per line.</summary>
+/// <summary>Benchmarks that print machine-readable figures, one JSON object per line. <c>args[0]</c> picks the bench.</summary>
 public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
         switch (args.FirstOrDefault())
         {
+            case "fuzz-tokens": return await TokenFuzz.RunAsync(args);
             case "link": return await LinkBench.RunAsync();
             default:
-                Console.Error.WriteLine("usage: HomeUnit.Bench link");
+                Console.Error.WriteLine("usage: HomeUnit.Bench <bench> [options]; benches: fuzz-tokens [count] [seed], link");
                 return 2;
         }
     }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using HomeUnit.Agent.Hosting;
+using HomeUnit.Agent.Provisioning;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;
 using Microsoft.Extensions.Hosting;
@@ -13,9 +14,9 @@ public static class Program
     public const int ExitFailed = 1;
     public const int ExitBadConfiguration = 2;
 
-    private static readonly Option<string?> ConfigOption = new("--config") { Description = "A JSON configuration file (after /etc/homeunit/homeunit.json, before HOMEUNIT_ variables)" };
-    private static readonly Option<string[]> SetOption = new("--set") { Description = "Key=Value overrides, e.g. --set Mqtt:Port=1884 (last word)", AllowMultipleArgumentsPerToken = false };
-    private static readonly Option<bool> SimulateOption = new("--simulate") { Description = "Run the real drivers on a simulated kernel tree with a test-pattern camera" };
+    internal static readonly Option<string?> ConfigOption = new("--config") { Description = "A JSON configuration file (after /etc/homeunit/homeunit.json, before HOMEUNIT_ variables)" };
+    internal static readonly Option<string[]> SetOption = new("--set") { Description = "Key=Value overrides, e.g. --set Mqtt:Port=1884 (last word)", AllowMultipleArgumentsPerToken = false };
+    internal static readonly Option<bool> SimulateOption = new("--simulate") { Description = "Run the real drivers on a simulated kernel tree with a test-pattern camera" };
 
     public static async Task<int> Main(string[] args)
     {
@@ -29,10 +30,12 @@ public static class Program
         }
         root.Subcommands.Add(RunCommand());
         root.Subcommands.Add(SafeStateCommand());
+        root.Subcommands.Add(ProvisionCommands.Provision());
+        root.Subcommands.Add(ProvisionCommands.Decommission());
         return await root.Parse(args).InvokeAsync();
     }
 
-    private static ConfigurationSources Sources(ParseResult parse) =>
+    internal static ConfigurationSources Sources(ParseResult parse) =>
         new(parse.GetValue(ConfigOption), parse.GetValue(SetOption) ?? [], parse.GetValue(SimulateOption));
 
     private static Command RunCommand()
@@ -77,8 +80,7 @@ public static class Program
             }
             using (simulation)
             {
-                var timeline = new HardwareTimeline();
-                var hardware = new UnitHardware(AgentHost.HardwareSettings(options), timeline, new StandInCamera(timeline));
+                var hardware = AgentHost.CreateHardware(options, new HardwareTimeline());
                 var faults = await hardware.DriveSafeStateAsync();
                 foreach (var fault in faults)
                 {
@@ -90,7 +92,7 @@ public static class Program
         return command;
     }
 
-    private static bool TryConfigure(
+    internal static bool TryConfigure(
         ConfigurationSources sources,
         out AgentOptions options,
         out Microsoft.Extensions.Configuration.IConfigurationRoot configuration,
@@ -118,7 +120,7 @@ public static class Program
         return true;
     }
 
-    private static int Fail(IEnumerable<string> problems)
+    internal static int Fail(IEnumerable<string> problems)
     {
         foreach (var problem in problems)
         {

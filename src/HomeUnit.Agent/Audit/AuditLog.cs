@@ -114,6 +114,22 @@ public sealed class AuditLog
         return open;
     }
 
+    /// <summary>The <c>session.accepted</c> records written at or after <paramref name="since"/>, in order (for the care plan's follow-up rules).</summary>
+    public IReadOnlyList<AuditRecord> AcceptedSince(DateTimeOffset since)
+    {
+        using var connection = database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT record FROM audit WHERE type = 'session.accepted' AND json_extract(record, '$.at') >= $since ORDER BY seq";
+        command.Parameters.AddWithValue("$since", Wire.Time(since));
+        using var reader = command.ExecuteReader();
+        var accepted = new List<AuditRecord>();
+        while (reader.Read())
+        {
+            accepted.Add(JsonSerializer.Deserialize<AuditRecord>(reader.GetString(0), Wire.Json)!);
+        }
+        return accepted;
+    }
+
     /// <summary>The started record of a look, if capture began.</summary>
     public AuditRecord? StartedRecord(string grantId)
     {

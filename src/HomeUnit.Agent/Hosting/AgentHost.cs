@@ -1,4 +1,5 @@
 using HomeUnit.Agent.Audit;
+using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Link;
 using HomeUnit.Agent.Session;
 using HomeUnit.Agent.State;
@@ -100,6 +101,10 @@ public static class AgentHost
         options.Servo.Calibration(),
         TimeSpan.FromMilliseconds(options.Servo.SettleMilliseconds));
 
+    /// <summary>The unit's parts as configured, for the daemon and the one-shot verbs alike.</summary>
+    public static UnitHardware CreateHardware(AgentOptions options, HardwareTimeline timeline) =>
+        new(HardwareSettings(options), timeline, new StandInCamera(timeline));
+
     /// <summary>The simulated kernel tree is laid out under Hardware:Root before anything reads it.</summary>
     public static SimulatedKernel? PrepareSimulation(ConfigurationSources sources, IConfiguration configuration) =>
         sources.Simulate ? SimulatedKernel.Create(configuration["Hardware:Root"]!) : null;
@@ -137,23 +142,28 @@ public static class AgentHost
         {
             services.AddSingleton(simulation);
         }
-        services.AddSingleton<ICamera>(new StandInCamera(timeline));
-        services.AddSingleton(sp => new UnitHardware(HardwareSettings(options), timeline, sp.GetRequiredService<ICamera>()));
+        services.AddSingleton(CreateHardware(options, timeline));
         services.AddSingleton(new StateDatabase(options.State.Directory));
         services.AddSingleton(sp => new Outbox(sp.GetRequiredService<StateDatabase>(), options.Mqtt.OutboxCapacity));
         services.AddSingleton(sp => new AuditLog(sp.GetRequiredService<StateDatabase>(), sp.GetRequiredService<Outbox>(), options.DeviceId, TimeProvider.System));
         services.AddSingleton<Events>();
         services.AddSingleton<SessionMachine>();
         services.AddSingleton<SdNotify>();
-        services.AddSingleton<Presence>();
+        services.AddSingleton<LoopHeartbeats>();
+        services.AddSingleton<HealthState>();
+        services.AddSingleton(sp => new HealthChecks(sp.GetRequiredService<UnitHardware>(),
+            new HealthSettings(options.State.Directory, "dev/video0", MinFreeBytes: 50L * 1024 * 1024)));
+        services.AddSingleton<SelfTest>();
         services.AddSingleton(sp => new LinkService(options.Mqtt, options.DeviceId, sp.GetRequiredService<Outbox>(),
-            sp.GetRequiredService<Events>(), sp.GetRequiredService<Presence>(), TimeProvider.System, sp.GetRequiredService<ILoggerFactory>()));
+            sp.GetRequiredService<Events>(), sp.GetRequiredService<HealthState>(), TimeProvider.System, sp.GetRequiredService<ILoggerFactory>()));
 
         // Registration order is start order: safety first, so the hardware is safe before anything listens.
         services.AddHostedService<SafetyService>();
         // Started early, stopped late: what the other services report while stopping still goes out.
         services.AddHostedService(sp => sp.GetRequiredService<LinkService>());
         services.AddHostedService<SystemdService>();
+        services.AddSingleton<HealthMonitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<HealthMonitor>());
         if (flags.LocalLookSeconds is { } seconds)
         {
             services.AddHostedService(sp => new LocalLook(sp.GetRequiredService<SessionMachine>(), TimeSpan.FromSeconds(seconds), sp.GetRequiredService<IHostApplicationLifetime>()));

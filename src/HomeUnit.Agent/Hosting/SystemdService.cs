@@ -1,9 +1,10 @@
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace HomeUnit.Agent.Hosting;
 
-/// <summary>Tells systemd READY once every service has started, STOPPING on shutdown, and feeds the watchdog.</summary>
-public sealed class SystemdService(SdNotify notify, IHostApplicationLifetime lifetime) : BackgroundService
+/// <summary>Tells systemd READY once every service has started, STOPPING on shutdown, and feeds the watchdog while the loops are healthy.</summary>
+public sealed class SystemdService(SdNotify notify, LoopHeartbeats heartbeats, IHostApplicationLifetime lifetime, ILogger<SystemdService> log) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -18,7 +19,16 @@ public sealed class SystemdService(SdNotify notify, IHostApplicationLifetime lif
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                notify.Watchdog();
+                // Fed only while every loop is turning; a stuck one makes systemd restart us.
+                var stale = heartbeats.Stale(interval * 2);
+                if (stale.Count == 0)
+                {
+                    notify.Watchdog();
+                }
+                else
+                {
+                    log.LogError("not feeding the watchdog: stuck loop(s) {Loops}", string.Join(", ", stale));
+                }
             }
         }
         catch (OperationCanceledException)

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
+using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Link.Mosquitto;
 using HomeUnit.Protocol;
@@ -43,27 +44,27 @@ public sealed class LinkService : BackgroundService
     private readonly string deviceId;
     private readonly Outbox outbox;
     private readonly Events events;
-    private readonly Presence presence;
+    private readonly HealthState health;
     private readonly TimeProvider clock;
     private readonly ILogger<LinkService> log;
     private readonly ILogger<MosquittoConnection> connectionLog;
     private readonly Channel<InboundMessage> inbound = Channel.CreateBounded<InboundMessage>(64);
-    private readonly Channel<bool> presenceChanged = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Channel<bool> healthChanged = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private LinkStatus status;
     private DateTimeOffset? lostAt;
 
-    public LinkService(MqttOptions options, string deviceId, Outbox outbox, Events events, Presence presence, TimeProvider clock, ILoggerFactory loggers)
+    public LinkService(MqttOptions options, string deviceId, Outbox outbox, Events events, HealthState health, TimeProvider clock, ILoggerFactory loggers)
     {
         this.options = options;
         this.deviceId = deviceId;
         this.outbox = outbox;
         this.events = events;
-        this.presence = presence;
+        this.health = health;
         this.clock = clock;
         log = loggers.CreateLogger<LinkService>();
         connectionLog = loggers.CreateLogger<MosquittoConnection>();
         status = new LinkStatus(LinkState.Connecting, clock.GetUtcNow(), null);
-        presence.Changed += OnPresenceChanged;
+        health.Changed += OnHealthChanged;
     }
 
     public LinkStatus Status => Volatile.Read(ref status);
@@ -73,11 +74,11 @@ public sealed class LinkService : BackgroundService
 
     public override void Dispose()
     {
-        presence.Changed -= OnPresenceChanged;
+        health.Changed -= OnHealthChanged;
         base.Dispose();
     }
 
-    private void OnPresenceChanged() => presenceChanged.Writer.TryWrite(true);
+    private void OnHealthChanged() => healthChanged.Writer.TryWrite(true);
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
@@ -146,7 +147,7 @@ public sealed class LinkService : BackgroundService
         {
             await connection.SubscribeAsync(Topics.For(deviceId, topic), stopping);
         }
-        while (presenceChanged.Reader.TryRead(out _))
+        while (healthChanged.Reader.TryRead(out _))
         {
             // Older changes are covered by the status published now.
         }
@@ -155,7 +156,7 @@ public sealed class LinkService : BackgroundService
         if (lostAt is { } lost)
         {
             var down = since - lost;
-            events.Raise("link.restored", Severity.Info, new { downtimeSeconds = Math.Round(down.TotalSeconds, 1), lostAt = Wire.Time(lost) });
+            events.Raise("link.restored", Severity.Info, new { downSeconds = Math.Round(down.TotalSeconds, 1), lostAt = Wire.Time(lost) });
             lostAt = null;
         }
 
@@ -281,12 +282,12 @@ public sealed class LinkService : BackgroundService
         }
     }
 
-    /// <summary>Republishes the retained status whenever <see cref="Presence"/> changes.</summary>
+    /// <summary>Republishes the retained status whenever the unit's faults change.</summary>
     private async Task KeepStatusAsync(IMqttConnection connection, DateTimeOffset since, CancellationToken token)
     {
         try
         {
-            await foreach (var _ in presenceChanged.Reader.ReadAllAsync(token))
+            await foreach (var _ in healthChanged.Reader.ReadAllAsync(token))
             {
                 try
                 {
@@ -345,9 +346,8 @@ public sealed class LinkService : BackgroundService
 
     private byte[] StatusPayload(string state, DateTimeOffset since)
     {
-        var current = presence.Current;
         var online = state == "online";
-        var deviceStatus = new DeviceStatus(state, AgentVersion.Text, Wire.Time(since), online && current.Ready, online ? current.Faults : []);
+        var deviceStatus = new DeviceStatus(state, AgentVersion.Text, Wire.Time(since), online && health.Ready, online ? health.Faults : []);
         return JsonSerializer.SerializeToUtf8Bytes(deviceStatus, Wire.Json);
     }
 

@@ -118,11 +118,14 @@ public sealed class SimulatedKernel : IDisposable
         }
     }
 
+    /// <summary>Files appear whole, as kernel attributes do: written aside, then renamed into place.</summary>
     private void WriteFile(string relative, string content)
     {
         var path = Files.PathOf(relative);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllText(path, content);
+        var aside = path + ".new";
+        File.WriteAllText(aside, content);
+        File.Move(aside, path, overwrite: true);
     }
 
     public void Dispose() => exporter.Dispose();

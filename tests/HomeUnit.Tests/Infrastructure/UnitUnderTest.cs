@@ -1,5 +1,7 @@
 using HomeUnit.Agent;
 using HomeUnit.Agent.Audit;
+using HomeUnit.Agent.Health;
+using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Link;
 using HomeUnit.Agent.Session;
 using HomeUnit.Agent.State;
@@ -33,6 +35,9 @@ public sealed class UnitUnderTest : IDisposable
         Audit = new AuditLog(Database, Outbox, DeviceId, TimeProvider.System);
         Events = new Events(Database, Outbox, TimeProvider.System, NullLogger<Events>.Instance);
         Sessions = new SessionMachine(Hardware, Audit, Events, TimeProvider.System, NullLogger<SessionMachine>.Instance);
+        Checks = new HealthChecks(Hardware, new HealthSettings(StateDirectory, "dev/video0", MinFreeBytes: 1024 * 1024));
+        Monitor = new HealthMonitor(Checks, Health, Sessions, Events, new LoopHeartbeats(), NullLogger<HealthMonitor>.Instance);
+        SelfTest = new SelfTest(Checks, Hardware, Sessions, Health);
     }
 
     public string StateDirectory => directory.Combine("state");
@@ -45,6 +50,10 @@ public sealed class UnitUnderTest : IDisposable
     public AuditLog Audit { get; }
     public Events Events { get; }
     public SessionMachine Sessions { get; }
+    public HealthState Health { get; } = new();
+    public HealthChecks Checks { get; }
+    public HealthMonitor Monitor { get; }
+    public SelfTest SelfTest { get; }
 
     public static SessionRequest Request(TimeSpan? length = null, LensPosition view = LensPosition.Bed) => new(
         $"grant-{Guid.NewGuid():N}", "operator-7", "scheduled", view, length ?? TimeSpan.FromSeconds(1),
@@ -54,6 +63,7 @@ public sealed class UnitUnderTest : IDisposable
 
     public void Dispose()
     {
+        Monitor.StopAsync(CancellationToken.None).Wait(TimeSpan.FromSeconds(10));
         Sessions.StopAsync(EndReasons.AgentStopping).Wait(TimeSpan.FromSeconds(10));
         Kernel.Dispose();
         directory.Dispose();

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using HomeUnit.Agent;
+using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Link;
 using HomeUnit.Agent.State;
 using HomeUnit.Protocol;
@@ -59,7 +60,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         Eventually.True(() => unit.Link.Status.State == LinkState.Online, "the link to be online");
 
     [Fact]
-    public async Task Status_is_retained_online_follows_presence_and_is_offline_after_a_clean_stop()
+    public async Task Status_is_retained_online_follows_the_faults_and_is_offline_after_a_clean_stop()
     {
         var central = await Central(filters: "homeunit/v1/+/status");
         var unit = Unit();
@@ -69,12 +70,13 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal("online", online.GetProperty("state").GetString());
         Assert.False(string.IsNullOrEmpty(online.GetProperty("version").GetString()));
         Assert.True(DateTimeOffset.TryParse(online.GetProperty("since").GetString(), out _));
-        Assert.False(online.GetProperty("ready").GetBoolean());
+        Assert.True(online.GetProperty("ready").GetBoolean());
 
-        unit.Presence.Update(ready: false, ["camera.fault"]);
-        await central.WaitForAsync(m => m.Topic == StatusTopic && Json(m).GetProperty("faults").EnumerateArray().Any(f => f.GetString() == "camera.fault"), "the fault in the status");
-        unit.Presence.Update(ready: true, []);
-        await central.WaitForAsync(m => m.Topic == StatusTopic && Json(m).GetProperty("ready").GetBoolean(), "ready in the status");
+        unit.Health.Set(Faults.Camera, "no frame within 5 s");
+        var faulty = Json(await central.WaitForAsync(m => m.Topic == StatusTopic && !Json(m).GetProperty("ready").GetBoolean(), "the fault in the status"));
+        Assert.Equal([Faults.Camera], faulty.GetProperty("faults").EnumerateArray().Select(f => f.GetString()));
+        unit.Health.Set(Faults.Camera, null);
+        await Eventually.True(() => central.Received.Where(m => m.Topic == StatusTopic).Skip(2).Any(m => Json(m).GetProperty("ready").GetBoolean()), "ready again in the status");
         Assert.Equal(LinkState.Online, unit.Link.Status.State);
 
         await unit.StopAsync();
@@ -115,7 +117,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(Enumerable.Range(0, 500), records.Select(r => r.GetProperty("data").GetProperty("n").GetInt32()));
         Assert.Equal(500, records.Select(r => r.GetProperty("id").GetString()).Distinct().Count());
         var restored = (await central.WaitForAsync(m => m.Topic == EventTopic && Json(m).GetProperty("type").GetString() == "link.restored", "link.restored"));
-        Assert.True(Json(restored).GetProperty("data").GetProperty("downtimeSeconds").GetDouble() >= 10);
+        Assert.True(Json(restored).GetProperty("data").GetProperty("downSeconds").GetDouble() >= 10);
         await Eventually.True(() => unit.Outbox.Count() == 0, "the outbox to be empty");
     }
 
@@ -235,7 +237,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         return count;
     }
 
-    /// <summary>The link's real parts on one state directory: database, outbox, events, presence and the service.</summary>
+    /// <summary>The link's real parts on one state directory: database, outbox, events, health state and the service.</summary>
     private sealed class LinkedUnit : IAsyncDisposable
     {
         private bool running;
@@ -245,12 +247,12 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
             var database = new StateDatabase(stateDirectory);
             Outbox = new Outbox(database, outboxCapacity);
             Events = new Events(database, Outbox, TimeProvider.System, loggers.CreateLogger<Events>());
-            Link = new LinkService(options, DeviceId, Outbox, Events, Presence, TimeProvider.System, loggers);
+            Link = new LinkService(options, DeviceId, Outbox, Events, Health, TimeProvider.System, loggers);
         }
 
         public Outbox Outbox { get; }
         public Events Events { get; }
-        public Presence Presence { get; } = new();
+        public HealthState Health { get; } = new();
         public LinkService Link { get; }
 
         public async Task StartAsync()

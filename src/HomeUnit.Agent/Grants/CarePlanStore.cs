@@ -1,0 +1,139 @@
+using System.Text.Json;
+using HomeUnit.Agent.Audit;
+using HomeUnit.Agent.State;
+using HomeUnit.Protocol;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace HomeUnit.Agent.Grants;
+
+/// <summary>What became of a care plan that arrived.</summary>
+public enum CarePlanOutcome
+{
+    Applied,
+    /// <summary>The version in force came again (the retained message on every reconnect): nothing to do.</summary>
+    Unchanged,
+    Refused,
+}
+
+/// <summary>
+/// The care plan in force. A plan arriving on the retained <c>careplan</c> topic is verified like a
+/// grant, must carry a newer <c>version</c> (an older one is refused as <c>replayed</c>, the same one
+/// ignored) and is kept in the state database, so it is in force again after a restart.
+/// Each plan applied or refused leaves a <c>careplan.applied</c> / <c>careplan.refused</c> audit record.
+/// </summary>
+public sealed class CarePlanStore
+{
+    private readonly StateDatabase database;
+    private readonly SignedTokenReader reader;
+    private readonly AuditLog audit;
+    private readonly RefusalAudit refusals;
+    private readonly ILogger<CarePlanStore> log;
+    private readonly SemaphoreSlim applying = new(1, 1);
+    private volatile CarePlan? current;
+
+    public CarePlanStore(StateDatabase database, SignedTokenReader reader, AuditLog audit, RefusalAudit refusals, ILogger<CarePlanStore> log)
+    {
+        this.database = database;
+        this.reader = reader;
+        this.audit = audit;
+        this.refusals = refusals;
+        this.log = log;
+        using var connection = database.Open();
+        StateDatabase.Execute(connection, """
+            CREATE TABLE IF NOT EXISTS careplan (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                version INTEGER NOT NULL,
+                payload TEXT NOT NULL);
+            """);
+        current = Load(connection);
+    }
+
+    /// <summary>The plan in force, or null when none has been received.</summary>
+    public CarePlan? Current => current;
+
+    public async Task<(CarePlanOutcome Outcome, string? Reason)> ApplyAsync(string token)
+    {
+        var read = await reader.ReadAsync<CarePlanPayload>(token, TrustPolicy.MaxCarePlanBytes);
+        if (read.Value is not { } payload)
+        {
+            return Refuse(read.Reason!, null);
+        }
+        if (CarePlan.From(payload) is not { } plan)
+        {
+            return Refuse(RefusalReasons.Malformed, payload.Version);
+        }
+        await applying.WaitAsync();
+        try
+        {
+            if (current is { } inForce && plan.Version <= inForce.Version)
+            {
+                return plan.Version == inForce.Version
+                    ? (CarePlanOutcome.Unchanged, null)
+                    : Refuse(RefusalReasons.Replayed, plan.Version);
+            }
+            Store(plan.Version, JsonSerializer.Serialize(payload, TokenJson.Options));
+            current = plan;
+            log.LogInformation("care plan version {Version} applied ({Checks} checks, zone {Zone})", plan.Version, plan.Checks.Count, plan.Zone.Id);
+            audit.Append(new AuditRecord { Type = AuditTypes.CarePlanApplied, Version = plan.Version });
+            return (CarePlanOutcome.Applied, null);
+        }
+        catch (SqliteException e)
+        {
+            log.LogError("care plan version {Version} could not be stored: {Error}", plan.Version, e.SqliteErrorCode);
+            return Refuse(RefusalReasons.Fault, plan.Version);
+        }
+        finally
+        {
+            applying.Release();
+        }
+    }
+
+    private (CarePlanOutcome, string?) Refuse(string reason, long? version)
+    {
+        refusals.Refuse(new AuditRecord { Type = AuditTypes.CarePlanRefused, Reason = reason, Version = version });
+        return (CarePlanOutcome.Refused, reason);
+    }
+
+    private void Store(long version, string payload)
+    {
+        using var connection = database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO careplan (id, version, payload) VALUES (1, $version, $payload)
+            ON CONFLICT (id) DO UPDATE SET version = excluded.version, payload = excluded.payload
+            """;
+        command.Parameters.AddWithValue("$version", version);
+        command.Parameters.AddWithValue("$payload", payload);
+        command.ExecuteNonQuery();
+    }
+
+    private CarePlan? Load(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT payload FROM careplan WHERE id = 1";
+        if (command.ExecuteScalar() is not string json)
+        {
+            return null;
+        }
+        if (Parse(json) is { } plan)
+        {
+            return plan;
+        }
+        // Only a damaged state file gets here: with no plan no scheduled look is allowed (fail closed).
+        log.LogError("the stored care plan cannot be read; no scheduled look is allowed until the central sends one");
+        return null;
+    }
+
+    private static CarePlan? Parse(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<CarePlanPayload>(json, TokenJson.Options) is { } payload ? CarePlan.From(payload) : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}

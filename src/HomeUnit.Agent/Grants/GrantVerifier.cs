@@ -1,0 +1,76 @@
+using System.Text.RegularExpressions;
+using HomeUnit.Drivers;
+using HomeUnit.Drivers.Camera;
+using HomeUnit.Protocol;
+
+namespace HomeUnit.Agent.Grants;
+
+/// <summary>
+/// Turns a session grant token into a <see cref="Grant"/> or a refusal reason: the signed-token
+/// checks of <see cref="SignedTokenReader"/>, then every claim of design §4 for type and range.
+/// </summary>
+public sealed partial class GrantVerifier(SignedTokenReader reader, TrustPolicy policy)
+{
+    public async Task<Verdict<Grant>> ReadAsync(string token)
+    {
+        var read = await reader.ReadAsync<GrantPayload>(token, TrustPolicy.MaxTokenBytes);
+        return read.Value is { } payload ? Check(payload) : Verdict<Grant>.Refuse(read.Reason!);
+    }
+
+    private Verdict<Grant> Check(GrantPayload p)
+    {
+        if (TrustPolicy.WindowShapeProblem(p.Nbf, p.Exp, p.Iat) is { } window)
+        {
+            return Verdict<Grant>.Refuse(window);
+        }
+        if (!IsIdentifier(p.Jti) || !IsIdentifier(p.Sub) || !LookKinds.All.Contains(p.Kind) || p.MaxSeconds < 1
+            || (p.Check is not null && !IsIdentifier(p.Check))
+            || (p.Kind == LookKinds.FollowUp && p.Check is null)
+            || ViewOf(p.View) is not { } view
+            || StreamOf(p.Stream) is not { } stream)
+        {
+            return Verdict<Grant>.Refuse(RefusalReasons.Malformed);
+        }
+        var streaming = TimeSpan.FromSeconds(Math.Min(p.MaxSeconds, policy.MaxSession.TotalSeconds));
+        return Verdict<Grant>.Pass(new Grant(
+            p.Jti, p.Sub, p.Kind, view, p.Check,
+            DateTimeOffset.FromUnixTimeSeconds(p.Nbf), DateTimeOffset.FromUnixTimeSeconds(p.Exp),
+            streaming, stream));
+    }
+
+    internal static LensPosition? ViewOf(string? view) => view switch
+    {
+        Views.Bed => LensPosition.Bed,
+        Views.Room => LensPosition.Room,
+        _ => null,
+    };
+
+    internal static string ViewName(LensPosition view) => view switch
+    {
+        LensPosition.Bed => Views.Bed,
+        LensPosition.Room => Views.Room,
+        _ => "lens-up",
+    };
+
+    /// <summary>
+    /// The stream target, if it is exactly <c>srt://host:port</c> (no user, path or query: the
+    /// device adds stream id and passphrase itself), a printable stream id of at most 512 characters
+    /// (SRT's limit) and a passphrase of 16–79 printable characters.
+    /// </summary>
+    private static StreamTarget? StreamOf(StreamPayload s)
+    {
+        var url = SrtUrl().Match(s.Url);
+        return url.Success && int.Parse(url.Groups["port"].ValueSpan) is >= 1 and <= 65535
+            && IsPrintable(s.StreamId, 1, 512) && IsPrintable(s.Passphrase, 16, 79)
+            ? new StreamTarget(s.Url, s.StreamId, s.Passphrase)
+            : null;
+    }
+
+    internal static bool IsIdentifier(string value) => IsPrintable(value, 1, 128);
+
+    private static bool IsPrintable(string value, int min, int max) =>
+        value.Length >= min && value.Length <= max && value.All(c => c is >= ' ' and <= '~');
+
+    [GeneratedRegex(@"^srt://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\]):(?<port>[0-9]{1,5})$")]
+    private static partial Regex SrtUrl();
+}

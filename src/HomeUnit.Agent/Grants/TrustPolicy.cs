@@ -1,0 +1,68 @@
+using HomeUnit.Protocol;
+
+namespace HomeUnit.Agent.Grants;
+
+/// <summary>
+/// What this device accepts: tokens issued by <see cref="Issuer"/> for <see cref="DeviceId"/>,
+/// clocks that differ by at most <see cref="ClockSkew"/>, looks of at most <see cref="MaxSession"/>.
+/// </summary>
+public sealed record TrustPolicy(string DeviceId, string Issuer, TimeSpan ClockSkew, TimeSpan MaxSession)
+{
+    public const string DefaultIssuer = CentralDefaults.Issuer;
+    public static readonly TimeSpan DefaultClockSkew = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan DefaultMaxSession = TimeSpan.FromSeconds(60);
+
+    /// <summary>A grant's or command's window (<c>exp − nbf</c>) may be at most this long.</summary>
+    public static readonly TimeSpan MaxWindow = TimeSpan.FromMinutes(5);
+
+    /// <summary>Grants and commands larger than this are refused unread (a real one is well under 1 KiB).</summary>
+    public const int MaxTokenBytes = 4096;
+
+    /// <summary>Care plans may carry many paused nights, so they get more room.</summary>
+    public const int MaxCarePlanBytes = 65536;
+
+    /// <summary>
+    /// The shape of a grant's or command's window, read from its NumericDate claims: null when sound,
+    /// <c>malformed</c> for impossible dates or an empty window, <c>too-long</c> beyond <see cref="MaxWindow"/>.
+    /// </summary>
+    public static string? WindowShapeProblem(long nbf, long exp, long iat)
+    {
+        if (!IsNumericDate(nbf) || !IsNumericDate(exp) || !IsNumericDate(iat) || exp <= nbf)
+        {
+            return RefusalReasons.Malformed;
+        }
+        return exp - nbf > (long)MaxWindow.TotalSeconds ? RefusalReasons.TooLong : null;
+    }
+
+    /// <summary>Whether <paramref name="now"/> lies in [nbf − skew, exp + skew): null if so, else <c>not-yet-valid</c> or <c>expired</c>.</summary>
+    public string? WindowTimeProblem(DateTimeOffset notBefore, DateTimeOffset expires, DateTimeOffset now) =>
+        now < notBefore - ClockSkew ? RefusalReasons.NotYetValid
+        : now >= expires + ClockSkew ? RefusalReasons.Expired
+        : null;
+
+    // Seconds since the epoch that DateTimeOffset can hold (up to 9999-12-31).
+    private static bool IsNumericDate(long seconds) => seconds is >= 0 and <= 253_402_300_799;
+
+    /// <summary>Configuration problems, each naming its key; empty when the policy is usable.</summary>
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(DeviceId))
+        {
+            problems.Add("DeviceId must be set");
+        }
+        if (string.IsNullOrWhiteSpace(Issuer))
+        {
+            problems.Add("Trust:Issuer must not be empty");
+        }
+        if (ClockSkew < TimeSpan.Zero || ClockSkew > TimeSpan.FromSeconds(120))
+        {
+            problems.Add("Policy:ClockSkewSeconds must be between 0 and 120");
+        }
+        if (MaxSession < TimeSpan.FromSeconds(1) || MaxSession > TimeSpan.FromMinutes(5))
+        {
+            problems.Add("Policy:MaxSessionSeconds must be between 1 and 300");
+        }
+        return problems;
+    }
+}

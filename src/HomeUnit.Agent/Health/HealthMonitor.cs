@@ -1,0 +1,89 @@
+using HomeUnit.Agent.Hosting;
+using HomeUnit.Agent.Session;
+using HomeUnit.Protocol;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace HomeUnit.Agent.Health;
+
+/// <summary>
+/// Reads every part twice a second (P7). Each change raises its event, updates the faults in the
+/// retained status, and a fault that makes the camera, lens, light or audit untrustworthy ends a
+/// running look at once (lens up, red).
+/// </summary>
+public sealed class HealthMonitor(
+    HealthChecks checks,
+    HealthState health,
+    SessionMachine sessions,
+    Events events,
+    LoopHeartbeats heartbeats,
+    ILogger<HealthMonitor> log) : BackgroundService
+{
+    public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>For each fault: the event raised when it appears, its severity, and the event when it clears.</summary>
+    private static readonly Dictionary<string, (string Raised, string Severity, string Cleared)> EventsFor = new()
+    {
+        [Faults.PowerLost] = ("power.lost", Severity.Critical, "power.restored"),
+        [Faults.Undervoltage] = ("power.undervoltage", Severity.Warning, "power.undervoltage-cleared"),
+        [Faults.Camera] = ("camera.fault", Severity.Critical, "camera.restored"),
+        [Faults.Servo] = ("servo.fault", Severity.Critical, "servo.restored"),
+        [Faults.Light] = ("light.fault", Severity.Critical, "light.restored"),
+        [Faults.Clock] = ("clock.unsynced", Severity.Critical, "clock.synced"),
+        [Faults.Storage] = ("storage.fault", Severity.Critical, "storage.restored"),
+    };
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Interval);
+        do
+        {
+            heartbeats.Beat(nameof(HealthMonitor));
+            CheckOnce();
+        }
+        while (await Tick(timer, stoppingToken));
+    }
+
+    /// <summary>One reading; public so the self-test and tests can take one now.</summary>
+    public void CheckOnce()
+    {
+        foreach (var (fault, detail) in checks.ReadAll())
+        {
+            if (!health.Set(fault, detail))
+            {
+                continue;
+            }
+            var (raised, severity, cleared) = EventsFor[fault];
+            Report(detail is null ? cleared : raised, detail is null ? Severity.Info : severity, detail);
+            if (detail is not null && Faults.EndsLook(fault) && sessions.RequestStop($"{fault}-fault: {detail}"))
+            {
+                log.LogError("{Fault} fault during a look: ending it", fault);
+            }
+        }
+    }
+
+    private void Report(string type, string severity, string? detail)
+    {
+        try
+        {
+            events.Raise(type, severity, detail is null ? null : new { reason = detail });
+        }
+        catch (Exception e)
+        {
+            // Storage itself may be the fault; the retained status still carries it.
+            log.LogError("event {Type} could not be stored: {Error}", type, e.Message);
+        }
+    }
+
+    private static async Task<bool> Tick(PeriodicTimer timer, CancellationToken stoppingToken)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stoppingToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+}

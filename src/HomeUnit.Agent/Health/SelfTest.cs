@@ -1,0 +1,48 @@
+using HomeUnit.Agent.Session;
+using HomeUnit.Drivers;
+
+namespace HomeUnit.Agent.Health;
+
+/// <summary>A self-test's verdict: each part "ok" or what is wrong.</summary>
+public sealed record SelfTestResult(bool Ready, IReadOnlyDictionary<string, string> Parts);
+
+/// <summary>
+/// The readiness self-test (design §4): the camera delivers a frame into memory, the servo and lights
+/// answer, mains power, clock synced, storage writable. It moves nothing and lights nothing.
+/// </summary>
+public sealed class SelfTest(HealthChecks checks, UnitHardware hardware, SessionMachine sessions, HealthState health)
+{
+    public const string Fault = "selftest";
+    public static readonly TimeSpan CameraTimeout = TimeSpan.FromSeconds(15);
+
+    public async Task<SelfTestResult> RunAsync(CancellationToken cancellationToken)
+    {
+        var readings = checks.ReadAll();
+        var camera = readings[Faults.Camera];
+        if (camera is null && sessions.State == SessionState.Idle)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(CameraTimeout);
+            try
+            {
+                camera = await hardware.Camera.CheckAsync(timeout.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                camera = $"no frame within {CameraTimeout.TotalSeconds:F0} s";
+            }
+        }
+        var parts = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["camera"] = camera ?? "ok",
+            ["servo"] = readings[Faults.Servo] ?? "ok",
+            ["lights"] = readings[Faults.Light] ?? "ok",
+            ["power"] = readings[Faults.PowerLost] ?? readings[Faults.Undervoltage] ?? "ok",
+            ["clock"] = readings[Faults.Clock] ?? "ok",
+            ["storage"] = readings[Faults.Storage] ?? "ok",
+        };
+        var failed = parts.Where(p => p.Value != "ok").Select(p => p.Key).ToList();
+        health.Set(Fault, failed.Count == 0 ? null : $"self-test failed: {string.Join(", ", failed)}");
+        return new SelfTestResult(failed.Count == 0, parts);
+    }
+}

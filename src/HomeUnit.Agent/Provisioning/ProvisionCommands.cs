@@ -1,0 +1,153 @@
+using System.CommandLine;
+using HomeUnit.Agent.Hosting;
+using HomeUnit.Agent.Link;
+using HomeUnit.Agent.State;
+using HomeUnit.Drivers;
+
+namespace HomeUnit.Agent.Provisioning;
+
+/// <summary>The installer's verbs: set a unit up, aim its lens, and take it out of service.</summary>
+public static class ProvisionCommands
+{
+    public static Command Provision()
+    {
+        var command = new Command("provision", "Set up this unit: identity, certificates, trusted central keys, servo calibration");
+        command.Subcommands.Add(Init());
+        command.Subcommands.Add(Servo());
+        return command;
+    }
+
+    private static Command Init()
+    {
+        var deviceId = new Option<string>("--device-id") { Description = "This unit's id (the CN of its certificate)", Required = true };
+        var broker = new Option<string>("--broker") { Description = "The central's broker, host:port (TLS)", Required = true };
+        var ca = new Option<string>("--ca") { Description = "The broker's CA certificate (PEM)", Required = true };
+        var cert = new Option<string>("--cert") { Description = "This unit's client certificate (PEM)", Required = true };
+        var key = new Option<string>("--key") { Description = "This unit's private key (PEM); copied with mode 0600", Required = true };
+        var trust = new Option<string[]>("--trust") { Description = "A central public key, <kid>.pem (repeat for several)", Required = true };
+        var camera = new Option<string>("--camera") { Description = "v4l2 (USB IR camera) or rpicam (CSI NoIR)", DefaultValueFactory = _ => "v4l2" };
+        var directory = new Option<string>("--config-dir") { Description = "Where to write", DefaultValueFactory = _ => Path.GetDirectoryName(AgentHost.SystemConfigFile)! };
+        var command = new Command("init", "Write /etc/homeunit/homeunit.json and install the certificates and trusted keys")
+        {
+            deviceId, broker, ca, cert, key, trust, camera, directory,
+        };
+        command.SetAction(parse =>
+        {
+            var (host, port) = SplitBroker(parse.GetValue(broker)!);
+            var request = new ProvisionRequest(parse.GetValue(deviceId)!, host, port, parse.GetValue(ca)!, parse.GetValue(cert)!,
+                parse.GetValue(key)!, parse.GetValue(trust) ?? [], parse.GetValue(camera)!);
+            var problems = Provisioner.Check(request);
+            if (problems.Count > 0)
+            {
+                foreach (var problem in problems)
+                {
+                    Console.Error.WriteLine($"homeunit provision: {problem}");
+                }
+                Console.Error.WriteLine("homeunit provision: nothing was written.");
+                return Program.ExitBadConfiguration;
+            }
+            foreach (var file in Provisioner.Apply(request, parse.GetValue(directory)!))
+            {
+                Console.WriteLine($"wrote {file}");
+            }
+            Console.WriteLine("next: calibrate the lens with `homeunit provision servo`, then `homeunit selftest`.");
+            return Program.ExitOk;
+        });
+        return command;
+    }
+
+    private static (string Host, int Port) SplitBroker(string broker)
+    {
+        var at = broker.LastIndexOf(':');
+        return at > 0 && int.TryParse(broker[(at + 1)..], out var port) ? (broker[..at], port) : (broker, 8883);
+    }
+
+    private static Command Servo()
+    {
+        var position = new Option<string>("--position") { Description = "lens-up, bed or room", Required = true };
+        var microseconds = new Option<int>("--microseconds") { Description = "Pulse width to try (500–2500)", Required = true };
+        var save = new Option<bool>("--save") { Description = "Keep this pulse width for the position in the configuration file" };
+        var command = new Command("servo", "Turn the lens to a pulse width so the installer can aim it (the camera stays off)")
+        {
+            position, microseconds, save,
+        };
+        command.SetAction(async parse =>
+        {
+            var key = parse.GetValue(position) switch
+            {
+                "lens-up" => nameof(ServoOptions.LensUpMicroseconds),
+                "bed" => nameof(ServoOptions.BedMicroseconds),
+                "room" => nameof(ServoOptions.RoomMicroseconds),
+                var other => null,
+            };
+            var pulse = parse.GetValue(microseconds);
+            if (key is null || pulse is < ServoCalibration.MinMicroseconds or > ServoCalibration.MaxMicroseconds)
+            {
+                return Program.Fail([$"--position must be lens-up, bed or room and --microseconds within {ServoCalibration.MinMicroseconds}–{ServoCalibration.MaxMicroseconds}"]);
+            }
+            var sources = Program.Sources(parse);
+            if (!Program.TryConfigure(sources with { Settings = [.. sources.Settings, $"Servo:{key}={pulse}"] }, out var options, out _, out var simulation))
+            {
+                return Program.ExitBadConfiguration;
+            }
+            using (simulation)
+            {
+                var hardware = AgentHost.CreateHardware(options, new HardwareTimeline());
+                var target = parse.GetValue(position) switch { "bed" => LensPosition.Bed, "room" => LensPosition.Room, _ => LensPosition.LensUp };
+                await hardware.Servo.MoveAsync(target);
+                Console.WriteLine($"lens at {parse.GetValue(position)} ({pulse} µs); PWM off again.");
+                if (parse.GetValue(save))
+                {
+                    var file = sources.ConfigFile ?? AgentHost.SystemConfigFile;
+                    Provisioner.SaveServo(file, key, pulse);
+                    Console.WriteLine($"saved Servo:{key}={pulse} in {file}");
+                }
+                if (target != LensPosition.LensUp)
+                {
+                    await hardware.Servo.MoveAsync(LensPosition.LensUp);
+                    Console.WriteLine("lens back up.");
+                }
+                return Program.ExitOk;
+            }
+        });
+        return command;
+    }
+
+    public static Command Decommission()
+    {
+        var force = new Option<bool>("--force") { Description = "Erase even though records have not reached the central (export them first)" };
+        var command = new Command("decommission", "Take the unit out of service: safe state, then erase its keys and state") { force };
+        command.SetAction(async parse =>
+        {
+            if (!Program.TryConfigure(Program.Sources(parse), out var options, out _, out var simulation))
+            {
+                return Program.ExitBadConfiguration;
+            }
+            using (simulation)
+            {
+                await AgentHost.CreateHardware(options, new HardwareTimeline()).DriveSafeStateAsync();
+                var pending = File.Exists(Path.Combine(options.State.Directory, "homeunit.db"))
+                    ? new Outbox(new StateDatabase(options.State.Directory), int.MaxValue).Count()
+                    : 0;
+                if (pending > 0 && !parse.GetValue(force))
+                {
+                    Console.Error.WriteLine($"homeunit decommission: {pending} audit records and events have not reached the central yet.");
+                    Console.Error.WriteLine("Connect the unit until they are delivered, or export them (`homeunit audit list --json`) and use --force.");
+                    return Program.ExitFailed;
+                }
+                var erased = new List<string>();
+                foreach (var path in new[] { options.State.Directory, options.Trust.KeysDirectory, Path.Combine(Path.GetDirectoryName(AgentHost.SystemConfigFile)!, "tls") })
+                {
+                    if (Directory.Exists(path))
+                    {
+                        Directory.Delete(path, recursive: true);
+                        erased.Add(path);
+                    }
+                }
+                Console.WriteLine(erased.Count == 0 ? "nothing to erase." : $"erased {string.Join(", ", erased)}; the unit is in the safe state (lens up, IR off, red).");
+                return Program.ExitOk;
+            }
+        });
+        return command;
+    }
+}

@@ -1,0 +1,181 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace HomeUnit.Agent.Provisioning;
+
+/// <summary>What an installer gives when setting up a unit.</summary>
+public sealed record ProvisionRequest(
+    string DeviceId,
+    string BrokerHost,
+    int BrokerPort,
+    string CaFile,
+    string CertFile,
+    string KeyFile,
+    IReadOnlyList<string> TrustedKeyFiles,
+    string CameraSource);
+
+/// <summary>
+/// Writes a unit's configuration and copies its certificates and the central's trusted keys into the
+/// configuration directory, after checking that they belong together. Checks everything first and
+/// changes nothing when anything is wrong. Never prints key material.
+/// </summary>
+public static class Provisioner
+{
+    public static IReadOnlyList<string> Check(ProvisionRequest request)
+    {
+        var problems = new List<string>();
+        if (!System.Text.RegularExpressions.Regex.IsMatch(request.DeviceId, "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
+        {
+            problems.Add($"--device-id: '{request.DeviceId}' may hold only letters, digits, '.', '_' and '-'");
+        }
+        if (string.IsNullOrWhiteSpace(request.BrokerHost) || request.BrokerPort is < 1 or > 65535)
+        {
+            problems.Add("--broker: give host:port of the central's MQTT broker");
+        }
+        foreach (var (option, file) in new[] { ("--ca", request.CaFile), ("--cert", request.CertFile), ("--key", request.KeyFile) })
+        {
+            if (!File.Exists(file))
+            {
+                problems.Add($"{option}: {file} does not exist");
+            }
+        }
+        if (problems.Count == 0)
+        {
+            problems.AddRange(CheckCertificates(request));
+        }
+        if (request.TrustedKeyFiles.Count == 0)
+        {
+            problems.Add("--trust: give at least one central public key, named <kid>.pem");
+        }
+        foreach (var file in request.TrustedKeyFiles)
+        {
+            if (CheckTrustedKey(file) is { } problem)
+            {
+                problems.Add($"--trust: {problem}");
+            }
+        }
+        if (request.CameraSource is not ("v4l2" or "rpicam"))
+        {
+            problems.Add($"--camera: '{request.CameraSource}' is not v4l2 or rpicam");
+        }
+        return problems;
+    }
+
+    private static IEnumerable<string> CheckCertificates(ProvisionRequest request)
+    {
+        X509Certificate2 device;
+        try
+        {
+            device = X509Certificate2.CreateFromPemFile(request.CertFile, request.KeyFile);
+        }
+        catch (CryptographicException)
+        {
+            // The message could name key internals; say only what the installer can act on.
+            return ["--cert/--key: the certificate and the private key do not belong together or cannot be read"];
+        }
+        using (device)
+        {
+            var problems = new List<string>();
+            var commonName = device.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+            if (commonName != request.DeviceId)
+            {
+                problems.Add($"--cert: its CN is '{commonName}', but the device id is '{request.DeviceId}' (the broker uses the CN as the identity)");
+            }
+            if (device.NotAfter < DateTime.Now)
+            {
+                problems.Add($"--cert: expired on {device.NotAfter:yyyy-MM-dd}");
+            }
+            try
+            {
+                var ca = X509Certificate2.CreateFromPem(File.ReadAllText(request.CaFile));
+                using var chain = new X509Chain();
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(ca);
+                if (!chain.Build(device))
+                {
+                    problems.Add("--ca: the device certificate was not issued under this CA");
+                }
+            }
+            catch (CryptographicException)
+            {
+                problems.Add("--ca: not a PEM certificate");
+            }
+            return problems;
+        }
+    }
+
+    private static string? CheckTrustedKey(string file)
+    {
+        if (!File.Exists(file))
+        {
+            return $"{file} does not exist";
+        }
+        if (!file.EndsWith(".pem", StringComparison.Ordinal))
+        {
+            return $"{file}: name it <kid>.pem (the file name is the key id)";
+        }
+        try
+        {
+            using var key = ECDsa.Create();
+            key.ImportFromPem(File.ReadAllText(file));
+            return key.KeySize == 256 ? null : $"{file}: not a P-256 key (ES256 needs one)";
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
+        {
+            return $"{file}: not an EC public key in PEM";
+        }
+    }
+
+    /// <summary>Writes everything into <paramref name="configDirectory"/>; returns the files written.</summary>
+    public static IReadOnlyList<string> Apply(ProvisionRequest request, string configDirectory)
+    {
+        var tls = Path.Combine(configDirectory, "tls");
+        var trust = Path.Combine(configDirectory, "trust");
+        Directory.CreateDirectory(tls);
+        Directory.CreateDirectory(trust);
+        var written = new List<string>
+        {
+            Copy(request.CaFile, Path.Combine(tls, "ca.pem"), secret: false),
+            Copy(request.CertFile, Path.Combine(tls, "device.pem"), secret: false),
+            Copy(request.KeyFile, Path.Combine(tls, "device.key"), secret: true),
+        };
+        written.AddRange(request.TrustedKeyFiles.Select(file => Copy(file, Path.Combine(trust, Path.GetFileName(file)), secret: false)));
+
+        var configFile = Path.Combine(configDirectory, "homeunit.json");
+        var config = File.Exists(configFile) ? JsonNode.Parse(File.ReadAllText(configFile))?.AsObject() ?? [] : [];
+        config["DeviceId"] = request.DeviceId;
+        config["Mqtt"] = new JsonObject
+        {
+            ["Host"] = request.BrokerHost,
+            ["Port"] = request.BrokerPort,
+            ["CaFile"] = Path.Combine(tls, "ca.pem"),
+            ["CertFile"] = Path.Combine(tls, "device.pem"),
+            ["KeyFile"] = Path.Combine(tls, "device.key"),
+        };
+        config["Trust"] = new JsonObject { ["KeysDirectory"] = trust };
+        config["Camera"] = new JsonObject { ["Source"] = request.CameraSource };
+        File.WriteAllText(configFile, config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        written.Add(configFile);
+        return written;
+    }
+
+    /// <summary>Saves a servo calibration value into the configuration file.</summary>
+    public static void SaveServo(string configFile, string key, int microseconds)
+    {
+        var config = File.Exists(configFile) ? JsonNode.Parse(File.ReadAllText(configFile))?.AsObject() ?? [] : [];
+        var servo = config["Servo"] as JsonObject ?? [];
+        servo[key] = microseconds;
+        config["Servo"] = servo;
+        File.WriteAllText(configFile, config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    private static string Copy(string from, string to, bool secret)
+    {
+        File.Copy(from, to, overwrite: true);
+        File.SetUnixFileMode(to, secret ? UnixFileMode.UserRead | UnixFileMode.UserWrite : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        return to;
+    }
+}

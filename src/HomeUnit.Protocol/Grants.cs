@@ -1,0 +1,79 @@
+namespace HomeUnit.Protocol;
+
+/// <summary>Conventions shared by the central and the devices.</summary>
+public static class CentralDefaults
+{
+    /// <summary>The <c>iss</c> of tokens signed by the central unless configured otherwise (<c>Trust:Issuer</c>).</summary>
+    public const string Issuer = "homeunit-central";
+}
+
+/// <summary>The kinds of look a grant can ask for (design §4).</summary>
+public static class LookKinds
+{
+    public const string Scheduled = "scheduled";
+    public const string FollowUp = "follow-up";
+    public const string Installation = "installation";
+
+    public static readonly IReadOnlyList<string> All = [Scheduled, FollowUp, Installation];
+}
+
+/// <summary>Where the operator wants the lens pointed.</summary>
+public static class Views
+{
+    public const string Bed = "bed";
+    public const string Room = "room";
+
+    public static readonly IReadOnlyList<string> All = [Bed, Room];
+}
+
+/// <summary>
+/// A session grant's payload (compact JWS, ES256, header <c>kid</c> names the central key).
+/// Times are NumericDate: whole seconds since the epoch.
+/// </summary>
+public sealed record GrantPayload(
+    string Iss,
+    string Aud,
+    string Sub,
+    string Jti,
+    long Iat,
+    long Nbf,
+    long Exp,
+    string Kind,
+    string View,
+    int MaxSeconds,
+    StreamPayload Stream,
+    string? Check = null) : ISignedPayload;
+
+/// <summary>Where the picture goes: an SRT listener at the central, with the look's stream id and passphrase (a secret).</summary>
+public sealed record StreamPayload(string Url, string StreamId, string Passphrase)
+{
+    // The passphrase never appears in logs, audit records or errors.
+    public override string ToString() => $"{Url} streamid={StreamId}";
+}
+
+/// <summary>
+/// Why a look (or care plan) was refused: exactly the codes of design §4. Audit records and
+/// logs carry the code, never the token or its secrets.
+/// </summary>
+public static class RefusalReasons
+{
+    public const string BadSignature = "bad-signature";
+    public const string UnknownKey = "unknown-key";
+    public const string WrongAudience = "wrong-audience";
+    public const string Expired = "expired";
+    public const string NotYetValid = "not-yet-valid";
+    public const string Replayed = "replayed";
+    public const string OutsideCarePlan = "outside-care-plan";
+    public const string PausedNight = "paused-night";
+    public const string Busy = "busy";
+    public const string ClockUnsynced = "clock-unsynced";
+    public const string Fault = "fault";
+    public const string Malformed = "malformed";
+    public const string TooLong = "too-long";
+
+    public static readonly IReadOnlyList<string> All =
+    [
+        BadSignature, UnknownKey, WrongAudience, Expired, NotYetValid, Replayed, OutsideCarePlan,
+        PausedNight, Busy, ClockUnsynced, Fault, Malformed, TooLong,
+    ];
+}

@@ -1,0 +1,121 @@
+using HomeUnit.Agent.Health;
+using HomeUnit.Agent.Session;
+using HomeUnit.Drivers;
+using HomeUnit.Protocol;
+using HomeUnit.Tests.Infrastructure;
+
+namespace HomeUnit.Tests.Health;
+
+/// <summary>P7 on the simulated tree: each fault gives its event, the right readiness, and never leaves the camera on.</summary>
+public sealed class HealthMonitorTests
+{
+    public enum Breakage { MainsOff, Undervoltage, VideoDeviceRemoved, ClockUnsynced, StateDirectoryReadOnly, LedNotWritable, ServoNotWritable }
+
+    private static IDisposable? Break(UnitUnderTest unit, Breakage breakage)
+    {
+        switch (breakage)
+        {
+            case Breakage.MainsOff: unit.Kernel.SetMains(false); return null;
+            case Breakage.Undervoltage: unit.Kernel.SetUndervoltage(true); return null;
+            case Breakage.VideoDeviceRemoved: unit.Kernel.SetCameraPresent(false); return null;
+            case Breakage.ClockUnsynced: unit.Kernel.SetClockSynchronized(false); return null;
+            case Breakage.StateDirectoryReadOnly: return new Immutable(unit.StateDirectory);
+            case Breakage.LedNotWritable: return new Immutable(unit.Kernel.Files.PathOf("sys/class/leds/homeunit-green/brightness"));
+            default: return new Immutable(unit.Kernel.Files.PathOf("sys/class/pwm/pwmchip0/pwm0/enable"));
+        }
+    }
+
+    [Theory]
+    [InlineData(Breakage.MainsOff, "power.lost", "power")]
+    [InlineData(Breakage.Undervoltage, "power.undervoltage", "power")]
+    [InlineData(Breakage.VideoDeviceRemoved, "camera.fault", "camera")]
+    [InlineData(Breakage.ClockUnsynced, "clock.unsynced", "clock")]
+    // With storage gone the event cannot be stored for sending: the fault travels in the retained status.
+    [InlineData(Breakage.StateDirectoryReadOnly, null, "storage")]
+    [InlineData(Breakage.LedNotWritable, "light.fault", "lights")]
+    [InlineData(Breakage.ServoNotWritable, "servo.fault", "servo")]
+    public async Task A_fault_gives_its_event_within_two_seconds_readiness_false_and_no_camera_left_on(Breakage breakage, string? expectedEvent, string failedPart)
+    {
+        using var unit = new UnitUnderTest();
+        var raised = new List<DeviceEvent>();
+        unit.Events.Raised += e => { lock (raised) raised.Add(e); };
+        await unit.Hardware.DriveSafeStateAsync();
+        await unit.Monitor.StartAsync(CancellationToken.None);
+        var before = await unit.SelfTest.RunAsync(CancellationToken.None);
+        Assert.True(before.Ready, string.Join("; ", before.Parts));
+        Assert.Equal(StartOutcome.Started, unit.Sessions.TryStart(UnitUnderTest.Request(TimeSpan.FromSeconds(3))));
+        await Eventually.True(() => unit.Sessions.State == SessionState.Live, "the look to go live");
+
+        using (Break(unit, breakage))
+        {
+            if (expectedEvent is null)
+            {
+                await Eventually.True(() => unit.Health.Faults.Contains(Faults.Storage), "the storage fault", TimeSpan.FromSeconds(2));
+            }
+            else
+            {
+                var seen = await Eventually.Until(() => { lock (raised) return raised.FirstOrDefault(e => e.Type == expectedEvent); },
+                    expectedEvent, TimeSpan.FromSeconds(2));
+                Assert.NotEqual(Severity.Info, seen.Severity);
+            }
+            Assert.False(unit.Health.Ready);
+
+            var readiness = await unit.SelfTest.RunAsync(CancellationToken.None);
+            Assert.False(readiness.Ready);
+            Assert.NotEqual("ok", readiness.Parts[failedPart]);
+
+            await unit.Sessions.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        var timeline = unit.Timeline.Snapshot();
+        TimelineAssert.GreenWheneverCapturing(timeline);
+        Assert.StartsWith("off", timeline.Last(e => e.Part == Parts.Capture).State);
+        Assert.Equal("1", unit.Brightness(StatusLight.RedLabel));
+    }
+
+    [Fact]
+    public async Task A_fault_that_makes_the_camera_untrustworthy_ends_the_look_at_once_while_power_loss_does_not()
+    {
+        using var unit = new UnitUnderTest();
+        await unit.Monitor.StartAsync(CancellationToken.None);
+        unit.Sessions.TryStart(UnitUnderTest.Request(TimeSpan.FromSeconds(120)));
+        await Eventually.True(() => unit.Sessions.State == SessionState.Live, "the look to go live");
+
+        unit.Kernel.SetMains(false);
+        await Eventually.True(() => unit.Health.Faults.Contains(Faults.PowerLost), "the power loss to be seen");
+        Assert.Equal(SessionState.Live, unit.Sessions.State);
+
+        unit.Kernel.SetCameraPresent(false);
+        await unit.Sessions.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        var aborted = unit.Audit.List().Single(r => r.Type == AuditTypes.SessionAborted);
+        Assert.StartsWith("camera-fault", aborted.Reason);
+    }
+
+    [Fact]
+    public async Task A_cleared_fault_raises_its_restore_event_and_the_unit_is_ready_again()
+    {
+        using var unit = new UnitUnderTest();
+        var raised = new List<string>();
+        unit.Events.Raised += e => { lock (raised) raised.Add(e.Type); };
+        await unit.Monitor.StartAsync(CancellationToken.None);
+        unit.Kernel.SetMains(false);
+        await Eventually.True(() => { lock (raised) return raised.Contains("power.lost"); }, "power.lost");
+
+        unit.Kernel.SetMains(true);
+
+        await Eventually.True(() => { lock (raised) return raised.Contains("power.restored"); }, "power.restored");
+        Assert.True(unit.Health.Ready);
+        Assert.True((await unit.SelfTest.RunAsync(CancellationToken.None)).Ready);
+    }
+
+    [Fact]
+    public async Task A_garbage_power_file_is_a_fault_not_a_crash()
+    {
+        using var unit = new UnitUnderTest();
+        File.WriteAllText(unit.Kernel.Files.PathOf("sys/class/power_supply/mains/online"), "??");
+        unit.Monitor.CheckOnce();
+        Assert.Contains("not 0 or 1", unit.Health.Detail(Faults.PowerLost));
+        Assert.False((await unit.SelfTest.RunAsync(CancellationToken.None)).Ready);
+    }
+}

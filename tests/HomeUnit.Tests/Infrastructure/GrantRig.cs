@@ -1,0 +1,154 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using HomeUnit.Agent.Audit;
+using HomeUnit.Agent.Grants;
+using HomeUnit.Agent.Link;
+using HomeUnit.Agent.Session;
+using HomeUnit.Agent.State;
+using HomeUnit.Central;
+using HomeUnit.Drivers.Kernel;
+using HomeUnit.Protocol;
+using Microsoft.Extensions.Logging.Abstractions;
+using Xunit;
+
+namespace HomeUnit.Tests.Infrastructure;
+
+/// <summary>
+/// The device's grant path on real files: a trusted key directory, a kernel tree with the
+/// timesync marker, a real SQLite state database, and the central's signer. <see cref="Restart"/>
+/// builds every device-side part anew on the same files, as after a reboot.
+/// </summary>
+public sealed class GrantRig : IDisposable
+{
+    public const string DeviceId = "hu-test-1";
+    public const string Kid = "central-1";
+    public const string Passphrase = "correct-horse-battery-staple";
+
+    /// <summary>2026-11-22 22:30 in Stockholm (CET, UTC+1).</summary>
+    public static readonly DateTimeOffset Evening = new(2026, 11, 22, 21, 30, 0, TimeSpan.Zero);
+
+    public GrantRig(DateTimeOffset? now = null)
+    {
+        Root = Directory.CreateTempSubdirectory("homeunit-grants-").FullName;
+        Directory.CreateDirectory(KeysDirectory);
+        Key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        File.WriteAllText(Path.Combine(KeysDirectory, Kid + ".pem"), Key.ExportSubjectPublicKeyInfoPem());
+        Central = new CentralSigner(Key, Kid, CentralSigner.DefaultIssuer);
+        Directory.CreateDirectory(Path.Combine(HardwareRoot, "run/systemd/timesync"));
+        SetClockSynchronized(true);
+        Clock = new ManualClock(now ?? Evening);
+        Start();
+    }
+
+    public string Root { get; }
+    public string KeysDirectory => Path.Combine(Root, "keys");
+    public string HardwareRoot => Path.Combine(Root, "hw");
+    public string StateDirectory => Path.Combine(Root, "state");
+    public ECDsa Key { get; }
+    public CentralSigner Central { get; }
+    public ManualClock Clock { get; }
+    public TrustPolicy Policy { get; } = new(DeviceId, TrustPolicy.DefaultIssuer, TrustPolicy.DefaultClockSkew, TrustPolicy.DefaultMaxSession);
+    public bool FaultPresent { get; set; }
+
+    public StateDatabase Database { get; private set; } = null!;
+    public Outbox Outbox { get; private set; } = null!;
+    public AuditLog Audit { get; private set; } = null!;
+    public ReplayCache Replay { get; private set; } = null!;
+    public RefusalAudit Refusals { get; private set; } = null!;
+    public SignedTokenReader Reader { get; private set; } = null!;
+    public CarePlanStore Plans { get; private set; } = null!;
+    public GrantVerifier Grants { get; private set; } = null!;
+    public LookAuthorizer Authorizer { get; private set; } = null!;
+    public CommandVerifier Commands { get; private set; } = null!;
+
+    /// <summary>Every device-side part anew on the same files (a restart).</summary>
+    public void Restart() => Start();
+
+    private void Start()
+    {
+        Database = new StateDatabase(StateDirectory);
+        Outbox = new Outbox(Database, 10_000);
+        Audit = new AuditLog(Database, Outbox, DeviceId, Clock);
+        Replay = new ReplayCache(Database);
+        Refusals = new RefusalAudit(Audit, Clock, NullLogger<RefusalAudit>.Instance);
+        Reader = new SignedTokenReader(TrustedKeys.Load(KeysDirectory), Policy);
+        Plans = new CarePlanStore(Database, Reader, Audit, Refusals, NullLogger<CarePlanStore>.Instance);
+        Grants = new GrantVerifier(Reader, Policy);
+        Authorizer = new LookAuthorizer(Grants, Policy, new ClockTrust(new KernelFiles(HardwareRoot)), Replay, Plans, Audit, Refusals,
+            () => FaultPresent, Clock, NullLogger<LookAuthorizer>.Instance);
+        Commands = new CommandVerifier(Reader, Policy, Replay, Clock, NullLogger<CommandVerifier>.Instance);
+    }
+
+    public void SetClockSynchronized(bool synchronized)
+    {
+        var marker = Path.Combine(HardwareRoot, ClockTrust.SynchronizedMarker);
+        if (synchronized)
+        {
+            File.WriteAllText(marker, "");
+        }
+        else
+        {
+            File.Delete(marker);
+        }
+    }
+
+    /// <summary>A well-formed grant for now (window −10 s..+110 s) unless changed by <paramref name="change"/>.</summary>
+    public GrantSpec GrantSpec(string kind = LookKinds.Scheduled, string? check = null) => new(
+        DeviceId, "operator-7", kind, Views.Bed, Clock.GetUtcNow().AddSeconds(-10), TimeSpan.FromSeconds(120), 30,
+        new StreamPayload("srt://central.example:9000", "look-" + Guid.NewGuid().ToString("N")[..8], Passphrase), check);
+
+    public string Grant(string kind = LookKinds.Scheduled, string? check = null) => Central.Grant(GrantSpec(kind, check), Clock.GetUtcNow());
+
+    /// <summary>A valid grant's payload as a JSON object, for tests that bend one claim.</summary>
+    public JsonObject GrantPayload() => JsonNode.Parse(TokenForge.PayloadOf(Grant()))!.AsObject();
+
+    /// <summary>The usual plan: checks at 22:30 and 01:30 (±15 min), follow-ups within 30 min, at most 2.</summary>
+    public static CarePlanPayload Plan(long version = 1, string tz = "Europe/Stockholm", IReadOnlyList<CarePlanCheck>? checks = null,
+        FollowUpRule? followUp = null, IReadOnlyList<string>? paused = null, long validFrom = 0) =>
+        new(CentralSigner.DefaultIssuer, DeviceId, 0, version, tz,
+            checks ?? [new CarePlanCheck("c1", "22:30", 15), new CarePlanCheck("c2", "01:30", 15)],
+            validFrom, followUp ?? new FollowUpRule(30, 2), paused ?? []);
+
+    public async Task<CarePlanOutcome> ApplyPlanAsync(CarePlanPayload plan)
+    {
+        var (outcome, reason) = await Plans.ApplyAsync(Central.Sign(plan));
+        Assert.True(outcome != CarePlanOutcome.Refused, $"plan refused: {reason}");
+        return outcome;
+    }
+
+    /// <summary>What the session state machine does with an accepted look: the durable <c>session.accepted</c> record.</summary>
+    public void RecordAccepted(SessionRequest look) => Audit.Append(new AuditRecord
+    {
+        Type = AuditTypes.SessionAccepted,
+        Grant = look.GrantId,
+        Operator = look.Operator,
+        Kind = look.Kind,
+        Check = look.Check,
+    });
+
+    /// <summary>Authorizes and, if accepted, records the look as the state machine would.</summary>
+    public async Task<LookDecision> LookAsync(string token)
+    {
+        var decision = await Authorizer.AuthorizeAsync(token);
+        if (decision.Request is { } look)
+        {
+            RecordAccepted(look);
+        }
+        return decision;
+    }
+
+    public IReadOnlyList<AuditRecord> AuditRecords(string type) => Audit.List().Where(r => r.Type == type).ToList();
+
+    public void Dispose()
+    {
+        Key.Dispose();
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover temp directory is harmless; the test result stands.
+        }
+    }
+}
