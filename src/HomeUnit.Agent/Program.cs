@@ -1,5 +1,9 @@
 using System.CommandLine;
+using HomeUnit.Agent.Audit;
+using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Hosting;
+using HomeUnit.Agent.State;
+using Spectre.Console;
 using HomeUnit.Agent.Provisioning;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;
@@ -30,6 +34,8 @@ public static class Program
         }
         root.Subcommands.Add(RunCommand());
         root.Subcommands.Add(SafeStateCommand());
+        root.Subcommands.Add(SelfTestCommand());
+        root.Subcommands.Add(AuditCommand());
         root.Subcommands.Add(ProvisionCommands.Provision());
         root.Subcommands.Add(ProvisionCommands.Decommission());
         return await root.Parse(args).InvokeAsync();
@@ -61,7 +67,20 @@ public static class Program
                 {
                     return Fail(linkProblems);
                 }
-                using var host = AgentHost.Build(options, configuration, simulation, new RunFlags(parse.GetValue(view), parse.GetValue(timeline), parse.GetValue(look)));
+                if (sources.Simulate)
+                {
+                    Directory.CreateDirectory(options.Trust.KeysDirectory);
+                }
+                TrustedKeys trustedKeys;
+                try
+                {
+                    trustedKeys = TrustedKeys.Load(options.Trust.KeysDirectory);
+                }
+                catch (InvalidDataException e)
+                {
+                    return Fail([$"Trust:KeysDirectory: {e.Message}"]);
+                }
+                using var host = AgentHost.Build(options, configuration, trustedKeys, simulation, new RunFlags(parse.GetValue(view), parse.GetValue(timeline), parse.GetValue(look)));
                 await host.RunAsync(cancellationToken);
             }
             return ExitOk;
@@ -90,6 +109,59 @@ public static class Program
             }
         });
         return command;
+    }
+
+    private static Command SelfTestCommand()
+    {
+        var command = new Command("selftest", "Check every part as before a scheduled check: camera frame into memory, servo, lights, power, clock, storage");
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            if (!TryConfigure(Sources(parse), out var options, out _, out var simulation))
+            {
+                return ExitBadConfiguration;
+            }
+            using (simulation)
+            {
+                var hardware = AgentHost.CreateHardware(options, new HardwareTimeline());
+                var result = await AgentHost.CreateSelfTest(options, hardware).RunAsync(cancellationToken);
+                var table = new Table().AddColumn("part").AddColumn("result");
+                foreach (var (part, verdict) in result.Parts)
+                {
+                    table.AddRow(part, verdict == "ok" ? "[green]ok[/]" : $"[red]{Markup.Escape(verdict)}[/]");
+                }
+                AnsiConsole.Write(table);
+                AnsiConsole.MarkupLine(result.Ready ? "[green]ready[/]" : "[red]NOT ready: send staff instead of relying on a look[/]");
+                return result.Ready ? ExitOk : ExitFailed;
+            }
+        });
+        return command;
+    }
+
+    private static Command AuditCommand()
+    {
+        var json = new Option<bool>("--json") { Description = "One JSON record per line, as published" };
+        var last = new Option<int?>("--last") { Description = "Only the newest N records" };
+        var list = new Command("list", "Show the audit log") { json, last };
+        list.SetAction(parse => WithState(parse, database => AuditCli.List(database, Console.Out, parse.GetValue(json), parse.GetValue(last))));
+        var verify = new Command("verify", "Check the hash chain; non-zero and where it broke if a record was edited, deleted or reordered");
+        verify.SetAction(parse => WithState(parse, database => AuditCli.Verify(database, Console.Out)));
+        return new Command("audit", "Who looked, when and for how long") { list, verify };
+    }
+
+    private static int WithState(ParseResult parse, Func<StateDatabase, int> action)
+    {
+        var (configuration, problems) = AgentHost.Load(Sources(parse));
+        var directory = configuration?["State:Directory"] ?? new StateOptions().Directory;
+        if (configuration is null)
+        {
+            return Fail(problems);
+        }
+        if (!File.Exists(Path.Combine(directory, "homeunit.db")))
+        {
+            Console.Error.WriteLine($"homeunit: no audit log in {directory}");
+            return ExitFailed;
+        }
+        return action(new StateDatabase(directory));
     }
 
     internal static bool TryConfigure(

@@ -43,8 +43,6 @@ public sealed class UnitHardware
 
     public ICamera Camera { get; }
 
-    public bool ClockSynchronized => Files.Exists("run/systemd/timesync/synchronized");
-
     private SysfsPwmChannel OpenPwm(HardwareSettings settings)
     {
         var timeout = TimeSpan.FromSeconds(2);

@@ -42,27 +42,4 @@ public sealed record TrustPolicy(string DeviceId, string Issuer, TimeSpan ClockS
 
     // Seconds since the epoch that DateTimeOffset can hold (up to 9999-12-31).
     private static bool IsNumericDate(long seconds) => seconds is >= 0 and <= 253_402_300_799;
-
-    /// <summary>Configuration problems, each naming its key; empty when the policy is usable.</summary>
-    public IReadOnlyList<string> Problems()
-    {
-        var problems = new List<string>();
-        if (string.IsNullOrWhiteSpace(DeviceId))
-        {
-            problems.Add("DeviceId must be set");
-        }
-        if (string.IsNullOrWhiteSpace(Issuer))
-        {
-            problems.Add("Trust:Issuer must not be empty");
-        }
-        if (ClockSkew < TimeSpan.Zero || ClockSkew > TimeSpan.FromSeconds(120))
-        {
-            problems.Add("Policy:ClockSkewSeconds must be between 0 and 120");
-        }
-        if (MaxSession < TimeSpan.FromSeconds(1) || MaxSession > TimeSpan.FromMinutes(5))
-        {
-            problems.Add("Policy:MaxSessionSeconds must be between 1 and 300");
-        }
-        return problems;
-    }
 }

@@ -1,3 +1,4 @@
+using HomeUnit.Agent.Grants;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Kernel;
 
@@ -10,7 +11,7 @@ public sealed record HealthSettings(string StateDirectory, string CameraDevice, 
 /// One reading of every part the centre relies on. Each check answers null (fine) or what is wrong,
 /// and never moves anything: a self-test at night must not turn the lens or light the IR.
 /// </summary>
-public sealed class HealthChecks(UnitHardware hardware, HealthSettings settings)
+public sealed class HealthChecks(UnitHardware hardware, ClockTrust clockTrust, HealthSettings settings)
 {
     private readonly object gate = new();
 
@@ -30,7 +31,7 @@ public sealed class HealthChecks(UnitHardware hardware, HealthSettings settings)
         [Faults.Camera] = Check(Camera),
         [Faults.Servo] = Check(() => hardware.Servo.Channel.Writable ? null : $"{hardware.Servo.Channel.ChipDirectory} is not writable"),
         [Faults.Light] = Check(Lights),
-        [Faults.Clock] = hardware.ClockSynchronized ? null : "the clock is not synchronised (no NTP)",
+        [Faults.Clock] = clockTrust.IsSynchronized ? null : "the clock is not synchronised (no NTP)",
         [Faults.Storage] = Check(Storage),
     };
 

@@ -41,7 +41,7 @@ public sealed class HealthMonitor(
             heartbeats.Beat(nameof(HealthMonitor));
             CheckOnce();
         }
-        while (await Tick(timer, stoppingToken));
+        while (await timer.NextTickAsync(stoppingToken));
     }
 
     /// <summary>One reading; public so the self-test and tests can take one now.</summary>
@@ -72,18 +72,6 @@ public sealed class HealthMonitor(
         {
             // Storage itself may be the fault; the retained status still carries it.
             log.LogError("event {Type} could not be stored: {Error}", type, e.Message);
-        }
-    }
-
-    private static async Task<bool> Tick(PeriodicTimer timer, CancellationToken stoppingToken)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(stoppingToken);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
         }
     }
 }

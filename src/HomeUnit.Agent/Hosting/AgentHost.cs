@@ -1,4 +1,5 @@
 using HomeUnit.Agent.Audit;
+using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Link;
 using HomeUnit.Agent.Session;
@@ -105,11 +106,27 @@ public static class AgentHost
     public static UnitHardware CreateHardware(AgentOptions options, HardwareTimeline timeline) =>
         new(HardwareSettings(options), timeline, new StandInCamera(timeline));
 
+    /// <summary>The self-test on its own, for the <c>selftest</c> verb (no daemon, no session running).</summary>
+    public static SelfTest CreateSelfTest(AgentOptions options, UnitHardware hardware)
+    {
+        var timeProvider = TimeProvider.System;
+        var database = new StateDatabase(options.State.Directory);
+        var outbox = new Outbox(database, int.MaxValue);
+        var audit = new AuditLog(database, outbox, options.DeviceId, timeProvider);
+        var events = new Events(database, outbox, timeProvider, Microsoft.Extensions.Logging.Abstractions.NullLogger<Events>.Instance);
+        var sessions = new SessionMachine(hardware, audit, events, timeProvider, Microsoft.Extensions.Logging.Abstractions.NullLogger<SessionMachine>.Instance);
+        return new SelfTest(HealthChecks(options, hardware), hardware, sessions, new HealthState());
+    }
+
+    private static HealthChecks HealthChecks(AgentOptions options, UnitHardware hardware) =>
+        new(hardware, new ClockTrust(hardware.Files),
+            new HealthSettings(options.State.Directory, "dev/video0", MinFreeBytes: options.Health.MinFreeMegabytes * 1024L * 1024));
+
     /// <summary>The simulated kernel tree is laid out under Hardware:Root before anything reads it.</summary>
     public static SimulatedKernel? PrepareSimulation(ConfigurationSources sources, IConfiguration configuration) =>
         sources.Simulate ? SimulatedKernel.Create(configuration["Hardware:Root"]!) : null;
 
-    public static IHost Build(AgentOptions options, IConfigurationRoot configuration, SimulatedKernel? simulation, RunFlags flags)
+    public static IHost Build(AgentOptions options, IConfigurationRoot configuration, TrustedKeys trustedKeys, SimulatedKernel? simulation, RunFlags flags)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
@@ -151,11 +168,30 @@ public static class AgentHost
         services.AddSingleton<SdNotify>();
         services.AddSingleton<LoopHeartbeats>();
         services.AddSingleton<HealthState>();
-        services.AddSingleton(sp => new HealthChecks(sp.GetRequiredService<UnitHardware>(),
-            new HealthSettings(options.State.Directory, "dev/video0", MinFreeBytes: 50L * 1024 * 1024)));
+        services.AddSingleton(sp => new ClockTrust(sp.GetRequiredService<UnitHardware>().Files));
+        services.AddSingleton(sp => HealthChecks(options, sp.GetRequiredService<UnitHardware>()));
         services.AddSingleton<SelfTest>();
         services.AddSingleton(sp => new LinkService(options.Mqtt, options.DeviceId, sp.GetRequiredService<Outbox>(),
             sp.GetRequiredService<Events>(), sp.GetRequiredService<HealthState>(), TimeProvider.System, sp.GetRequiredService<ILoggerFactory>()));
+
+        services.AddSingleton(new TrustPolicy(options.DeviceId, options.Trust.Issuer,
+            TimeSpan.FromSeconds(options.Policy.ClockSkewSeconds), TimeSpan.FromSeconds(options.Policy.MaxSessionSeconds)));
+        services.AddSingleton(trustedKeys);
+        services.AddSingleton<SignedTokenReader>();
+        services.AddSingleton<GrantVerifier>();
+        services.AddSingleton<CommandVerifier>();
+        services.AddSingleton<ReplayCache>();
+        services.AddSingleton<RefusalAudit>();
+        services.AddSingleton<CarePlanStore>();
+        services.AddSingleton(sp => new LookAuthorizer(
+            sp.GetRequiredService<GrantVerifier>(), sp.GetRequiredService<TrustPolicy>(), sp.GetRequiredService<ClockTrust>(),
+            sp.GetRequiredService<ReplayCache>(), sp.GetRequiredService<CarePlanStore>(), sp.GetRequiredService<AuditLog>(),
+            sp.GetRequiredService<RefusalAudit>(), () => sp.GetRequiredService<HealthState>().BlocksLook, TimeProvider.System,
+            sp.GetRequiredService<ILogger<LookAuthorizer>>()));
+        services.AddSingleton(sp => new Readiness(sp.GetRequiredService<SelfTest>(), sp.GetRequiredService<CarePlanStore>(),
+            sp.GetRequiredService<Events>(), sp.GetRequiredService<LoopHeartbeats>(), TimeProvider.System,
+            TimeSpan.FromMinutes(options.Health.ReadinessLeadMinutes), sp.GetRequiredService<ILogger<Readiness>>()));
+        services.AddSingleton<CentralMessages>();
 
         // Registration order is start order: safety first, so the hardware is safe before anything listens.
         services.AddHostedService<SafetyService>();
@@ -164,6 +200,8 @@ public static class AgentHost
         services.AddHostedService<SystemdService>();
         services.AddSingleton<HealthMonitor>();
         services.AddHostedService(sp => sp.GetRequiredService<HealthMonitor>());
+        services.AddHostedService(sp => sp.GetRequiredService<Readiness>());
+        services.AddHostedService<RefusalFlush>();
         if (flags.LocalLookSeconds is { } seconds)
         {
             services.AddHostedService(sp => new LocalLook(sp.GetRequiredService<SessionMachine>(), TimeSpan.FromSeconds(seconds), sp.GetRequiredService<IHostApplicationLifetime>()));

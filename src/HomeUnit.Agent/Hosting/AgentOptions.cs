@@ -12,6 +12,7 @@ public sealed class AgentOptions
     public HardwareOptions Hardware { get; set; } = new();
     public ServoOptions Servo { get; set; } = new();
     public PolicyOptions Policy { get; set; } = new();
+    public HealthOptions Health { get; set; } = new();
     /// <summary>Checked by <c>run</c> only (<see cref="MqttOptions.Validate"/>): <c>safe-state</c> must work whatever the link's settings.</summary>
     public MqttOptions Mqtt { get; set; } = new();
 
@@ -28,6 +29,7 @@ public sealed class AgentOptions
             problems.Add($"DeviceId: '{DeviceId}' may hold only letters, digits, '.', '_' and '-' (at most 64), so it is a safe MQTT topic level");
         }
         Require(problems, "Trust:KeysDirectory", Trust.KeysDirectory);
+        Require(problems, "Trust:Issuer", Trust.Issuer);
         Require(problems, "State:Directory", State.Directory);
         Require(problems, "Hardware:Root", Hardware.Root);
         if (!Directory.Exists(Hardware.Root))
@@ -55,6 +57,14 @@ public sealed class AgentOptions
         {
             problems.Add($"Policy:ClockSkewSeconds: {Policy.ClockSkewSeconds} must lie within 0–30");
         }
+        if (Health.ReadinessLeadMinutes is < 1 or > 60)
+        {
+            problems.Add($"Health:ReadinessLeadMinutes: {Health.ReadinessLeadMinutes} must lie within 1–60");
+        }
+        if (Health.MinFreeMegabytes is < 1)
+        {
+            problems.Add($"Health:MinFreeMegabytes: {Health.MinFreeMegabytes} must be at least 1");
+        }
         return problems;
     }
 
@@ -70,6 +80,18 @@ public sealed class AgentOptions
 public sealed class TrustOptions
 {
     public string KeysDirectory { get; set; } = "/etc/homeunit/trust";
+
+    /// <summary>The central whose grants are accepted (the <c>iss</c> claim).</summary>
+    public string Issuer { get; set; } = Grants.TrustPolicy.DefaultIssuer;
+}
+
+public sealed class HealthOptions
+{
+    /// <summary>How long before each scheduled check the readiness self-test runs.</summary>
+    public int ReadinessLeadMinutes { get; set; } = 5;
+
+    /// <summary>Free space the state directory needs for the audit log and outbox.</summary>
+    public int MinFreeMegabytes { get; set; } = 50;
 }
 
 public sealed class StateOptions

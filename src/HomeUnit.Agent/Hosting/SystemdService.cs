@@ -15,25 +15,18 @@ public sealed class SystemdService(SdNotify notify, LoopHeartbeats heartbeats, I
             return;
         }
         using var timer = new PeriodicTimer(interval);
-        try
+        while (await timer.NextTickAsync(stoppingToken))
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
+            // Fed only while every loop is turning; a stuck one makes systemd restart us.
+            var stale = heartbeats.Stale(interval * 2);
+            if (stale.Count == 0)
             {
-                // Fed only while every loop is turning; a stuck one makes systemd restart us.
-                var stale = heartbeats.Stale(interval * 2);
-                if (stale.Count == 0)
-                {
-                    notify.Watchdog();
-                }
-                else
-                {
-                    log.LogError("not feeding the watchdog: stuck loop(s) {Loops}", string.Join(", ", stale));
-                }
+                notify.Watchdog();
             }
-        }
-        catch (OperationCanceledException)
-        {
-            // shutting down
+            else
+            {
+                log.LogError("not feeding the watchdog: stuck loop(s) {Loops}", string.Join(", ", stale));
+            }
         }
     }
 }

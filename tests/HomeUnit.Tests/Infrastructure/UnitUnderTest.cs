@@ -1,5 +1,6 @@
 using HomeUnit.Agent;
 using HomeUnit.Agent.Audit;
+using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Link;
@@ -35,7 +36,7 @@ public sealed class UnitUnderTest : IDisposable
         Audit = new AuditLog(Database, Outbox, DeviceId, TimeProvider.System);
         Events = new Events(Database, Outbox, TimeProvider.System, NullLogger<Events>.Instance);
         Sessions = new SessionMachine(Hardware, Audit, Events, TimeProvider.System, NullLogger<SessionMachine>.Instance);
-        Checks = new HealthChecks(Hardware, new HealthSettings(StateDirectory, "dev/video0", MinFreeBytes: 1024 * 1024));
+        Checks = new HealthChecks(Hardware, new ClockTrust(Hardware.Files), new HealthSettings(StateDirectory, "dev/video0", MinFreeBytes: 1024 * 1024));
         Monitor = new HealthMonitor(Checks, Health, Sessions, Events, new LoopHeartbeats(), NullLogger<HealthMonitor>.Instance);
         SelfTest = new SelfTest(Checks, Hardware, Sessions, Health);
     }
