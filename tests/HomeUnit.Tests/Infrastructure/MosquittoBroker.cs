@@ -25,9 +25,17 @@ public sealed class MosquittoBroker : IAsyncDisposable
 
     private MosquittoBroker()
     {
-        Certificates = new TestCertificates(directory.Combine("pki"));
-        Port = FreePort();
-        configurationFile = WriteConfiguration();
+        try
+        {
+            Certificates = new TestCertificates(directory.Combine("pki"));
+            Port = FreePort();
+            configurationFile = WriteConfiguration();
+        }
+        catch
+        {
+            directory.Dispose();
+            throw;
+        }
     }
 
     public TestCertificates Certificates { get; }
