@@ -51,8 +51,16 @@ public sealed class MosquittoBroker : IAsyncDisposable
     public static async Task<MosquittoBroker> LaunchAsync()
     {
         var broker = new MosquittoBroker();
-        await broker.StartAsync();
-        return broker;
+        try
+        {
+            await broker.StartAsync();
+            return broker;
+        }
+        catch
+        {
+            await broker.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Link settings for a device whose certificate CN is <paramref name="deviceId"/>, reconnecting quickly.</summary>
