@@ -9,8 +9,9 @@ public static class Program
         {
             case "fuzz-tokens": return await TokenFuzz.RunAsync(args);
             case "time-to-picture": return await TimeToPicture.RunAsync(args[1..]);
+            case "link": return await LinkBench.RunAsync();
             default:
-                Console.Error.WriteLine("usage: HomeUnit.Bench <bench> [options]; benches: fuzz-tokens [count] [seed], time-to-picture [looks=20] [holdFrames=30]");
+                Console.Error.WriteLine("usage: HomeUnit.Bench <bench> [options]; benches: fuzz-tokens [count] [seed], time-to-picture [looks=20] [holdFrames=30], link");
                 return 2;
         }
     }

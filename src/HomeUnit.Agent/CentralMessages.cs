@@ -1,7 +1,11 @@
+using System.Threading.Channels;
 using HomeUnit.Agent.Grants;
+using HomeUnit.Agent.Hosting;
+using HomeUnit.Agent.Link;
 using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Session;
 using HomeUnit.Protocol;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace HomeUnit.Agent;
@@ -12,14 +16,58 @@ namespace HomeUnit.Agent;
 /// Every message is handled whole before the next, so a grant and a stop cannot overtake each other.
 /// </summary>
 public sealed class CentralMessages(
+    ChannelReader<InboundMessage> inbound,
     LookAuthorizer authorizer,
     CarePlanStore plans,
     CommandVerifier commands,
     SessionMachine sessions,
     RefusalAudit refusals,
     Readiness readiness,
-    ILogger<CentralMessages> log)
+    LoopHeartbeats heartbeats,
+    ILogger<CentralMessages> log) : BackgroundService
 {
+    private static readonly TimeSpan Idle = TimeSpan.FromSeconds(5);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested && !inbound.Completion.IsCompleted)
+        {
+            heartbeats.Beat(nameof(CentralMessages));
+            if (!await WaitForMessageAsync(stoppingToken))
+            {
+                continue;
+            }
+            while (inbound.TryRead(out var message))
+            {
+                try
+                {
+                    await HandleAsync(message.Topic, message.Payload);
+                }
+                catch (Exception e)
+                {
+                    // Bad input must never take the agent down; the message's content is not logged (it may hold secrets).
+                    log.LogError("message on {Topic} could not be handled: {Error}", message.Topic, e.Message);
+                }
+                heartbeats.Beat(nameof(CentralMessages));
+            }
+        }
+    }
+
+    /// <summary>Waits for a message, waking regularly so the heartbeat shows the loop is alive.</summary>
+    private async Task<bool> WaitForMessageAsync(CancellationToken stoppingToken)
+    {
+        using var wake = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        wake.CancelAfter(Idle);
+        try
+        {
+            return await inbound.WaitToReadAsync(wake.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     public async Task HandleAsync(string topic, string payload)
     {
         switch (topic)

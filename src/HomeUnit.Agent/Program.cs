@@ -48,21 +48,20 @@ public static class Program
     {
         var view = new Option<bool>("--view") { Description = "Show the light, lens and capture live in the terminal" };
         var timeline = new Option<bool>("--timeline") { Description = "Print every hardware transition as it happens" };
-        var look = new Option<int?>("--look") { Description = "Simulation only: start one local look of N seconds, then stop" };
-        var command = new Command("run", "Run the agent (the daemon)") { view, timeline, look };
+        var command = new Command("run", "Run the agent (the daemon)") { view, timeline };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var sources = Sources(parse);
-            if (parse.GetValue(look) is not null && !sources.Simulate)
-            {
-                return Fail(["--look: only with --simulate; on a real unit only a signed grant opens the camera"]);
-            }
             if (!TryConfigure(sources, out var options, out var configuration, out var simulation))
             {
                 return ExitBadConfiguration;
             }
             using (simulation)
             {
+                if (options.Mqtt.Validate() is { Count: > 0 } linkProblems)
+                {
+                    return Fail(linkProblems);
+                }
                 if (sources.Simulate)
                 {
                     Directory.CreateDirectory(options.Trust.KeysDirectory);
@@ -76,7 +75,7 @@ public static class Program
                 {
                     return Fail([$"Trust:KeysDirectory: {e.Message}"]);
                 }
-                using var host = AgentHost.Build(options, configuration, trustedKeys, simulation, new RunFlags(parse.GetValue(view), parse.GetValue(timeline), parse.GetValue(look)));
+                using var host = AgentHost.Build(options, configuration, trustedKeys, simulation, new RunFlags(parse.GetValue(view), parse.GetValue(timeline)));
                 await host.RunAsync(cancellationToken);
             }
             return ExitOk;

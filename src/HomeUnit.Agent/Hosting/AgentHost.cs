@@ -43,6 +43,8 @@ public static class AgentHost
                 ["Trust:KeysDirectory"] = Path.Combine(state, "trust"),
                 ["Servo:SettleMilliseconds"] = "300",
                 ["Camera:Source"] = CameraSources.TestSource,
+                // A local broker without certificates is fine for simulation (design §6).
+                ["Mqtt:AllowInsecure"] = "true",
             });
         }
         builder.AddJsonFile(SystemConfigFile, optional: true);
@@ -160,7 +162,7 @@ public static class AgentHost
         }
         services.AddSingleton(CreateHardware(options, timeline));
         services.AddSingleton(new StateDatabase(options.State.Directory));
-        services.AddSingleton(sp => new Outbox(sp.GetRequiredService<StateDatabase>(), capacity: 10_000));
+        services.AddSingleton(sp => new Outbox(sp.GetRequiredService<StateDatabase>(), options.Mqtt.OutboxCapacity));
         services.AddSingleton(sp => new AuditLog(sp.GetRequiredService<StateDatabase>(), sp.GetRequiredService<Outbox>(), options.DeviceId, TimeProvider.System));
         services.AddSingleton<Events>();
         services.AddSingleton<SessionMachine>();
@@ -170,6 +172,8 @@ public static class AgentHost
         services.AddSingleton(sp => new ClockTrust(sp.GetRequiredService<UnitHardware>().Files));
         services.AddSingleton(sp => HealthChecks(options, sp.GetRequiredService<UnitHardware>()));
         services.AddSingleton<SelfTest>();
+        services.AddSingleton(sp => new LinkService(options.Mqtt, options.DeviceId, sp.GetRequiredService<Outbox>(),
+            sp.GetRequiredService<Events>(), sp.GetRequiredService<HealthState>(), TimeProvider.System, sp.GetRequiredService<ILoggerFactory>()));
 
         services.AddSingleton(new TrustPolicy(options.DeviceId, options.Trust.Issuer,
             TimeSpan.FromSeconds(options.Policy.ClockSkewSeconds), TimeSpan.FromSeconds(options.Policy.MaxSessionSeconds)));
@@ -189,18 +193,20 @@ public static class AgentHost
             sp.GetRequiredService<Events>(), sp.GetRequiredService<LoopHeartbeats>(), TimeProvider.System,
             TimeSpan.FromMinutes(options.Health.ReadinessLeadMinutes), sp.GetRequiredService<ILogger<Readiness>>()));
         services.AddSingleton<CentralMessages>();
+        services.AddSingleton(sp => sp.GetRequiredService<LinkService>().Inbound);
 
-        // Registration order is start order: safety first, so the hardware is safe before anything listens.
+        // Registration order is start order, and stop order reversed. The link starts first (it only
+        // connects and queues what arrives) and stops last, so what safety reports while stopping — the
+        // end of a running look, agent.stopping — still goes out. Safety then drives the hardware to the
+        // safe state before anything can act on a message.
+        services.AddHostedService(sp => sp.GetRequiredService<LinkService>());
         services.AddHostedService<SafetyService>();
         services.AddHostedService<SystemdService>();
         services.AddSingleton<HealthMonitor>();
         services.AddHostedService(sp => sp.GetRequiredService<HealthMonitor>());
         services.AddHostedService(sp => sp.GetRequiredService<Readiness>());
         services.AddHostedService<RefusalFlush>();
-        if (flags.LocalLookSeconds is { } seconds)
-        {
-            services.AddHostedService(sp => new LocalLook(sp.GetRequiredService<SessionMachine>(), TimeSpan.FromSeconds(seconds), sp.GetRequiredService<IHostApplicationLifetime>()));
-        }
+        services.AddHostedService(sp => sp.GetRequiredService<CentralMessages>());
         if (flags.LiveView)
         {
             services.AddHostedService<LiveView>();
@@ -210,4 +216,4 @@ public static class AgentHost
 }
 
 /// <summary>How <c>run</c> was asked to behave.</summary>
-public sealed record RunFlags(bool LiveView, bool PrintTimeline, int? LocalLookSeconds);
+public sealed record RunFlags(bool LiveView, bool PrintTimeline);

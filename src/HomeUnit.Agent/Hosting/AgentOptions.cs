@@ -1,3 +1,4 @@
+using HomeUnit.Agent.Link;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;
 
@@ -14,6 +15,8 @@ public sealed class AgentOptions
     public PolicyOptions Policy { get; set; } = new();
     public HealthOptions Health { get; set; } = new();
     public CameraOptions Camera { get; set; } = new();
+    /// <summary>Checked by <c>run</c> only (<see cref="MqttOptions.Validate"/>): <c>safe-state</c> must work whatever the link's settings.</summary>
+    public MqttOptions Mqtt { get; set; } = new();
 
     /// <summary>Every problem, each naming its key; empty when the configuration is usable.</summary>
     public IReadOnlyList<string> Validate()

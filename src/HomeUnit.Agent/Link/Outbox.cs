@@ -16,6 +16,8 @@ public sealed class Outbox
     private readonly StateDatabase database;
     private readonly int capacity;
     private readonly SemaphoreSlim added = new(0);
+    /// <summary>Set when records may have been dropped (and at start, for drops by an earlier run), so idle checks cost nothing.</summary>
+    private volatile bool mayHaveDropped = true;
 
     public Outbox(StateDatabase database, int capacity)
     {
@@ -72,6 +74,7 @@ public sealed class Outbox
         var dropped = trim.ExecuteNonQuery();
         if (dropped > 0)
         {
+            mayHaveDropped = true;
             using var count = connection.CreateCommand();
             count.Transaction = transaction;
             count.CommandText = """
@@ -83,12 +86,13 @@ public sealed class Outbox
         }
     }
 
-    /// <summary>The oldest records, in order.</summary>
-    public IReadOnlyList<OutboxItem> Peek(int max)
+    /// <summary>The oldest records after <paramref name="after"/> (a seq already being sent), in order.</summary>
+    public IReadOnlyList<OutboxItem> Peek(int max, long after = 0)
     {
         using var connection = database.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT seq, topic, id, payload FROM outbox ORDER BY seq LIMIT $max";
+        command.CommandText = "SELECT seq, topic, id, payload FROM outbox WHERE seq > $after ORDER BY seq LIMIT $max";
+        command.Parameters.AddWithValue("$after", after);
         command.Parameters.AddWithValue("$max", max);
         using var reader = command.ExecuteReader();
         var items = new List<OutboxItem>();
@@ -99,14 +103,24 @@ public sealed class Outbox
         return items;
     }
 
-    /// <summary>Removes a record once the broker has acknowledged it.</summary>
-    public void Remove(long seq)
+    /// <summary>Removes records once the broker has acknowledged them, in one transaction.</summary>
+    public void Remove(IReadOnlyCollection<long> seqs)
     {
         using var connection = database.Open();
+        // No fsync for a removal: if a power cut undoes it, the record is sent again and the
+        // central drops the duplicate by id. (WAL keeps it atomic; the next FULL commit syncs it.)
+        StateDatabase.Execute(connection, "PRAGMA synchronous=NORMAL;");
+        using var transaction = connection.BeginTransaction();
         using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = "DELETE FROM outbox WHERE seq = $seq";
-        command.Parameters.AddWithValue("$seq", seq);
-        command.ExecuteNonQuery();
+        var seq = command.Parameters.Add("$seq", SqliteType.Integer);
+        foreach (var value in seqs)
+        {
+            seq.Value = value;
+            command.ExecuteNonQuery();
+        }
+        transaction.Commit();
     }
 
     public long Count()
@@ -120,6 +134,12 @@ public sealed class Outbox
     /// <summary>Takes the count of records dropped for lack of room since the last call (0 if none).</summary>
     public long TakeDroppedCount()
     {
+        if (!mayHaveDropped)
+        {
+            return 0;
+        }
+        // Cleared before reading: a drop committed meanwhile sets it again and is taken next time.
+        mayHaveDropped = false;
         using var connection = database.Open();
         using var transaction = connection.BeginTransaction();
         using var read = connection.CreateCommand();
@@ -131,7 +151,19 @@ public sealed class Outbox
         return dropped;
     }
 
-    /// <summary>Waits until something is enqueued (or the timeout passes).</summary>
-    public Task WaitForWorkAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
-        added.WaitAsync(timeout, cancellationToken);
+    /// <summary>
+    /// Waits until something is enqueued (or the timeout passes). One wake-up covers every record
+    /// enqueued so far, so a burst does not cause a wake-up per record. A record enqueued inside a
+    /// caller's transaction signals before that transaction commits: keep the timeout short.
+    /// </summary>
+    public async Task WaitForWorkAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (await added.WaitAsync(timeout, cancellationToken))
+        {
+            // The rest of the burst's signals: the caller reads everything queued anyway.
+            while (added.Wait(0))
+            {
+            }
+        }
+    }
 }

@@ -1,0 +1,223 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using HomeUnit.Agent.Link;
+
+namespace HomeUnit.Tests.Infrastructure;
+
+/// <summary>
+/// A real mosquitto on 127.0.0.1 and a free port, running the shipped
+/// <c>deploy/mosquitto/mosquitto.conf</c> and <c>acl</c> with their paths pointed at a temp
+/// directory and certificates made for the test. It can be stopped and started again on the
+/// same port (its persistence file keeps the sessions), and is killed on dispose.
+/// </summary>
+public sealed class MosquittoBroker : IAsyncDisposable
+{
+    public const string Host = "127.0.0.1";
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly TempDirectory directory = new();
+    private readonly StringBuilder log = new();
+    private readonly Dictionary<string, PemPair> clients = [];
+    private readonly string configurationFile;
+    private Process? process;
+
+    private MosquittoBroker()
+    {
+        try
+        {
+            Certificates = new TestCertificates(directory.Combine("pki"));
+            Port = FreePort();
+            configurationFile = WriteConfiguration();
+        }
+        catch
+        {
+            directory.Dispose();
+            throw;
+        }
+    }
+
+    public TestCertificates Certificates { get; }
+
+    public int Port { get; }
+
+    /// <summary>Everything the broker printed (its log), for assertions and failure messages.</summary>
+    public string Log
+    {
+        get { lock (log) return log.ToString(); }
+    }
+
+    public static async Task<MosquittoBroker> LaunchAsync()
+    {
+        var broker = new MosquittoBroker();
+        try
+        {
+            await broker.StartAsync();
+            return broker;
+        }
+        catch
+        {
+            await broker.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Link settings for a device whose certificate CN is <paramref name="deviceId"/>, reconnecting quickly.</summary>
+    public MqttOptions ClientOptions(string deviceId)
+    {
+        PemPair pair;
+        lock (clients)
+        {
+            if (!clients.TryGetValue(deviceId, out pair!))
+            {
+                clients[deviceId] = pair = Certificates.Client(deviceId);
+            }
+        }
+        return new MqttOptions
+        {
+            Host = Host,
+            Port = Port,
+            CaFile = Certificates.CaFile,
+            CertFile = pair.CertFile,
+            KeyFile = pair.KeyFile,
+            KeepAliveSeconds = 10,
+            ReconnectMinSeconds = 1,
+            ReconnectMaxSeconds = 2,
+            ConnectTimeoutSeconds = 20,
+        };
+    }
+
+    public async Task StartAsync()
+    {
+        if (process is { HasExited: false })
+        {
+            throw new InvalidOperationException("the broker is already running");
+        }
+        var start = new ProcessStartInfo(File.Exists("/usr/sbin/mosquitto") ? "/usr/sbin/mosquitto" : "mosquitto")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(configurationFile);
+        process = Process.Start(start)!;
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var running = process;
+        await Eventually.True(() => running.HasExited || Listening(), $"mosquitto to listen on {Host}:{Port}", StartTimeout);
+        if (running.HasExited)
+        {
+            throw new InvalidOperationException($"mosquitto exited with {running.ExitCode}:\n{Log}");
+        }
+    }
+
+    /// <summary>Stops the broker as a service manager would (SIGTERM): it saves its sessions and closes every connection.</summary>
+    public async Task StopAsync()
+    {
+        if (process is not { HasExited: false } running)
+        {
+            return;
+        }
+        Process.Start("kill", ["-TERM", running.Id.ToString()])!.WaitForExit();
+        await running.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (process is { HasExited: false } running)
+        {
+            running.Kill();
+            await running.WaitForExitAsync();
+        }
+        process?.Dispose();
+        directory.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is not null)
+        {
+            lock (log)
+            {
+                log.AppendLine(line);
+            }
+        }
+    }
+
+    private bool Listening()
+    {
+        try
+        {
+            using var probe = new TcpClient();
+            probe.Connect(Host, Port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    /// <summary>The shipped configuration with its paths, listener and log destination rewritten; each must be found.</summary>
+    private string WriteConfiguration()
+    {
+        var deploy = Path.Combine(RepositoryRoot(), "deploy", "mosquitto");
+        var etc = directory.Combine("etc");
+        var data = directory.Combine("data");
+        Directory.CreateDirectory(etc);
+        Directory.CreateDirectory(data);
+        File.Copy(Certificates.CaFile, Path.Combine(etc, "ca.pem"));
+        File.Copy(Certificates.Server.CertFile, Path.Combine(etc, "server.pem"));
+        File.Copy(Certificates.Server.KeyFile, Path.Combine(etc, "server.key"));
+        File.Copy(Path.Combine(deploy, "acl"), Path.Combine(etc, "acl"));
+
+        var text = File.ReadAllText(Path.Combine(deploy, "mosquitto.conf"));
+        text = ReplaceOnce(text, "listener 8883\n", $"listener {Port} {Host}\n");
+        text = ReplaceOnce(text, "log_dest syslog\n", "log_dest stderr\n");
+        text = ReplaceOnce(text, "persistence_location /var/lib/mosquitto/\n", $"persistence_location {data}/\n");
+        text = text.Replace("/etc/mosquitto/homeunit/", etc + "/", StringComparison.Ordinal);
+        if (Environment.UserName == "root")
+        {
+            // Run as root, mosquitto would switch to the user "mosquitto", who cannot read the temp files.
+            text = "user root\n" + text;
+        }
+        var path = directory.Combine("mosquitto.conf");
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static string ReplaceOnce(string text, string find, string replacement)
+    {
+        var at = text.IndexOf(find, StringComparison.Ordinal);
+        if (at < 0 || text.IndexOf(find, at + 1, StringComparison.Ordinal) >= 0)
+        {
+            throw new InvalidOperationException($"deploy/mosquitto/mosquitto.conf must contain '{find.Trim()}' exactly once");
+        }
+        return text[..at] + replacement + text[(at + find.Length)..];
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "HomeUnit.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException("HomeUnit.sln not found above " + AppContext.BaseDirectory);
+    }
+}

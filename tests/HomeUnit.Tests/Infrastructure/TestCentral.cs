@@ -1,0 +1,106 @@
+using System.Text;
+using HomeUnit.Agent.Link;
+using HomeUnit.Agent.Link.Mosquitto;
+using Microsoft.Extensions.Logging;
+
+namespace HomeUnit.Tests.Infrastructure;
+
+/// <summary>
+/// The central's side of the broker, for tests: certificate CN "central", a persistent session
+/// that reconnects by itself (so it survives broker restarts) and keeps every message it receives.
+/// </summary>
+public sealed class TestCentral : IAsyncDisposable
+{
+    private readonly MosquittoBroker broker;
+    private readonly string clientId;
+    private readonly string[] filters;
+    private readonly ILogger log;
+    private readonly List<MqttMessage> received = [];
+    private readonly CancellationTokenSource stop = new();
+    private readonly TaskCompletionSource subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Task loop;
+    private volatile IMqttConnection? current;
+
+    private TestCentral(MosquittoBroker broker, string clientId, string[] filters, ILogger log)
+    {
+        this.broker = broker;
+        this.clientId = clientId;
+        this.filters = filters;
+        this.log = log;
+        loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>Connects and returns once its subscriptions are in place.</summary>
+    public static async Task<TestCentral> ConnectAsync(MosquittoBroker broker, ILogger log, string[] filters, string clientId = "central")
+    {
+        var central = new TestCentral(broker, clientId, filters, log);
+        await central.subscribed.Task.WaitAsync(Eventually.DefaultTimeout);
+        return central;
+    }
+
+    public IReadOnlyList<MqttMessage> Received
+    {
+        get { lock (received) return [.. received]; }
+    }
+
+    /// <summary>Payloads (UTF-8) of the messages received on <paramref name="topic"/>, in arrival order.</summary>
+    public IReadOnlyList<string> Payloads(string topic) =>
+        Received.Where(m => m.Topic == topic).Select(m => Encoding.UTF8.GetString(m.Payload)).ToList();
+
+    public Task<MqttMessage> WaitForAsync(Func<MqttMessage, bool> match, string what, TimeSpan? timeout = null) =>
+        Eventually.Until(() => Received.FirstOrDefault(match), what, timeout);
+
+    public async Task PublishAsync(string topic, byte[] payload, bool retain = false)
+    {
+        var connection = await Eventually.Until(() => current is { State: MqttConnectionState.Connected } c ? c : null, "the central to be connected");
+        await connection.PublishAsync(topic, payload, retain, CancellationToken.None);
+    }
+
+    private async Task RunAsync()
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = new MosquittoConnection(broker.ClientOptions("central"), clientId, null, log);
+                await connection.ConnectAsync(stop.Token);
+                foreach (var filter in filters)
+                {
+                    await connection.SubscribeAsync(filter, stop.Token);
+                }
+                current = connection;
+                subscribed.TrySetResult();
+                await foreach (var message in connection.ReadMessagesAsync(stop.Token))
+                {
+                    lock (received)
+                    {
+                        received.Add(message);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (MqttException)
+            {
+                // The broker is away: try again shortly.
+            }
+            try
+            {
+                await Task.Delay(200, stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await stop.CancelAsync();
+        await loop;
+        stop.Dispose();
+    }
+}

@@ -1,0 +1,83 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace HomeUnit.Tests.Infrastructure;
+
+/// <summary>A certificate file and its private key file (PEM).</summary>
+public sealed record PemPair(string CertFile, string KeyFile);
+
+/// <summary>
+/// A throw-away PKI made at test time, written as PEM files: the fleet CA, the broker's server
+/// certificate (127.0.0.1 and localhost), client certificates whose CN is the device id, and a
+/// second, unrelated CA that nothing trusts.
+/// </summary>
+public sealed class TestCertificates
+{
+    private readonly string directory;
+    private readonly X509Certificate2 ca;
+    private readonly X509Certificate2 otherCa;
+
+    public TestCertificates(string directory)
+    {
+        this.directory = directory;
+        Directory.CreateDirectory(directory);
+        ca = CreateCa("HomeUnit Test Fleet CA");
+        otherCa = CreateCa("Unrelated CA");
+        CaFile = WriteCertificate("ca.pem", ca);
+        OtherCaFile = WriteCertificate("other-ca.pem", otherCa);
+        Server = Issue(ca, "server", "CN=broker", serverAuth: true);
+    }
+
+    public string CaFile { get; }
+
+    public string OtherCaFile { get; }
+
+    public PemPair Server { get; }
+
+    /// <summary>A client certificate with CN = <paramref name="commonName"/>, signed by the fleet CA or by the unrelated one.</summary>
+    public PemPair Client(string commonName, bool fromOtherCa = false) =>
+        Issue(fromOtherCa ? otherCa : ca, fromOtherCa ? $"{commonName}-other" : commonName, $"CN={commonName}", serverAuth: false);
+
+    /// <summary>A fleet-CA client certificate without a CN: the broker has no username to give it.</summary>
+    public PemPair ClientWithoutCommonName() => Issue(ca, "no-cn", "O=HomeUnit Test", serverAuth: false);
+
+    private static X509Certificate2 CreateCa(string name)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+    }
+
+    private PemPair Issue(X509Certificate2 issuer, string fileName, string subject, bool serverAuth)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(
+            [new Oid(serverAuth ? "1.3.6.1.5.5.7.3.1" : "1.3.6.1.5.5.7.3.2")], false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(issuer, true, false));
+        if (serverAuth)
+        {
+            var names = new SubjectAlternativeNameBuilder();
+            names.AddIpAddress(IPAddress.Loopback);
+            names.AddDnsName("localhost");
+            request.CertificateExtensions.Add(names.Build());
+        }
+        using var certificate = request.Create(issuer, issuer.NotBefore, issuer.NotAfter, RandomNumberGenerator.GetBytes(16));
+        var keyFile = Path.Combine(directory, $"{fileName}.key");
+        File.WriteAllText(keyFile, key.ExportPkcs8PrivateKeyPem());
+        return new PemPair(WriteCertificate($"{fileName}.pem", certificate), keyFile);
+    }
+
+    private string WriteCertificate(string fileName, X509Certificate2 certificate)
+    {
+        var path = Path.Combine(directory, fileName);
+        File.WriteAllText(path, certificate.ExportCertificatePem());
+        return path;
+    }
+}

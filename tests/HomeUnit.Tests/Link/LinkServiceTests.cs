@@ -1,0 +1,279 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using HomeUnit.Agent;
+using HomeUnit.Agent.Health;
+using HomeUnit.Agent.Link;
+using HomeUnit.Agent.State;
+using HomeUnit.Protocol;
+using HomeUnit.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+
+namespace HomeUnit.Tests.Link;
+
+/// <summary>The supervising link service with its real outbox (SQLite) against a real broker.</summary>
+public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const string DeviceId = "unit-a";
+    private const string EventTopic = "homeunit/v1/unit-a/event";
+    private const string StatusTopic = "homeunit/v1/unit-a/status";
+
+    private readonly TestLog log = new(output);
+    private readonly TempDirectory directory = new();
+    private readonly List<IAsyncDisposable> owned = [];
+    private MosquittoBroker broker = null!;
+
+    public async Task InitializeAsync() => broker = await MosquittoBroker.LaunchAsync();
+
+    public async Task DisposeAsync()
+    {
+        foreach (var item in Enumerable.Reverse(owned))
+        {
+            await item.DisposeAsync();
+        }
+        output.WriteLine(broker.Log);
+        await broker.DisposeAsync();
+        directory.Dispose();
+    }
+
+    private LinkedUnit Unit(MqttOptions? options = null, int outboxCapacity = 10_000)
+    {
+        var unit = new LinkedUnit(options ?? broker.ClientOptions(DeviceId), directory.Combine("state"), outboxCapacity, log.Factory());
+        owned.Add(unit);
+        return unit;
+    }
+
+    private async Task<TestCentral> Central(string clientId = "central", params string[] filters)
+    {
+        var central = await TestCentral.ConnectAsync(broker, log.For<TestCentral>(), filters, clientId);
+        owned.Add(central);
+        return central;
+    }
+
+    private static JsonElement Json(MqttMessage message) => JsonDocument.Parse(message.Payload).RootElement;
+
+    private static IReadOnlyList<JsonElement> Events(TestCentral central, string type) =>
+        central.Received.Where(m => m.Topic == EventTopic).Select(Json).Where(e => e.GetProperty("type").GetString() == type).ToList();
+
+    private static Task Online(LinkedUnit unit) =>
+        Eventually.True(() => unit.Link.Status.State == LinkState.Online, "the link to be online");
+
+    [Fact]
+    public async Task Status_is_retained_online_follows_the_faults_and_is_offline_after_a_clean_stop()
+    {
+        var central = await Central(filters: "homeunit/v1/+/status");
+        var unit = Unit();
+        await unit.StartAsync();
+
+        var online = Json(await central.WaitForAsync(m => m.Topic == StatusTopic, "the online status"));
+        Assert.Equal("online", online.GetProperty("state").GetString());
+        Assert.False(string.IsNullOrEmpty(online.GetProperty("version").GetString()));
+        Assert.True(DateTimeOffset.TryParse(online.GetProperty("since").GetString(), out _));
+        Assert.True(online.GetProperty("ready").GetBoolean());
+
+        unit.Health.Set(Faults.Camera, "no frame within 5 s");
+        var faulty = Json(await central.WaitForAsync(m => m.Topic == StatusTopic && !Json(m).GetProperty("ready").GetBoolean(), "the fault in the status"));
+        Assert.Equal([Faults.Camera], faulty.GetProperty("faults").EnumerateArray().Select(f => f.GetString()));
+        unit.Health.Set(Faults.Camera, null);
+        await Eventually.True(() => central.Received.Where(m => m.Topic == StatusTopic).Skip(2).Any(m => Json(m).GetProperty("ready").GetBoolean()), "ready again in the status");
+        Assert.Equal(LinkState.Online, unit.Link.Status.State);
+
+        await unit.StopAsync();
+
+        await central.WaitForAsync(m => m.Topic == StatusTopic && Json(m).GetProperty("state").GetString() == "offline", "the offline status");
+        Assert.Equal(LinkState.Offline, unit.Link.Status.State);
+        var late = await Central("central-late", "homeunit/v1/+/status");
+        var retained = await late.WaitForAsync(m => m.Topic == StatusTopic, "the retained status");
+        Assert.True(retained.Retained);
+        Assert.Equal("offline", Json(retained).GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task Records_raised_during_a_ten_second_broker_outage_all_arrive_in_order_exactly_once()
+    {
+        var central = await Central(filters: "homeunit/v1/+/event");
+        var unit = Unit();
+        await unit.StartAsync();
+        await Online(unit);
+
+        await broker.StopAsync();
+        var outage = Stopwatch.StartNew();
+        await Eventually.True(() => unit.Link.Status.State != LinkState.Online, "the link to notice the outage");
+        for (var second = 0; second < 10; second++)
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                unit.Events.Raise("test.record", Severity.Info, new { n = second * 50 + i });
+            }
+            await Task.Delay(TimeSpan.FromSeconds(1)); // the outage lasts ten seconds, records arriving all along
+        }
+        Assert.True(outage.Elapsed >= TimeSpan.FromSeconds(10));
+        Assert.Equal(500, unit.Outbox.Count());
+        await broker.StartAsync();
+
+        await Eventually.True(() => Events(central, "test.record").Count >= 500, "500 records at the central", TimeSpan.FromSeconds(90));
+        var records = Events(central, "test.record");
+        Assert.Equal(Enumerable.Range(0, 500), records.Select(r => r.GetProperty("data").GetProperty("n").GetInt32()));
+        Assert.Equal(500, records.Select(r => r.GetProperty("id").GetString()).Distinct().Count());
+        var restored = (await central.WaitForAsync(m => m.Topic == EventTopic && Json(m).GetProperty("type").GetString() == "link.restored", "link.restored"));
+        Assert.True(Json(restored).GetProperty("data").GetProperty("downSeconds").GetDouble() >= 10);
+        await Eventually.True(() => unit.Outbox.Count() == 0, "the outbox to be empty");
+    }
+
+    [Fact]
+    public async Task Outbox_left_by_a_stopped_agent_is_delivered_by_the_next_one()
+    {
+        var central = await Central(filters: "homeunit/v1/+/event");
+        await broker.StopAsync();
+        var first = Unit();
+        await first.StartAsync();
+        for (var n = 0; n < 50; n++)
+        {
+            first.Events.Raise("test.record", Severity.Info, new { n });
+        }
+        await first.StopAsync();
+        Assert.Equal(50, first.Outbox.Count());
+
+        await broker.StartAsync();
+        var second = Unit();
+        await second.StartAsync();
+
+        await Eventually.True(() => Events(central, "test.record").Count >= 50, "50 records at the central", TimeSpan.FromSeconds(60));
+        Assert.Equal(Enumerable.Range(0, 50), Events(central, "test.record").Select(r => r.GetProperty("data").GetProperty("n").GetInt32()));
+        await Eventually.True(() => second.Outbox.Count() == 0, "the outbox to be empty");
+    }
+
+    [Fact]
+    public async Task Wrong_ca_is_refused_and_the_link_recovers_once_the_ca_file_is_fixed()
+    {
+        var central = await Central(filters: "homeunit/v1/+/status");
+        var options = broker.ClientOptions(DeviceId);
+        options.CaFile = directory.Combine("ca.pem");
+        File.Copy(broker.Certificates.OtherCaFile, options.CaFile);
+        var unit = Unit(options);
+        await unit.StartAsync();
+
+        await Eventually.True(() => unit.Link.Status is { State: LinkState.Offline, LastError: { } e } && e.Contains("certificate verify failed", StringComparison.Ordinal),
+            "the link to report the failed verification");
+        Assert.DoesNotContain(central.Received, m => m.Topic == StatusTopic);
+
+        File.Copy(broker.Certificates.CaFile, options.CaFile, overwrite: true);
+
+        await central.WaitForAsync(m => m.Topic == StatusTopic && Json(m).GetProperty("state").GetString() == "online", "the online status", TimeSpan.FromSeconds(60));
+        await Online(unit);
+    }
+
+    [Fact]
+    public async Task Certificate_without_a_device_name_is_refused_and_retried_without_stopping_the_service()
+    {
+        var nameless = broker.Certificates.ClientWithoutCommonName();
+        var options = broker.ClientOptions(DeviceId);
+        options.CertFile = nameless.CertFile;
+        options.KeyFile = nameless.KeyFile;
+        var unit = Unit(options);
+        await unit.StartAsync();
+
+        await Eventually.True(() => unit.Link.Status.LastError?.Contains("Bad User Name or Password (0x86)", StringComparison.Ordinal) == true, "the refusal to be reported");
+        // The dead connection is replaced: the broker sees attempt after attempt.
+        await Eventually.True(() => CountOf(broker.Log, "disconnected, not authorised") >= 3, "repeated attempts");
+        Assert.Equal(LinkState.Offline, unit.Link.Status.State);
+    }
+
+    [Fact]
+    public async Task Inbound_messages_are_passed_on_and_bad_ones_are_dropped_without_harming_the_link()
+    {
+        var central = await Central(filters: "homeunit/v1/+/event");
+        var options = broker.ClientOptions(DeviceId);
+        options.MaxPayloadBytes = 1024;
+        var unit = Unit(options);
+        await unit.StartAsync();
+        await Online(unit);
+
+        await central.PublishAsync("homeunit/v1/unit-a/grant", "grant-1"u8.ToArray());
+        await central.PublishAsync("homeunit/v1/unit-a/command", [0xff, 0xfe, 0x41]);
+        await central.PublishAsync("homeunit/v1/unit-a/careplan", Encoding.UTF8.GetBytes(new string('x', 1500)));
+        await central.PublishAsync("homeunit/v1/unit-a/careplan", []);
+        await central.PublishAsync("homeunit/v1/unit-a/command", "command-2"u8.ToArray());
+
+        using var deadline = new CancellationTokenSource(Eventually.DefaultTimeout);
+        Assert.Equal(new InboundMessage("grant", "grant-1"), await unit.Link.Inbound.ReadAsync(deadline.Token));
+        Assert.Equal(new InboundMessage("command", "command-2"), await unit.Link.Inbound.ReadAsync(deadline.Token));
+        Assert.Contains(log.Lines, l => l.Contains("dropped a 3-byte command message: not UTF-8", StringComparison.Ordinal));
+        Assert.Contains(log.Lines, l => l.Contains("dropped a 1500-byte message on homeunit/v1/unit-a/careplan", StringComparison.Ordinal));
+        Assert.DoesNotContain(log.Lines, l => l.Contains("xxxxxxxx", StringComparison.Ordinal));
+
+        unit.Events.Raise("test.after", Severity.Info);
+        await central.WaitForAsync(m => m.Topic == EventTopic && Json(m).GetProperty("type").GetString() == "test.after", "an event after the bad input");
+        Assert.Equal(LinkState.Online, unit.Link.Status.State);
+    }
+
+    [Fact]
+    public async Task Outbox_overflow_is_reported_with_the_number_of_records_lost()
+    {
+        var central = await Central(filters: "homeunit/v1/+/event");
+        var unit = Unit(outboxCapacity: 100);
+        for (var n = 0; n < 150; n++)
+        {
+            unit.Events.Raise("test.record", Severity.Info, new { n });
+        }
+
+        await unit.StartAsync();
+
+        var overflow = await central.WaitForAsync(m => m.Topic == EventTopic && Json(m).GetProperty("type").GetString() == "outbox.overflow", "the overflow event");
+        Assert.Equal(50, Json(overflow).GetProperty("data").GetProperty("dropped").GetInt64());
+        Assert.Equal("warning", Json(overflow).GetProperty("severity").GetString());
+        await Eventually.True(() => Events(central, "test.record").Count >= 100, "the 100 records kept");
+        Assert.Equal(Enumerable.Range(50, 100), Events(central, "test.record").Select(r => r.GetProperty("data").GetProperty("n").GetInt32()));
+    }
+
+    private static int CountOf(string text, string part)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+        return count;
+    }
+
+    /// <summary>The link's real parts on one state directory: database, outbox, events, health state and the service.</summary>
+    private sealed class LinkedUnit : IAsyncDisposable
+    {
+        private bool running;
+
+        public LinkedUnit(MqttOptions options, string stateDirectory, int outboxCapacity, ILoggerFactory loggers)
+        {
+            var database = new StateDatabase(stateDirectory);
+            Outbox = new Outbox(database, outboxCapacity);
+            Events = new Events(database, Outbox, TimeProvider.System, loggers.CreateLogger<Events>());
+            Link = new LinkService(options, DeviceId, Outbox, Events, Health, TimeProvider.System, loggers);
+        }
+
+        public Outbox Outbox { get; }
+        public Events Events { get; }
+        public HealthState Health { get; } = new();
+        public LinkService Link { get; }
+
+        public async Task StartAsync()
+        {
+            running = true;
+            await Link.StartAsync(CancellationToken.None);
+        }
+
+        public async Task StopAsync()
+        {
+            if (running)
+            {
+                running = false;
+                await Link.StopAsync(CancellationToken.None);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await StopAsync();
+            Link.Dispose();
+        }
+    }
+}

@@ -1,0 +1,228 @@
+using System.Text;
+using HomeUnit.Agent.Link;
+using HomeUnit.Agent.Link.Mosquitto;
+using HomeUnit.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+
+namespace HomeUnit.Tests.Link;
+
+/// <summary>The libmosquitto connection against a real broker running the shipped configuration (mTLS + ACL).</summary>
+public sealed class MosquittoConnectionTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private readonly TestLog log = new(output);
+    private readonly List<IAsyncDisposable> owned = [];
+    private MosquittoBroker broker = null!;
+
+    public async Task InitializeAsync() => broker = await MosquittoBroker.LaunchAsync();
+
+    public async Task DisposeAsync()
+    {
+        foreach (var item in Enumerable.Reverse(owned))
+        {
+            await item.DisposeAsync();
+        }
+        output.WriteLine(broker.Log);
+        await broker.DisposeAsync();
+    }
+
+    private MosquittoConnection Connection(MqttOptions options, string clientId)
+    {
+        var connection = new MosquittoConnection(options, clientId, null, log.For<MosquittoConnection>());
+        owned.Add(connection);
+        return connection;
+    }
+
+    private async Task<MosquittoConnection> ConnectedDevice(string deviceId)
+    {
+        var device = Connection(broker.ClientOptions(deviceId), deviceId);
+        await device.ConnectAsync(CancellationToken.None);
+        return device;
+    }
+
+    private async Task<TestCentral> Central(params string[] filters)
+    {
+        var central = await TestCentral.ConnectAsync(broker, log.For<TestCentral>(), filters);
+        owned.Add(central);
+        return central;
+    }
+
+    private static async Task<MqttMessage> NextMessage(IMqttConnection connection)
+    {
+        await using var messages = connection.ReadMessagesAsync(CancellationToken.None).GetAsyncEnumerator();
+        Assert.True(await messages.MoveNextAsync().AsTask().WaitAsync(Eventually.DefaultTimeout), "the connection closed instead");
+        return messages.Current;
+    }
+
+    [Fact]
+    public async Task Device_and_central_exchange_messages_over_mutual_tls()
+    {
+        var central = await Central("homeunit/v1/+/event");
+        var device = await ConnectedDevice("unit-a");
+        await device.SubscribeAsync("homeunit/v1/unit-a/grant", CancellationToken.None);
+
+        await device.PublishAsync("homeunit/v1/unit-a/event", "hello"u8.ToArray(), retain: false, CancellationToken.None);
+        await central.WaitForAsync(m => m.Topic == "homeunit/v1/unit-a/event" && Encoding.UTF8.GetString(m.Payload) == "hello", "the event at the central");
+
+        await central.PublishAsync("homeunit/v1/unit-a/grant", "a-grant"u8.ToArray());
+        var grant = await NextMessage(device);
+        Assert.Equal("homeunit/v1/unit-a/grant", grant.Topic);
+        Assert.Equal("a-grant", Encoding.UTF8.GetString(grant.Payload));
+        Assert.Equal(MqttConnectionState.Connected, device.State);
+    }
+
+    [Fact]
+    public async Task Publishes_from_many_threads_are_each_acknowledged()
+    {
+        var central = await Central("homeunit/v1/+/event");
+        var device = await ConnectedDevice("unit-a");
+
+        // Acknowledgements race the registration of their message ids; every publish must still complete.
+        var publishes = Enumerable.Range(0, 8).Select(thread => Task.Run(async () =>
+        {
+            var mine = Enumerable.Range(0, 250)
+                .Select(i => device.PublishAsync("homeunit/v1/unit-a/event", Encoding.UTF8.GetBytes($"{thread}-{i}"), false, CancellationToken.None))
+                .ToList();
+            await Task.WhenAll(mine);
+        }));
+        await Task.WhenAll(publishes).WaitAsync(TimeSpan.FromSeconds(60));
+
+        await Eventually.True(() => central.Payloads("homeunit/v1/unit-a/event").Count == 2000, "2000 events at the central");
+        Assert.Equal(2000, central.Payloads("homeunit/v1/unit-a/event").Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Client_without_a_certificate_is_refused()
+    {
+        var options = broker.ClientOptions("unit-a");
+        options.CertFile = null;
+        options.KeyFile = null;
+        var device = Connection(options, "unit-a");
+
+        await Assert.ThrowsAsync<MqttException>(() => device.ConnectAsync(CancellationToken.None).WaitAsync(Eventually.DefaultTimeout));
+
+        Assert.Equal(MqttConnectionState.Closed, device.State);
+        await Eventually.True(() => broker.Log.Contains("peer did not return a certificate", StringComparison.Ordinal), "the broker to log the missing certificate");
+    }
+
+    [Fact]
+    public async Task Client_certificate_from_an_unrelated_ca_is_refused()
+    {
+        var stranger = broker.Certificates.Client("unit-a", fromOtherCa: true);
+        var options = broker.ClientOptions("unit-a");
+        options.CertFile = stranger.CertFile;
+        options.KeyFile = stranger.KeyFile;
+        var device = Connection(options, "unit-a");
+
+        await Assert.ThrowsAsync<MqttException>(() => device.ConnectAsync(CancellationToken.None).WaitAsync(Eventually.DefaultTimeout));
+
+        Assert.Equal(MqttConnectionState.Closed, device.State);
+    }
+
+    [Fact]
+    public async Task Broker_certificate_not_signed_by_the_configured_ca_is_refused_with_the_reason()
+    {
+        var options = broker.ClientOptions("unit-a");
+        options.CaFile = broker.Certificates.OtherCaFile;
+        var device = Connection(options, "unit-a");
+
+        var refused = await Assert.ThrowsAsync<MqttException>(() => device.ConnectAsync(CancellationToken.None).WaitAsync(Eventually.DefaultTimeout));
+
+        Assert.Contains("certificate verify failed", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(refused.Message, await device.Closed);
+    }
+
+    [Fact]
+    public async Task Device_cannot_publish_or_read_under_another_devices_prefix()
+    {
+        var central = await Central("homeunit/v1/#");
+        var device = await ConnectedDevice("unit-a");
+
+        var publish = await Assert.ThrowsAsync<MqttRefusedException>(() =>
+            device.PublishAsync("homeunit/v1/unit-b/event", "forged"u8.ToArray(), false, CancellationToken.None));
+        await device.PublishAsync("homeunit/v1/unit-a/event", "own"u8.ToArray(), false, CancellationToken.None);
+
+        Assert.Equal(0x87, publish.ReasonCode);
+        // Published after the forged one on the same connection: once it is in, the forged one would have been too.
+        await central.WaitForAsync(m => m.Topic == "homeunit/v1/unit-a/event", "the device's own event");
+        Assert.DoesNotContain(central.Received, m => m.Topic.StartsWith("homeunit/v1/unit-b/", StringComparison.Ordinal));
+
+        // mosquitto 2.0 grants the subscription but filters every message on it by the ACL.
+        await device.SubscribeAsync("homeunit/v1/unit-b/grant", CancellationToken.None);
+        await device.SubscribeAsync("homeunit/v1/unit-a/grant", CancellationToken.None);
+        await central.PublishAsync("homeunit/v1/unit-b/grant", "for-b"u8.ToArray());
+        await central.PublishAsync("homeunit/v1/unit-a/grant", "for-a"u8.ToArray());
+        var first = await NextMessage(device);
+        Assert.Equal("homeunit/v1/unit-a/grant", first.Topic);
+        Assert.Equal(MqttConnectionState.Connected, device.State);
+    }
+
+    [Fact]
+    public async Task Oversized_inbound_messages_are_dropped_and_the_connection_keeps_working()
+    {
+        var central = await Central();
+        var options = broker.ClientOptions("unit-a");
+        options.MaxPayloadBytes = 1024;
+        var device = Connection(options, "unit-a");
+        await device.ConnectAsync(CancellationToken.None);
+        await device.SubscribeAsync("homeunit/v1/unit-a/grant", CancellationToken.None);
+
+        await central.PublishAsync("homeunit/v1/unit-a/grant", new byte[1500]);      // over the limit, under the packet size we announce
+        await central.PublishAsync("homeunit/v1/unit-a/grant", new byte[200_000]);   // over the packet size: the broker does not send it
+        await central.PublishAsync("homeunit/v1/unit-a/grant", "small"u8.ToArray());
+
+        var next = await NextMessage(device);
+        Assert.Equal("small", Encoding.UTF8.GetString(next.Payload));
+        Assert.Contains(log.Lines, l => l.Contains("dropped a 1500-byte message on homeunit/v1/unit-a/grant", StringComparison.Ordinal));
+        Assert.Equal(MqttConnectionState.Connected, device.State);
+    }
+
+    [Fact]
+    public async Task Lost_broker_closes_the_connection_and_later_publishes_fail_without_queueing()
+    {
+        var device = await ConnectedDevice("unit-a");
+
+        await broker.StopAsync();
+        var reason = await device.Closed.WaitAsync(Eventually.DefaultTimeout);
+
+        Assert.NotEqual("closed by this client", reason);
+        Assert.Equal(MqttConnectionState.Closed, device.State);
+        var failed = await Assert.ThrowsAsync<MqttException>(() =>
+            device.PublishAsync("homeunit/v1/unit-a/event", "late"u8.ToArray(), false, CancellationToken.None));
+        Assert.Contains("nothing was sent", failed.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Clean_disconnect_drops_the_will_and_dispose_while_connected_publishes_it()
+    {
+        var central = await Central("homeunit/v1/+/status");
+        var will = new MqttWill("homeunit/v1/unit-a/status", "gone"u8.ToArray(), Retain: false);
+        var clean = new MosquittoConnection(broker.ClientOptions("unit-a"), "unit-a", will, log.For<MosquittoConnection>());
+        await clean.ConnectAsync(CancellationToken.None);
+        await clean.DisconnectAsync(CancellationToken.None);
+        await clean.DisposeAsync();
+
+        var abrupt = new MosquittoConnection(broker.ClientOptions("unit-b"), "unit-b", will with { Topic = "homeunit/v1/unit-b/status" }, log.For<MosquittoConnection>());
+        await abrupt.ConnectAsync(CancellationToken.None);
+        await abrupt.DisposeAsync();
+
+        await central.WaitForAsync(m => m.Topic == "homeunit/v1/unit-b/status", "unit-b's will");
+        Assert.DoesNotContain(central.Received, m => m.Topic == "homeunit/v1/unit-a/status");
+    }
+
+    [Fact]
+    public async Task Refused_connack_ends_the_connection_with_the_brokers_reason()
+    {
+        // TLS accepts the certificate, but without a CN the broker has no username for it and refuses the CONNECT.
+        var nameless = broker.Certificates.ClientWithoutCommonName();
+        var options = broker.ClientOptions("unit-a");
+        options.CertFile = nameless.CertFile;
+        options.KeyFile = nameless.KeyFile;
+        var device = Connection(options, "unit-a");
+
+        var refused = await Assert.ThrowsAsync<MqttException>(() => device.ConnectAsync(CancellationToken.None).WaitAsync(Eventually.DefaultTimeout));
+
+        Assert.Equal("the broker refused the connection: Bad User Name or Password (0x86)", refused.Message);
+        Assert.Equal(MqttConnectionState.Closed, device.State);
+    }
+}
