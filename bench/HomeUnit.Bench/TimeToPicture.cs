@@ -1,10 +1,10 @@
+using HomeUnit.Central.Simulation;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;
 using HomeUnit.Drivers.Kernel;
-using HomeUnit.Tests.Infrastructure;
 
 namespace HomeUnit.Bench;
 

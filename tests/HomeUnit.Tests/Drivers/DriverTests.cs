@@ -1,3 +1,4 @@
+using HomeUnit.Central.Simulation;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Kernel;
 using HomeUnit.Tests.Infrastructure;

@@ -1,3 +1,4 @@
+using HomeUnit.Central.Simulation;
 using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Session;
 using HomeUnit.Drivers;

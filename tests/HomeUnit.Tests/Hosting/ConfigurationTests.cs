@@ -1,3 +1,4 @@
+using HomeUnit.Central.Simulation;
 using HomeUnit.Agent;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Drivers.Kernel;

@@ -1,3 +1,4 @@
+using HomeUnit.Central.Simulation;
 using System.Text.Json;
 using HomeUnit.Agent;
 using HomeUnit.Agent.Link;
@@ -14,9 +15,9 @@ public sealed class AgentLinkTests(ITestOutputHelper output) : IAsyncLifetime
 
     private readonly TestLog log = new(output);
     private readonly TempDirectory directory = new();
-    private MosquittoBroker broker = null!;
+    private LocalBroker broker = null!;
 
-    public async Task InitializeAsync() => broker = await MosquittoBroker.LaunchAsync();
+    public async Task InitializeAsync() => broker = await LocalBroker.LaunchAsync();
 
     public async Task DisposeAsync()
     {
@@ -30,7 +31,7 @@ public sealed class AgentLinkTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task Agent_is_online_while_running_and_its_will_marks_it_offline_when_killed_with_sigkill()
     {
-        await using var central = await TestCentral.ConnectAsync(broker, log.For<TestCentral>(), ["homeunit/v1/+/status", "homeunit/v1/+/event"]);
+        await using var central = await CentralClient.ConnectAsync(broker.ClientOptions("central"), log.For<CentralClient>(), ["homeunit/v1/+/status", "homeunit/v1/+/event"]);
         var tls = broker.ClientOptions(DeviceId);
         var state = directory.Combine("state");
         using var agent = AgentProcess.Start([
@@ -39,7 +40,7 @@ public sealed class AgentLinkTests(ITestOutputHelper output) : IAsyncLifetime
             "--set", $"State:Directory={state}",
             "--set", $"Hardware:Root={Path.Combine(state, "kernel")}",
             "--set", $"Trust:KeysDirectory={Path.Combine(state, "trust")}",
-            "--set", $"Mqtt:Host={MosquittoBroker.Host}",
+            "--set", $"Mqtt:Host={LocalBroker.Host}",
             "--set", $"Mqtt:Port={broker.Port}",
             "--set", $"Mqtt:CaFile={tls.CaFile}",
             "--set", $"Mqtt:CertFile={tls.CertFile}",
@@ -59,7 +60,7 @@ public sealed class AgentLinkTests(ITestOutputHelper output) : IAsyncLifetime
         agent.KillHard();
 
         await central.WaitForAsync(m => m.Topic == StatusTopic && State(m) == "offline", "the will's offline status");
-        await using var late = await TestCentral.ConnectAsync(broker, log.For<TestCentral>(), ["homeunit/v1/+/status"], "central-late");
+        await using var late = await CentralClient.ConnectAsync(broker.ClientOptions("central"), log.For<CentralClient>(), ["homeunit/v1/+/status"], "central-late");
         var retained = await late.WaitForAsync(m => m.Topic == StatusTopic, "the retained status");
         Assert.True(retained.Retained);
         Assert.Equal("offline", State(retained));

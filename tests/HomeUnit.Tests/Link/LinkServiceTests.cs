@@ -1,3 +1,4 @@
+using HomeUnit.Central.Simulation;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -22,9 +23,9 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
     private readonly TestLog log = new(output);
     private readonly TempDirectory directory = new();
     private readonly List<IAsyncDisposable> owned = [];
-    private MosquittoBroker broker = null!;
+    private LocalBroker broker = null!;
 
-    public async Task InitializeAsync() => broker = await MosquittoBroker.LaunchAsync();
+    public async Task InitializeAsync() => broker = await LocalBroker.LaunchAsync();
 
     public async Task DisposeAsync()
     {
@@ -44,17 +45,17 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         return unit;
     }
 
-    private async Task<TestCentral> Central(string clientId = "central", params string[] filters)
+    private async Task<CentralClient> Central(string clientId = "central", params string[] filters)
     {
-        var central = await TestCentral.ConnectAsync(broker, log.For<TestCentral>(), filters, clientId);
+        var central = await CentralClient.ConnectAsync(broker.ClientOptions("central"), log.For<CentralClient>(), filters, clientId);
         owned.Add(central);
         return central;
     }
 
     private static JsonElement Json(MqttMessage message) => JsonDocument.Parse(message.Payload).RootElement;
 
-    private static IReadOnlyList<JsonElement> Events(TestCentral central, string type) =>
-        central.Received.Where(m => m.Topic == EventTopic).Select(Json).Where(e => e.GetProperty("type").GetString() == type).ToList();
+    private static IReadOnlyList<JsonElement> Events(CentralClient central, string type) =>
+        central.Messages.Where(m => m.Topic == EventTopic).Select(Json).Where(e => e.GetProperty("type").GetString() == type).ToList();
 
     private static Task Online(LinkedUnit unit) =>
         Eventually.True(() => unit.Link.Status.State == LinkState.Online, "the link to be online");
@@ -76,7 +77,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         var faulty = Json(await central.WaitForAsync(m => m.Topic == StatusTopic && !Json(m).GetProperty("ready").GetBoolean(), "the fault in the status"));
         Assert.Equal([Faults.Camera], faulty.GetProperty("faults").EnumerateArray().Select(f => f.GetString()));
         unit.Health.Set(Faults.Camera, null);
-        await Eventually.True(() => central.Received.Where(m => m.Topic == StatusTopic).Skip(2).Any(m => Json(m).GetProperty("ready").GetBoolean()), "ready again in the status");
+        await Eventually.True(() => central.Messages.Where(m => m.Topic == StatusTopic).Skip(2).Any(m => Json(m).GetProperty("ready").GetBoolean()), "ready again in the status");
         Assert.Equal(LinkState.Online, unit.Link.Status.State);
 
         await unit.StopAsync();
@@ -156,7 +157,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
 
         await Eventually.True(() => unit.Link.Status is { State: LinkState.Offline, LastError: { } e } && e.Contains("certificate verify failed", StringComparison.Ordinal),
             "the link to report the failed verification");
-        Assert.DoesNotContain(central.Received, m => m.Topic == StatusTopic);
+        Assert.DoesNotContain(central.Messages, m => m.Topic == StatusTopic);
 
         File.Copy(broker.Certificates.CaFile, options.CaFile, overwrite: true);
 

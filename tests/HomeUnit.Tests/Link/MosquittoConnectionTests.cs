@@ -1,3 +1,4 @@
+using HomeUnit.Central.Simulation;
 using System.Text;
 using HomeUnit.Agent.Link;
 using HomeUnit.Agent.Link.Mosquitto;
@@ -12,9 +13,9 @@ public sealed class MosquittoConnectionTests(ITestOutputHelper output) : IAsyncL
 {
     private readonly TestLog log = new(output);
     private readonly List<IAsyncDisposable> owned = [];
-    private MosquittoBroker broker = null!;
+    private LocalBroker broker = null!;
 
-    public async Task InitializeAsync() => broker = await MosquittoBroker.LaunchAsync();
+    public async Task InitializeAsync() => broker = await LocalBroker.LaunchAsync();
 
     public async Task DisposeAsync()
     {
@@ -40,9 +41,9 @@ public sealed class MosquittoConnectionTests(ITestOutputHelper output) : IAsyncL
         return device;
     }
 
-    private async Task<TestCentral> Central(params string[] filters)
+    private async Task<CentralClient> Central(params string[] filters)
     {
-        var central = await TestCentral.ConnectAsync(broker, log.For<TestCentral>(), filters);
+        var central = await CentralClient.ConnectAsync(broker.ClientOptions("central"), log.For<CentralClient>(), filters);
         owned.Add(central);
         return central;
     }
@@ -145,7 +146,7 @@ public sealed class MosquittoConnectionTests(ITestOutputHelper output) : IAsyncL
         Assert.Equal(0x87, publish.ReasonCode);
         // Published after the forged one on the same connection: once it is in, the forged one would have been too.
         await central.WaitForAsync(m => m.Topic == "homeunit/v1/unit-a/event", "the device's own event");
-        Assert.DoesNotContain(central.Received, m => m.Topic.StartsWith("homeunit/v1/unit-b/", StringComparison.Ordinal));
+        Assert.DoesNotContain(central.Messages, m => m.Topic.StartsWith("homeunit/v1/unit-b/", StringComparison.Ordinal));
 
         // mosquitto 2.0 grants the subscription but filters every message on it by the ACL.
         await device.SubscribeAsync("homeunit/v1/unit-b/grant", CancellationToken.None);
@@ -207,7 +208,7 @@ public sealed class MosquittoConnectionTests(ITestOutputHelper output) : IAsyncL
         await abrupt.DisposeAsync();
 
         await central.WaitForAsync(m => m.Topic == "homeunit/v1/unit-b/status", "unit-b's will");
-        Assert.DoesNotContain(central.Received, m => m.Topic == "homeunit/v1/unit-a/status");
+        Assert.DoesNotContain(central.Messages, m => m.Topic == "homeunit/v1/unit-a/status");
     }
 
     [Fact]

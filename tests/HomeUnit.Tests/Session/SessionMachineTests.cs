@@ -1,3 +1,4 @@
+using HomeUnit.Central.Simulation;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Session;
 using HomeUnit.Agent.State;

@@ -1,3 +1,4 @@
+using HomeUnit.Central.Simulation;
 using System.Diagnostics;
 using HomeUnit.Drivers.Camera;
 using HomeUnit.Tests.Infrastructure;

@@ -3,15 +3,15 @@ using HomeUnit.Agent.Link;
 using HomeUnit.Agent.Link.Mosquitto;
 using Microsoft.Extensions.Logging;
 
-namespace HomeUnit.Tests.Infrastructure;
+namespace HomeUnit.Central.Simulation;
 
 /// <summary>
-/// The central's side of the broker, for tests: certificate CN "central", a persistent session
-/// that reconnects by itself (so it survives broker restarts) and keeps every message it receives.
+/// The central's side of the broker, for the demo and tests: a persistent session that reconnects by
+/// itself (so it survives broker restarts) and keeps every message it receives.
 /// </summary>
-public sealed class TestCentral : IAsyncDisposable
+public sealed class CentralClient : IAsyncDisposable
 {
-    private readonly MosquittoBroker broker;
+    private readonly MqttOptions options;
     private readonly string clientId;
     private readonly string[] filters;
     private readonly ILogger log;
@@ -21,9 +21,9 @@ public sealed class TestCentral : IAsyncDisposable
     private readonly Task loop;
     private volatile IMqttConnection? current;
 
-    private TestCentral(MosquittoBroker broker, string clientId, string[] filters, ILogger log)
+    private CentralClient(MqttOptions options, string clientId, string[] filters, ILogger log)
     {
-        this.broker = broker;
+        this.options = options;
         this.clientId = clientId;
         this.filters = filters;
         this.log = log;
@@ -31,24 +31,29 @@ public sealed class TestCentral : IAsyncDisposable
     }
 
     /// <summary>Connects and returns once its subscriptions are in place.</summary>
-    public static async Task<TestCentral> ConnectAsync(MosquittoBroker broker, ILogger log, string[] filters, string clientId = "central")
+    public static async Task<CentralClient> ConnectAsync(MqttOptions options, ILogger log, string[] filters, string clientId = "central")
     {
-        var central = new TestCentral(broker, clientId, filters, log);
+        var central = new CentralClient(options, clientId, filters, log);
         await central.subscribed.Task.WaitAsync(Eventually.DefaultTimeout);
         return central;
     }
 
-    public IReadOnlyList<MqttMessage> Received
+    public IReadOnlyList<MqttMessage> Messages
     {
         get { lock (received) return [.. received]; }
     }
 
+    /// <summary>Raised for each message as it arrives (on the client's thread: do not block).</summary>
+    public event Action<MqttMessage>? Received;
+
     /// <summary>Payloads (UTF-8) of the messages received on <paramref name="topic"/>, in arrival order.</summary>
     public IReadOnlyList<string> Payloads(string topic) =>
-        Received.Where(m => m.Topic == topic).Select(m => Encoding.UTF8.GetString(m.Payload)).ToList();
+        Messages.Where(m => m.Topic == topic).Select(m => Encoding.UTF8.GetString(m.Payload)).ToList();
 
     public Task<MqttMessage> WaitForAsync(Func<MqttMessage, bool> match, string what, TimeSpan? timeout = null) =>
-        Eventually.Until(() => Received.FirstOrDefault(match), what, timeout);
+        Eventually.Until(() => Messages.FirstOrDefault(match), what, timeout);
+
+    public Task PublishAsync(string topic, string payload, bool retain = false) => PublishAsync(topic, Encoding.UTF8.GetBytes(payload), retain);
 
     public async Task PublishAsync(string topic, byte[] payload, bool retain = false)
     {
@@ -62,7 +67,7 @@ public sealed class TestCentral : IAsyncDisposable
         {
             try
             {
-                await using var connection = new MosquittoConnection(broker.ClientOptions("central"), clientId, null, log);
+                await using var connection = new MosquittoConnection(options, clientId, null, log);
                 await connection.ConnectAsync(stop.Token);
                 foreach (var filter in filters)
                 {
@@ -76,6 +81,7 @@ public sealed class TestCentral : IAsyncDisposable
                     {
                         received.Add(message);
                     }
+                    Received?.Invoke(message);
                 }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)

@@ -4,41 +4,41 @@ using System.Net.Sockets;
 using System.Text;
 using HomeUnit.Agent.Link;
 
-namespace HomeUnit.Tests.Infrastructure;
+namespace HomeUnit.Central.Simulation;
 
 /// <summary>
 /// A real mosquitto on 127.0.0.1 and a free port, running the shipped
 /// <c>deploy/mosquitto/mosquitto.conf</c> and <c>acl</c> with their paths pointed at a temp
-/// directory and certificates made for the test. It can be stopped and started again on the
+/// directory and certificates made on the spot (for the demo and the tests). It can be stopped and started again on the
 /// same port (its persistence file keeps the sessions), and is killed on dispose.
 /// </summary>
-public sealed class MosquittoBroker : IAsyncDisposable
+public sealed class LocalBroker : IAsyncDisposable
 {
     public const string Host = "127.0.0.1";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
 
-    private readonly TempDirectory directory = new();
+    private readonly string directory = Directory.CreateTempSubdirectory("homeunit-broker-").FullName;
     private readonly StringBuilder log = new();
     private readonly Dictionary<string, PemPair> clients = [];
     private readonly string configurationFile;
     private Process? process;
 
-    private MosquittoBroker()
+    private LocalBroker()
     {
         try
         {
-            Certificates = new TestCertificates(directory.Combine("pki"));
+            Certificates = new LocalCertificates(Path.Combine(directory, "pki"));
             Port = FreePort();
             configurationFile = WriteConfiguration();
         }
         catch
         {
-            directory.Dispose();
+            Directory.Delete(directory, recursive: true);
             throw;
         }
     }
 
-    public TestCertificates Certificates { get; }
+    public LocalCertificates Certificates { get; }
 
     public int Port { get; }
 
@@ -48,9 +48,9 @@ public sealed class MosquittoBroker : IAsyncDisposable
         get { lock (log) return log.ToString(); }
     }
 
-    public static async Task<MosquittoBroker> LaunchAsync()
+    public static async Task<LocalBroker> LaunchAsync()
     {
-        var broker = new MosquittoBroker();
+        var broker = new LocalBroker();
         try
         {
             await broker.StartAsync();
@@ -134,7 +134,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
             await running.WaitForExitAsync();
         }
         process?.Dispose();
-        directory.Dispose();
+        Directory.Delete(directory, recursive: true);
     }
 
     private void Append(string? line)
@@ -175,8 +175,8 @@ public sealed class MosquittoBroker : IAsyncDisposable
     private string WriteConfiguration()
     {
         var deploy = Path.Combine(RepositoryRoot(), "deploy", "mosquitto");
-        var etc = directory.Combine("etc");
-        var data = directory.Combine("data");
+        var etc = Path.Combine(directory, "etc");
+        var data = Path.Combine(directory, "data");
         Directory.CreateDirectory(etc);
         Directory.CreateDirectory(data);
         File.Copy(Certificates.CaFile, Path.Combine(etc, "ca.pem"));
@@ -194,7 +194,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
             // Run as root, mosquitto would switch to the user "mosquitto", who cannot read the temp files.
             text = "user root\n" + text;
         }
-        var path = directory.Combine("mosquitto.conf");
+        var path = Path.Combine(directory, "mosquitto.conf");
         File.WriteAllText(path, text);
         return path;
     }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace HomeUnit.Tests.Infrastructure;
+namespace HomeUnit.Central.Simulation;
 
 /// <summary>Waits for a condition with a deadline instead of sleeping for a guessed time.</summary>
 public static class Eventually

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace HomeUnit.Tests.Infrastructure;
+namespace HomeUnit.Central.Simulation;
 
-/// <summary>The real <c>homeunit</c> executable, run as its own process (as systemd would run it).</summary>
+/// <summary>The real <c>homeunit</c> executable, run as its own process (as systemd would run it), for the demo and the tests.</summary>
 public sealed class AgentProcess : IDisposable
 {
     private readonly Process process;
@@ -27,13 +27,16 @@ public sealed class AgentProcess : IDisposable
             start.Environment[key] = value;
         }
         process = Process.Start(start)!;
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (output) output.AppendLine(e.Data); Line?.Invoke(e.Data); } };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
     }
 
     public int Id => process.Id;
+
+    /// <summary>Each line the agent prints on stdout (the timeline with <c>--timeline</c>), as it comes.</summary>
+    public event Action<string>? Line;
 
     public string Output
     {

@@ -2,7 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace HomeUnit.Tests.Infrastructure;
+namespace HomeUnit.Central.Simulation;
 
 /// <summary>A certificate file and its private key file (PEM).</summary>
 public sealed record PemPair(string CertFile, string KeyFile);
@@ -12,13 +12,13 @@ public sealed record PemPair(string CertFile, string KeyFile);
 /// certificate (127.0.0.1 and localhost), client certificates whose CN is the device id, and a
 /// second, unrelated CA that nothing trusts.
 /// </summary>
-public sealed class TestCertificates
+public sealed class LocalCertificates
 {
     private readonly string directory;
     private readonly X509Certificate2 ca;
     private readonly X509Certificate2 otherCa;
 
-    public TestCertificates(string directory)
+    public LocalCertificates(string directory)
     {
         this.directory = directory;
         Directory.CreateDirectory(directory);

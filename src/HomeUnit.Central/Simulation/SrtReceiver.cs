@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using HomeUnit.Drivers;
 
-namespace HomeUnit.Tests.Infrastructure;
+namespace HomeUnit.Central.Simulation;
 
 /// <summary>
 /// The central's side of a look, as design §5 describes it: an ffmpeg SRT listener on 127.0.0.1 that decodes what

@@ -1,0 +1,131 @@
+using System.Text;
+using System.Text.Json;
+using HomeUnit.Agent.Link;
+using HomeUnit.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace HomeUnit.Central.Simulation;
+
+/// <summary>
+/// A whole simulated installation on one machine: a real mosquitto (the shipped configuration, mTLS
+/// with certificates made on the spot), a central signing key the unit trusts, the real
+/// <c>homeunit run --simulate</c> process, and the central's MQTT client. The demo narrates it;
+/// the end-to-end tests assert on it.
+/// </summary>
+public sealed class SimulatedCentral : IAsyncDisposable
+{
+    public const string Kid = "central-demo";
+    public const string Passphrase = "demo-passphrase-0123456789";
+
+    private readonly string directory = Directory.CreateTempSubdirectory("homeunit-central-").FullName;
+
+    private SimulatedCentral(LocalBroker broker, CentralClient client, string deviceId, CentralSigner signer)
+    {
+        Broker = broker;
+        Client = client;
+        DeviceId = deviceId;
+        Signer = signer;
+    }
+
+    public LocalBroker Broker { get; }
+    public CentralClient Client { get; }
+    public CentralSigner Signer { get; }
+    public string DeviceId { get; }
+    public AgentProcess? Agent { get; private set; }
+    public string StateDirectory => Path.Combine(directory, "unit");
+    public string KernelRoot => Path.Combine(StateDirectory, "kernel");
+    public string TrustDirectory => Path.Combine(directory, "trust");
+
+    public static async Task<SimulatedCentral> StartAsync(string deviceId, ILogger log)
+    {
+        var broker = await LocalBroker.LaunchAsync();
+        var client = await CentralClient.ConnectAsync(broker.ClientOptions("central"), log, [Topics.Prefix(deviceId) + "#"]);
+        var (privatePem, publicPem) = CentralSigner.CreateKeyPair();
+        var key = System.Security.Cryptography.ECDsa.Create();
+        key.ImportFromPem(privatePem);
+        var central = new SimulatedCentral(broker, client, deviceId, new CentralSigner(key, Kid, CentralSigner.DefaultIssuer));
+        Directory.CreateDirectory(central.TrustDirectory);
+        File.WriteAllText(Path.Combine(central.TrustDirectory, Kid + ".pem"), publicPem);
+        return central;
+    }
+
+    /// <summary>Starts the unit: <c>homeunit run --simulate --timeline</c> pointed at this broker and key.</summary>
+    public AgentProcess StartUnit(params string[] extraSettings)
+    {
+        var tls = Broker.ClientOptions(DeviceId);
+        string[] settings =
+        [
+            $"DeviceId={DeviceId}", $"State:Directory={StateDirectory}", $"Hardware:Root={KernelRoot}",
+            $"Trust:KeysDirectory={TrustDirectory}", $"Mqtt:Host={LocalBroker.Host}", $"Mqtt:Port={Broker.Port}",
+            $"Mqtt:CaFile={tls.CaFile}", $"Mqtt:CertFile={tls.CertFile}", $"Mqtt:KeyFile={tls.KeyFile}",
+            "Mqtt:ReconnectMaxSeconds=2", .. extraSettings,
+        ];
+        Agent = AgentProcess.Start(["run", "--simulate", "--timeline", .. settings.SelectMany(s => new[] { "--set", s })]);
+        return Agent;
+    }
+
+    public string Topic(string topic) => Topics.For(DeviceId, topic);
+
+    public Task WaitForStatusAsync(string state, TimeSpan? timeout = null) =>
+        Client.WaitForAsync(m => m.Topic == Topic(Topics.Status) && Json(m).GetProperty("state").GetString() == state
+, $"status {state}", timeout);
+
+    /// <summary>A care plan with one check at the current local time (±15 min), published retained as the central does.</summary>
+    public async Task<string> PublishCarePlanAsync(long version = 1, string tz = "Europe/Stockholm")
+    {
+        var now = DateTimeOffset.UtcNow;
+        var local = TimeZoneInfo.ConvertTime(now, TimeZoneInfo.FindSystemTimeZoneById(tz));
+        var at = local.ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture);
+        var plan = new CarePlanPayload(Signer.Issuer, DeviceId, now.ToUnixTimeSeconds(), version, tz,
+            [new CarePlanCheck("c1", at, 15)], 0, new FollowUpRule(30, 2), []);
+        await Client.PublishAsync(Topic(Topics.CarePlan), Signer.Sign(plan), retain: true);
+        return at;
+    }
+
+    /// <summary>Publishes a grant for the planned check, streaming to <paramref name="receiver"/>; returns its jti.</summary>
+    public async Task<string> PublishGrantAsync(SrtReceiver receiver, int maxSeconds, string kind = LookKinds.Scheduled, string? check = "c1", string view = Views.Bed)
+    {
+        var jti = Guid.NewGuid().ToString();
+        var now = DateTimeOffset.UtcNow;
+        var spec = new GrantSpec(DeviceId, "operator-42", kind, view, now.AddSeconds(-5), TimeSpan.FromMinutes(2), maxSeconds,
+            new StreamPayload(receiver.Url, "look-" + jti[..8], Passphrase), check, jti);
+        await Client.PublishAsync(Topic(Topics.Grant), Signer.Grant(spec, now));
+        return jti;
+    }
+
+    public Task PublishCommandAsync(string name, string? grant = null, string? view = null) =>
+        Client.PublishAsync(Topic(Topics.Command), Signer.Command(DeviceId, name, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1), grant, view));
+
+    public IReadOnlyList<AuditRecord> AuditRecords =>
+        Client.Messages.Where(m => m.Topic == Topic(Topics.Audit))
+            .Select(m => JsonSerializer.Deserialize<AuditRecord>(m.Payload, Wire.Json)!)
+            .DistinctBy(r => r.Seq).OrderBy(r => r.Seq).ToList();
+
+    public Task<AuditRecord> WaitForAuditAsync(string type, string? grant = null, TimeSpan? timeout = null) =>
+        Eventually.Until(() => AuditRecords.FirstOrDefault(r => r.Type == type && (grant is null || r.Grant == grant)), $"audit {type}", timeout);
+
+    public Task<MqttMessage> WaitForEventAsync(string type, TimeSpan? timeout = null) =>
+        Client.WaitForAsync(m => m.Topic == Topic(Topics.Event) && Json(m).GetProperty("type").GetString() == type, $"event {type}", timeout);
+
+    /// <summary>Writes a kernel file of the simulated unit, as the hardware would change it (power cut, alarm).</summary>
+    public void SetKernelFile(string relative, string value) => File.WriteAllText(Path.Combine(KernelRoot, relative), value);
+
+    public static JsonElement Json(MqttMessage message) => JsonDocument.Parse(message.Payload).RootElement;
+
+    public static string Text(MqttMessage message) => Encoding.UTF8.GetString(message.Payload);
+
+    public async ValueTask DisposeAsync()
+    {
+        Agent?.Dispose();
+        await Client.DisposeAsync();
+        await Broker.DisposeAsync();
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // a child may still hold a file for a moment
+        }
+    }
+}
