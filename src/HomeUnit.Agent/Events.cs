@@ -45,6 +45,7 @@ public sealed class Events
             deviceEvent = new DeviceEvent(Guid.NewGuid().ToString(), seq, Wire.Time(clock.GetUtcNow()), type, severity, data);
             outbox.Enqueue(Topics.Event, deviceEvent.Id, JsonSerializer.Serialize(deviceEvent, Wire.Json), transaction);
             transaction.Commit();
+            outbox.Committed();
         }
         var level = severity switch { Severity.Critical => LogLevel.Error, Severity.Warning => LogLevel.Warning, _ => LogLevel.Information };
         log.Log(level, "event {Type} ({Severity}) {Data}", type, severity, data is null ? "" : JsonSerializer.Serialize(data, Wire.Json));

@@ -12,7 +12,7 @@ namespace HomeUnit.Central;
 /// </summary>
 public static class Program
 {
-    public static int Main(string[] args) => Build().Parse(args).Invoke();
+    public static Task<int> Main(string[] args) => Build().Parse(args).InvokeAsync();
 
     public static RootCommand Build()
     {
@@ -21,6 +21,7 @@ public static class Program
         root.Subcommands.Add(GrantCommand());
         root.Subcommands.Add(CarePlanCommand());
         root.Subcommands.Add(DeviceCommand());
+        root.Subcommands.Add(DemoCommand());
         return root;
     }
 
@@ -33,6 +34,14 @@ public static class Program
 
     private static CentralSigner Signer(ParseResult r) =>
         CentralSigner.Load(r.GetValue(KeyOption)!.FullName, r.GetValue(KidOption), r.GetValue(IssuerOption)!);
+
+    private static Command DemoCommand()
+    {
+        var seconds = new Option<int>("--seconds") { Description = "How long the look streams", DefaultValueFactory = _ => 8 };
+        var command = new Command("demo", "One night check on a simulated unit: care plan, grant, green light, stream, red light, audit; then a power cut") { seconds };
+        command.SetAction((parse, _) => Simulation.Demo.RunAsync(parse.GetValue(seconds)));
+        return command;
+    }
 
     private static Command KeysCommand()
     {

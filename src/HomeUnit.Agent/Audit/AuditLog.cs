@@ -61,6 +61,7 @@ public sealed class AuditLog
             }
             outbox.Enqueue(Topics.Audit, record.Hash!, json, transaction);
             transaction.Commit();
+            outbox.Committed();
             return record;
         }
     }

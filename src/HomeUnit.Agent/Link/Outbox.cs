@@ -36,7 +36,11 @@ public sealed class Outbox
             """);
     }
 
-    /// <summary>Stores a record; it is durable when this returns (or when <paramref name="transaction"/> commits).</summary>
+    /// <summary>
+    /// Stores a record; it is durable when this returns. With a <paramref name="transaction"/> it is
+    /// durable when that commits, and the caller calls <see cref="Committed"/> then, so the drain never
+    /// wakes before the record can be seen.
+    /// </summary>
     public void Enqueue(string topic, string id, string payload, SqliteTransaction? transaction = null)
     {
         if (transaction is null)
@@ -45,13 +49,16 @@ public sealed class Outbox
             using var own = connection.BeginTransaction();
             Insert(connection, own, topic, id, payload);
             own.Commit();
+            Committed();
         }
         else
         {
             Insert(transaction.Connection!, transaction, topic, id, payload);
         }
-        added.Release();
     }
+
+    /// <summary>Wakes the drain: records enqueued in a caller's transaction are now committed.</summary>
+    public void Committed() => added.Release();
 
     private void Insert(SqliteConnection connection, SqliteTransaction transaction, string topic, string id, string payload)
     {

@@ -81,7 +81,14 @@ public sealed class CentralClient : IAsyncDisposable
                     {
                         received.Add(message);
                     }
-                    Received?.Invoke(message);
+                    try
+                    {
+                        Received?.Invoke(message);
+                    }
+                    catch (Exception e)
+                    {
+                        log.LogWarning("a handler failed on a message on {Topic}: {Error}", message.Topic, e.Message);
+                    }
                 }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)

@@ -39,7 +39,8 @@ public sealed class SimulatedCentral : IAsyncDisposable
     public static async Task<SimulatedCentral> StartAsync(string deviceId, ILogger log)
     {
         var broker = await LocalBroker.LaunchAsync();
-        var client = await CentralClient.ConnectAsync(broker.ClientOptions("central"), log, [Topics.Prefix(deviceId) + "#"]);
+        var client = await CentralClient.ConnectAsync(broker.ClientOptions("central"), log,
+            [Topics.For(deviceId, Topics.Status), Topics.For(deviceId, Topics.Event), Topics.For(deviceId, Topics.Audit)]);
         var (privatePem, publicPem) = CentralSigner.CreateKeyPair();
         var key = System.Security.Cryptography.ECDsa.Create();
         key.ImportFromPem(privatePem);
