@@ -70,7 +70,7 @@ public static class Provisioner
         {
             device = X509Certificate2.CreateFromPemFile(request.CertFile, request.KeyFile);
         }
-        catch (CryptographicException)
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
         {
             // The message could name key internals; say only what the installer can act on.
             return ["--cert/--key: the certificate and the private key do not belong together or cannot be read"];

@@ -1,0 +1,86 @@
+using System.Text.Json.Nodes;
+using HomeUnit.Agent.Provisioning;
+using HomeUnit.Central;
+using HomeUnit.Central.Simulation;
+using HomeUnit.Tests.Infrastructure;
+
+namespace HomeUnit.Tests.Provisioning;
+
+/// <summary>An installer's set-up is checked whole before anything is written, and never shows key material.</summary>
+public sealed class ProvisionerTests : IDisposable
+{
+    private readonly TempDirectory directory = new();
+    private readonly LocalCertificates pki;
+    private readonly string trustKey;
+
+    public ProvisionerTests()
+    {
+        pki = new LocalCertificates(directory.Combine("pki"));
+        trustKey = directory.Combine("central-1.pem");
+        File.WriteAllText(trustKey, CentralSigner.CreateKeyPair().PublicPem);
+    }
+
+    private ProvisionRequest Request(string deviceId = "hu-0042", PemPair? pair = null, string? ca = null, string? trust = null)
+    {
+        pair ??= pki.Client("hu-0042");
+        return new ProvisionRequest(deviceId, "mqtt.central.example", 8883, ca ?? pki.CaFile, pair.CertFile, pair.KeyFile, [trust ?? trustKey], "v4l2");
+    }
+
+    [Fact]
+    public void A_matching_set_is_written_with_the_private_key_readable_only_by_its_owner()
+    {
+        Assert.Empty(Provisioner.Check(Request()));
+
+        var written = Provisioner.Apply(Request(), directory.Combine("etc"));
+
+        var config = JsonNode.Parse(File.ReadAllText(directory.Combine("etc", "homeunit.json")))!;
+        Assert.Equal("hu-0042", (string?)config["DeviceId"]);
+        Assert.Equal(8883, (int?)config["Mqtt"]!["Port"]);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(directory.Combine("etc", "tls", "device.key")));
+        Assert.True(File.Exists(directory.Combine("etc", "trust", "central-1.pem")));
+        Assert.Equal(5, written.Count); // CA, certificate, key, one trust key, the configuration
+    }
+
+    [Fact]
+    public void A_certificate_for_another_unit_is_refused()
+    {
+        Assert.Contains(Provisioner.Check(Request(pair: pki.Client("hu-0099"))), p => p.Contains("its CN is 'hu-0099'"));
+    }
+
+    [Fact]
+    public void A_certificate_from_another_ca_is_refused()
+    {
+        Assert.Contains(Provisioner.Check(Request(pair: pki.Client("hu-0042", fromOtherCa: true))), p => p.Contains("not issued under this CA"));
+    }
+
+    [Fact]
+    public void A_key_that_does_not_belong_to_the_certificate_is_refused_without_showing_it()
+    {
+        var mismatched = new PemPair(pki.Client("hu-0042").CertFile, pki.Client("other").KeyFile);
+        var problem = Assert.Single(Provisioner.Check(Request(pair: mismatched)));
+        Assert.Contains("do not belong together", problem);
+        Assert.DoesNotContain("PRIVATE KEY", problem);
+    }
+
+    [Fact]
+    public void A_private_key_offered_as_a_trust_key_or_a_misnamed_one_is_refused()
+    {
+        var misnamed = directory.Combine("central.txt");
+        File.WriteAllText(misnamed, File.ReadAllText(trustKey));
+        Assert.Contains(Provisioner.Check(Request(trust: misnamed)), p => p.Contains("<kid>.pem"));
+        var junk = directory.Combine("junk.pem");
+        File.WriteAllText(junk, "not a key");
+        Assert.Contains(Provisioner.Check(Request(trust: junk)), p => p.Contains("not an EC public key"));
+    }
+
+    [Fact]
+    public void A_bad_device_id_or_missing_file_is_refused_and_nothing_is_written()
+    {
+        var problems = Provisioner.Check(Request(deviceId: "hu/#") with { CaFile = directory.Combine("none.pem") });
+        Assert.Contains(problems, p => p.StartsWith("--device-id"));
+        Assert.Contains(problems, p => p.StartsWith("--ca"));
+        Assert.False(Directory.Exists(directory.Combine("etc")));
+    }
+
+    public void Dispose() => directory.Dispose();
+}
