@@ -84,12 +84,16 @@ public sealed class SimulatedCentral : IAsyncDisposable
     }
 
     /// <summary>Publishes a grant for the planned check, streaming to <paramref name="receiver"/>; returns its jti.</summary>
-    public async Task<string> PublishGrantAsync(SrtReceiver receiver, int maxSeconds, string kind = LookKinds.Scheduled, string? check = "c1", string view = Views.Bed)
+    public Task<string> PublishGrantAsync(SrtReceiver receiver, int maxSeconds, string kind = LookKinds.Scheduled, string? check = "c1", string view = Views.Bed) =>
+        PublishGrantAsync(receiver.Url, maxSeconds, kind, check, view);
+
+    /// <summary>Publishes a grant streaming to <paramref name="url"/> with <see cref="Passphrase"/>; returns its jti.</summary>
+    public async Task<string> PublishGrantAsync(string url, int maxSeconds, string kind = LookKinds.Scheduled, string? check = "c1", string view = Views.Bed)
     {
         var jti = Guid.NewGuid().ToString();
         var now = DateTimeOffset.UtcNow;
         var spec = new GrantSpec(DeviceId, "operator-42", kind, view, now.AddSeconds(-5), TimeSpan.FromMinutes(2), maxSeconds,
-            new StreamPayload(receiver.Url, "look-" + jti[..8], Passphrase), check, jti);
+            new StreamPayload(url, "look-" + jti[..8], Passphrase), check, jti);
         await Client.PublishAsync(Topic(Topics.Grant), Signer.Grant(spec, now));
         return jti;
     }
