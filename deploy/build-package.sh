@@ -12,7 +12,7 @@ else
   dotnet publish src/HomeUnit.Agent -c Release -p:UseAppHost=false -o "$out"
 fi
 mkdir -p "$out/deploy" "$out/docs"
-cp -r deploy/systemd deploy/udev deploy/boot "$out/deploy/"
+cp -r deploy/systemd deploy/udev deploy/boot deploy/mosquitto deploy/install.sh "$out/deploy/"
 cp docs/*.md "$out/docs/"
 cp -r provisioning "$out/"
 tar -C artifacts -czf artifacts/homeunit.tar.gz homeunit

@@ -30,7 +30,7 @@ public sealed class CentralMessages(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        while (!stoppingToken.IsCancellationRequested && !inbound.Completion.IsCompleted)
+        while (!stoppingToken.IsCancellationRequested)
         {
             heartbeats.Beat(nameof(CentralMessages));
             if (!await WaitForMessageAsync(stoppingToken))
@@ -102,8 +102,8 @@ public sealed class CentralMessages(
             case StartOutcome.Busy:
                 refusals.Refuse(Refusal(request, RefusalReasons.Busy));
                 break;
-            case StartOutcome.AuditUnavailable:
-                // No durable audit → no camera (P6). Try to leave a trace; storage is probably the fault.
+            case StartOutcome.AuditUnavailable or StartOutcome.Faulted:
+                // No durable audit → no camera (P6), or an orphaned capture: refuse, leaving a trace if storage allows.
                 TryRefuse(Refusal(request, RefusalReasons.Fault));
                 break;
         }
@@ -114,14 +114,14 @@ public sealed class CentralMessages(
         var verdict = await commands.VerifyAsync(token);
         if (verdict.Value is not { } command)
         {
-            log.LogWarning("command refused: {Reason}", verdict.Reason);
-            return;
+            return; // refused and logged by the verifier
         }
         var done = command.Name switch
         {
             CommandNames.Stop => sessions.RequestStop(EndReasons.Stopped, command.Grant),
             CommandNames.Pan => command.Grant is { } grant && command.View is { } view && sessions.RequestPan(grant, view),
-            CommandNames.SelfTest => await readiness.ReportAsync(check: null, CancellationToken.None) is not null,
+            // In the background: a self-test can take seconds, and a stop must not wait behind it.
+            CommandNames.SelfTest => readiness.ReportAsync(check: null, CancellationToken.None) is { },
             _ => false,
         };
         log.LogInformation("command {Command} {Outcome}", command.Name, done ? "carried out" : "had nothing to act on");

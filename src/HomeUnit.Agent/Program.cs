@@ -88,7 +88,7 @@ public static class Program
         var command = new Command("safe-state", "Lens up with PWM off, IR off, red light (systemd's ExecStopPost)");
         command.SetAction(async parse =>
         {
-            if (!TryConfigure(Sources(parse), out var options, out _, out var simulation))
+            if (!TryConfigure(Sources(parse), out var options, out _, out var simulation, hardwareOnly: true))
             {
                 return ExitBadConfiguration;
             }
@@ -159,11 +159,13 @@ public static class Program
         return action(new StateDatabase(directory));
     }
 
+    /// <summary>Loads, binds and validates; <paramref name="hardwareOnly"/> checks only what driving the hardware needs.</summary>
     internal static bool TryConfigure(
         ConfigurationSources sources,
         out AgentOptions options,
         out Microsoft.Extensions.Configuration.IConfigurationRoot configuration,
-        out Drivers.Kernel.SimulatedKernel? simulation)
+        out Drivers.Kernel.SimulatedKernel? simulation,
+        bool hardwareOnly = false)
     {
         options = null!;
         configuration = null!;
@@ -175,7 +177,7 @@ public static class Program
             return false;
         }
         simulation = AgentHost.PrepareSimulation(sources, loaded);
-        var (bound, problems) = AgentHost.Bind(loaded);
+        var (bound, problems) = AgentHost.Bind(loaded, hardwareOnly);
         if (bound is null)
         {
             simulation?.Dispose();

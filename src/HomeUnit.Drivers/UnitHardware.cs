@@ -18,11 +18,14 @@ public sealed class UnitHardware
     /// <summary>Known boards: the PWM device GPIO 18 belongs to, and its channel there.</summary>
     private static readonly (string Device, int Channel)[] KnownPwm = [("fe20c000.pwm", 0), ("1f00098000.pwm", 2)];
 
-    public UnitHardware(HardwareSettings settings, HardwareTimeline timeline, ICamera camera)
+    private readonly Lazy<ICamera> camera;
+
+    /// <summary>The camera is made on first use: making the lights, IR and servo safe never depends on it.</summary>
+    public UnitHardware(HardwareSettings settings, HardwareTimeline timeline, Func<ICamera> camera)
     {
         Files = new KernelFiles(settings.Root);
         Timeline = timeline;
-        Camera = camera;
+        this.camera = new Lazy<ICamera>(camera);
         Light = new StatusLight(new LedClassDevice(Files, StatusLight.RedLabel), new LedClassDevice(Files, StatusLight.GreenLabel), timeline);
         Ir = new IrLight(new LedClassDevice(Files, IrLight.Label), timeline);
         Servo = new PanServo(() => OpenPwm(settings), settings.Calibration, settings.ServoSettle, timeline);
@@ -41,7 +44,7 @@ public sealed class UnitHardware
 
     public PowerSupply Power { get; }
 
-    public ICamera Camera { get; }
+    public ICamera Camera => camera.Value;
 
     private SysfsPwmChannel OpenPwm(HardwareSettings settings)
     {

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;
 using HomeUnit.Protocol;
@@ -9,7 +8,7 @@ namespace HomeUnit.Agent.Grants;
 /// Turns a session grant token into a <see cref="Grant"/> or a refusal reason: the signed-token
 /// checks of <see cref="SignedTokenReader"/>, then every claim of design §4 for type and range.
 /// </summary>
-public sealed partial class GrantVerifier(SignedTokenReader reader, TrustPolicy policy)
+public sealed class GrantVerifier(SignedTokenReader reader, TrustPolicy policy)
 {
     public async Task<Verdict<Grant>> ReadAsync(string token)
     {
@@ -52,25 +51,15 @@ public sealed partial class GrantVerifier(SignedTokenReader reader, TrustPolicy 
         _ => "lens-up",
     };
 
-    /// <summary>
-    /// The stream target, if it is exactly <c>srt://host:port</c> (no user, path or query: the
-    /// device adds stream id and passphrase itself), a printable stream id of at most 512 characters
-    /// (SRT's limit) and a passphrase of 16–79 printable characters.
-    /// </summary>
+    /// <summary>The stream target, if the camera would take it (<see cref="StreamTarget.Validate"/>: one rule for both).</summary>
     private static StreamTarget? StreamOf(StreamPayload s)
     {
-        var url = SrtUrl().Match(s.Url);
-        return url.Success && int.Parse(url.Groups["port"].ValueSpan) is >= 1 and <= 65535
-            && IsPrintable(s.StreamId, 1, 512) && IsPrintable(s.Passphrase, 16, 79)
-            ? new StreamTarget(s.Url, s.StreamId, s.Passphrase)
-            : null;
+        var target = new StreamTarget(s.Url, s.StreamId, s.Passphrase);
+        return target.Validate() is null ? target : null;
     }
 
     internal static bool IsIdentifier(string value) => IsPrintable(value, 1, 128);
 
     private static bool IsPrintable(string value, int min, int max) =>
         value.Length >= min && value.Length <= max && value.All(c => c is >= ' ' and <= '~');
-
-    [GeneratedRegex(@"^srt://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\]):(?<port>[0-9]{1,5})$")]
-    private static partial Regex SrtUrl();
 }

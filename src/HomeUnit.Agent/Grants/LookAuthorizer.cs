@@ -97,7 +97,7 @@ public sealed class LookAuthorizer(
             return Refuse(RefusalReasons.Replayed, grant);
         }
         log.LogInformation("grant {Grant} accepted: {Kind} look at {View} for at most {Seconds:0.#} s", grant.Jti, grant.Kind, grant.View, streaming.TotalSeconds);
-        return new LookDecision(new SessionRequest(grant.Jti, grant.Operator, grant.Kind, grant.View, streaming, grant.Stream, plan.Check ?? grant.Check), null);
+        return new LookDecision(new SessionRequest(grant.Jti, grant.Operator, grant.Kind, grant.View, streaming, grant.Stream, plan.Check ?? grant.Check, ends), null);
     }
 
     private LookDecision Refuse(string reason, Grant? grant)

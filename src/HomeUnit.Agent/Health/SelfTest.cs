@@ -1,5 +1,4 @@
 using HomeUnit.Agent.Session;
-using HomeUnit.Drivers;
 
 namespace HomeUnit.Agent.Health;
 
@@ -8,24 +7,42 @@ public sealed record SelfTestResult(bool Ready, IReadOnlyDictionary<string, stri
 
 /// <summary>
 /// The readiness self-test (design §4): the camera delivers a frame into memory, the servo and lights
-/// answer, mains power, clock synced, storage writable. It moves nothing and lights nothing.
+/// answer, mains power, clock synced, storage writable. It moves nothing and lights nothing. The camera
+/// is checked through <paramref name="checkCamera"/>: in the daemon that is the session machine's
+/// <see cref="SessionMachine.CheckCameraAsync"/>, which keeps looks and self-tests from using it at once.
+/// Self-tests run one at a time.
 /// </summary>
-public sealed class SelfTest(HealthChecks checks, UnitHardware hardware, SessionMachine sessions, HealthState health)
+public sealed class SelfTest(HealthChecks checks, Func<CancellationToken, Task<string?>> checkCamera, HealthState health)
 {
+    private readonly SemaphoreSlim oneAtATime = new(1);
+
     public const string Fault = "selftest";
     public static readonly TimeSpan CameraTimeout = TimeSpan.FromSeconds(15);
 
     public async Task<SelfTestResult> RunAsync(CancellationToken cancellationToken)
     {
+        await oneAtATime.WaitAsync(cancellationToken);
+        try
+        {
+            return await RunOnceAsync(cancellationToken);
+        }
+        finally
+        {
+            oneAtATime.Release();
+        }
+    }
+
+    private async Task<SelfTestResult> RunOnceAsync(CancellationToken cancellationToken)
+    {
         var readings = checks.ReadAll();
         var camera = readings[Faults.Camera];
-        if (camera is null && sessions.State == SessionState.Idle)
+        if (camera is null)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(CameraTimeout);
             try
             {
-                camera = await hardware.Camera.CheckAsync(timeout.Token);
+                camera = await checkCamera(timeout.Token);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {

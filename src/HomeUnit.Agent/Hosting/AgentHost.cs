@@ -80,12 +80,12 @@ public static class AgentHost
     }
 
     /// <summary>Binds and validates; a wrongly typed value is reported with its key, never thrown.</summary>
-    public static (AgentOptions? Options, IReadOnlyList<string> Problems) Bind(IConfiguration configuration)
+    public static (AgentOptions? Options, IReadOnlyList<string> Problems) Bind(IConfiguration configuration, bool hardwareOnly = false)
     {
         try
         {
             var options = configuration.Get<AgentOptions>() ?? new AgentOptions();
-            var problems = options.Validate();
+            var problems = hardwareOnly ? options.ValidateHardware() : options.Validate();
             return (problems.Count == 0 ? options : null, problems);
         }
         catch (InvalidOperationException e)
@@ -105,19 +105,11 @@ public static class AgentHost
 
     /// <summary>The unit's parts as configured, for the daemon and the one-shot verbs alike.</summary>
     public static UnitHardware CreateHardware(AgentOptions options, HardwareTimeline timeline) =>
-        new(HardwareSettings(options), timeline, new FfmpegCamera(options.Camera, new KernelFiles(options.Hardware.Root), timeline));
+        new(HardwareSettings(options), timeline, () => new FfmpegCamera(options.Camera, new KernelFiles(options.Hardware.Root), timeline));
 
-    /// <summary>The self-test on its own, for the <c>selftest</c> verb (no daemon, no session running).</summary>
-    public static SelfTest CreateSelfTest(AgentOptions options, UnitHardware hardware)
-    {
-        var timeProvider = TimeProvider.System;
-        var database = new StateDatabase(options.State.Directory);
-        var outbox = new Outbox(database, int.MaxValue);
-        var audit = new AuditLog(database, outbox, options.DeviceId, timeProvider);
-        var events = new Events(database, outbox, timeProvider, Microsoft.Extensions.Logging.Abstractions.NullLogger<Events>.Instance);
-        var sessions = new SessionMachine(hardware, audit, events, timeProvider, Microsoft.Extensions.Logging.Abstractions.NullLogger<SessionMachine>.Instance);
-        return new SelfTest(HealthChecks(options, hardware), hardware, sessions, new HealthState());
-    }
+    /// <summary>The self-test on its own, for the <c>selftest</c> verb (no daemon, so nothing else uses the camera).</summary>
+    public static SelfTest CreateSelfTest(AgentOptions options, UnitHardware hardware) =>
+        new(HealthChecks(options, hardware), hardware.Camera.CheckAsync, new HealthState());
 
     private static HealthChecks HealthChecks(AgentOptions options, UnitHardware hardware) =>
         new(hardware, new ClockTrust(hardware.Files),
@@ -171,7 +163,7 @@ public static class AgentHost
         services.AddSingleton<HealthState>();
         services.AddSingleton(sp => new ClockTrust(sp.GetRequiredService<UnitHardware>().Files));
         services.AddSingleton(sp => HealthChecks(options, sp.GetRequiredService<UnitHardware>()));
-        services.AddSingleton<SelfTest>();
+        services.AddSingleton(sp => new SelfTest(sp.GetRequiredService<HealthChecks>(), sp.GetRequiredService<SessionMachine>().CheckCameraAsync, sp.GetRequiredService<HealthState>()));
         services.AddSingleton(sp => new LinkService(options.Mqtt, options.DeviceId, sp.GetRequiredService<Outbox>(),
             sp.GetRequiredService<Events>(), sp.GetRequiredService<HealthState>(), TimeProvider.System, sp.GetRequiredService<ILoggerFactory>()));
 

@@ -33,6 +33,34 @@ public sealed class AgentOptions
         Require(problems, "Trust:KeysDirectory", Trust.KeysDirectory);
         Require(problems, "Trust:Issuer", Trust.Issuer);
         Require(problems, "State:Directory", State.Directory);
+        problems.AddRange(ValidateHardware());
+        if (Policy.MaxSessionSeconds is < 5 or > 300)
+        {
+            problems.Add($"Policy:MaxSessionSeconds: {Policy.MaxSessionSeconds} must lie within 5–300 (a look lasts about 20–30 s)");
+        }
+        if (Policy.ClockSkewSeconds is < 0 or > 30)
+        {
+            problems.Add($"Policy:ClockSkewSeconds: {Policy.ClockSkewSeconds} must lie within 0–30");
+        }
+        problems.AddRange(Camera.Validate());
+        if (Health.ReadinessLeadMinutes is < 1 or > 60)
+        {
+            problems.Add($"Health:ReadinessLeadMinutes: {Health.ReadinessLeadMinutes} must lie within 1–60");
+        }
+        if (Health.MinFreeMegabytes is < 1)
+        {
+            problems.Add($"Health:MinFreeMegabytes: {Health.MinFreeMegabytes} must be at least 1");
+        }
+        return problems;
+    }
+
+    /// <summary>
+    /// Only what driving the lights, IR and servo needs. <c>safe-state</c> (systemd's ExecStopPost) checks
+    /// just this, so an unrelated mistake elsewhere can never keep the unit from being made safe.
+    /// </summary>
+    public IReadOnlyList<string> ValidateHardware()
+    {
+        var problems = new List<string>();
         Require(problems, "Hardware:Root", Hardware.Root);
         if (!Directory.Exists(Hardware.Root))
         {
@@ -50,23 +78,6 @@ public sealed class AgentOptions
         if (Servo.SettleMilliseconds is < 50 or > 5000)
         {
             problems.Add($"Servo:SettleMilliseconds: {Servo.SettleMilliseconds} must lie within 50–5000");
-        }
-        if (Policy.MaxSessionSeconds is < 5 or > 300)
-        {
-            problems.Add($"Policy:MaxSessionSeconds: {Policy.MaxSessionSeconds} must lie within 5–300 (a look lasts about 20–30 s)");
-        }
-        if (Policy.ClockSkewSeconds is < 0 or > 30)
-        {
-            problems.Add($"Policy:ClockSkewSeconds: {Policy.ClockSkewSeconds} must lie within 0–30");
-        }
-        problems.AddRange(Camera.Validate());
-        if (Health.ReadinessLeadMinutes is < 1 or > 60)
-        {
-            problems.Add($"Health:ReadinessLeadMinutes: {Health.ReadinessLeadMinutes} must lie within 1–60");
-        }
-        if (Health.MinFreeMegabytes is < 1)
-        {
-            problems.Add($"Health:MinFreeMegabytes: {Health.MinFreeMegabytes} must be at least 1");
         }
         return problems;
     }

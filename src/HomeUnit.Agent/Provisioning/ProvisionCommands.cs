@@ -86,7 +86,7 @@ public static class ProvisionCommands
                 return Program.Fail([$"--position must be lens-up, bed or room and --microseconds within {ServoCalibration.MinMicroseconds}–{ServoCalibration.MaxMicroseconds}"]);
             }
             var sources = Program.Sources(parse);
-            if (!Program.TryConfigure(sources with { Settings = [.. sources.Settings, $"Servo:{key}={pulse}"] }, out var options, out _, out var simulation))
+            if (!Program.TryConfigure(sources with { Settings = [.. sources.Settings, $"Servo:{key}={pulse}"] }, out var options, out _, out var simulation, hardwareOnly: true))
             {
                 return Program.ExitBadConfiguration;
             }
@@ -119,7 +119,7 @@ public static class ProvisionCommands
         var command = new Command("decommission", "Take the unit out of service: safe state, then erase its keys and state") { force };
         command.SetAction(async parse =>
         {
-            if (!Program.TryConfigure(Program.Sources(parse), out var options, out _, out var simulation))
+            if (!Program.TryConfigure(Program.Sources(parse), out var options, out _, out var simulation, hardwareOnly: true))
             {
                 return Program.ExitBadConfiguration;
             }

@@ -21,7 +21,7 @@ public sealed record ProvisionRequest(
 /// configuration directory, after checking that they belong together. Checks everything first and
 /// changes nothing when anything is wrong. Never prints key material.
 /// </summary>
-public static class Provisioner
+public static partial class Provisioner
 {
     public static IReadOnlyList<string> Check(ProvisionRequest request)
     {
@@ -172,10 +172,32 @@ public static class Provisioner
         File.WriteAllText(configFile, config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
+    /// <summary>The group the service runs as (deploy/systemd/homeunit.service): it must read the key, nobody else.</summary>
+    public const string ServiceGroup = "homeunit";
+
     private static string Copy(string from, string to, bool secret)
     {
         File.Copy(from, to, overwrite: true);
-        File.SetUnixFileMode(to, secret ? UnixFileMode.UserRead | UnixFileMode.UserWrite : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        if (secret)
+        {
+            // root:homeunit 0640 — the service reads it; other accounts cannot.
+            File.SetUnixFileMode(to, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+            if (GroupId(ServiceGroup) is { } gid && Chown(to, -1, gid) != 0)
+            {
+                throw new IOException($"cannot give {to} to group {ServiceGroup}");
+            }
+        }
+        else
+        {
+            File.SetUnixFileMode(to, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        }
         return to;
     }
+
+    private static int? GroupId(string name) =>
+        File.ReadLines("/etc/group").Select(line => line.Split(':')).Where(f => f.Length > 2 && f[0] == name)
+            .Select(f => int.TryParse(f[2], out var gid) ? gid : (int?)null).FirstOrDefault();
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "chown", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial int Chown(string path, int owner, int group);
 }

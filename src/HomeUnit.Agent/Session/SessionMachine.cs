@@ -31,6 +31,7 @@ public static class EndReasons
     public const string CameraFault = "camera-fault";
     public const string ServoFault = "servo-fault";
     public const string LightFault = "light-fault";
+    public const string StorageFault = "storage-fault";
 
     /// <summary>Ends that are not the look's ordinary end and so are recorded as <c>session.aborted</c>.</summary>
     public static bool IsAbort(string reason) => reason is not (Completed or Stopped);
@@ -44,6 +45,8 @@ public enum StartOutcome
     Busy,
     /// <summary>The accepted record could not be made durable: no look (P6, fail closed).</summary>
     AuditUnavailable,
+    /// <summary>An earlier capture could not be stopped: no look until the agent restarts (and systemd kills its control group).</summary>
+    Faulted,
 }
 
 /// <summary>
@@ -66,9 +69,8 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
     private readonly object gate = new();
     private Look? current;
     private SessionState state = SessionState.Idle;
-
-    /// <summary>Raised on every state change (the live view and health read it).</summary>
-    public event Action<SessionState>? StateChanged;
+    private bool captureOrphaned;
+    private bool cameraInUse;
 
     public SessionState State
     {
@@ -85,7 +87,11 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
     {
         lock (gate)
         {
-            if (current is not null)
+            if (captureOrphaned)
+            {
+                return StartOutcome.Faulted;
+            }
+            if (current is not null || cameraInUse)
             {
                 return StartOutcome.Busy;
             }
@@ -98,9 +104,10 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
                 log.LogError("no look for grant {Grant}: the accepted record could not be made durable: {Error}", request.GrantId, e.Message);
                 return StartOutcome.AuditUnavailable;
             }
-            current = new Look(request);
+            var look = new Look(request);
+            current = look;
             SetState(SessionState.Starting);
-            current.Run = Task.Run(() => RunAsync(current));
+            look.Run = Task.Run(() => RunAsync(look));
             return StartOutcome.Started;
         }
     }
@@ -167,7 +174,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
             _ = capture.Failed.ContinueWith(
                 failed => look.End($"{EndReasons.CameraFault}: {failed.Result}"),
                 CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
-            using var deadline = clock.CreateTimer(_ => look.End(EndReasons.Completed), null, request.MaxStreaming, Timeout.InfiniteTimeSpan);
+            using var deadline = clock.CreateTimer(_ => look.End(EndReasons.Completed), null, Streaming(request, startedAt.Value), Timeout.InfiniteTimeSpan);
             lock (gate)
             {
                 if (look.Ending.IsCancellationRequested)
@@ -176,7 +183,11 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
                 }
                 SetState(SessionState.Live);
             }
-            audit.Append(Record(AuditTypes.SessionStarted, request) with { StartedAt = Wire.Time(startedAt.Value) });
+            await Guard(EndReasons.StorageFault, () =>
+            {
+                audit.Append(Record(AuditTypes.SessionStarted, request) with { StartedAt = Wire.Time(startedAt.Value) });
+                return Task.CompletedTask;
+            });
             Report("session.started", Severity.Info, new { grant = request.GrantId, view = PanServo.Name(request.View) });
             await foreach (var view in look.Pans.Reader.ReadAllAsync(look.Ending))
             {
@@ -187,12 +198,23 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         {
             // The deadline, a stop, a fault or shutdown: the reason is on the look.
         }
-        catch (LookFault e)
+        catch (Exception e)
         {
-            look.End(e.Message);
+            // A step's fault (LookFault names it) or anything unforeseen: the look ends, never the machine.
+            look.End(e is LookFault ? e.Message : $"fault: {e.Message}");
             log.LogError("look for grant {Grant} failed: {Error}", request.GrantId, e.Message);
         }
-        await StopAsync(look, capture, startedAt);
+        finally
+        {
+            await StopAsync(look, capture, startedAt);
+        }
+    }
+
+    /// <summary>P5: the grant's streaming time from now, but never past its absolute end.</summary>
+    private static TimeSpan Streaming(SessionRequest request, DateTimeOffset now)
+    {
+        var streaming = request.EndBy is { } endBy && endBy - now < request.MaxStreaming ? endBy - now : request.MaxStreaming;
+        return streaming > TimeSpan.Zero ? streaming : TimeSpan.Zero;
     }
 
     private async Task StopAsync(Look look, ICapture? capture, DateTimeOffset? startedAt)
@@ -209,10 +231,18 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
             }
             catch (Exception e)
             {
-                // P3: green stays lit while a capture process may still run. This cannot be hidden.
+                // P3: green stays lit while a capture process may still run, and no look starts again.
                 captureGone = false;
+                lock (gate)
+                {
+                    captureOrphaned = true;
+                }
                 Report("camera.fault", Severity.Critical, new { reason = $"capture did not stop: {e.Message}" });
             }
+        }
+        if (reason.StartsWith(EndReasons.CameraFault, StringComparison.Ordinal))
+        {
+            Report("camera.fault", Severity.Critical, new { reason, grant = look.Request.GrantId });
         }
         var endedAt = clock.GetUtcNow();
         try
@@ -223,7 +253,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         {
             Report("servo.fault", Severity.Critical, new { reason = e.Message });
         }
-        TryHardware(() => hardware.Ir.Set(false), "ir");
+        TryHardware(() => hardware.Ir.Set(false), "light");
         if (captureGone)
         {
             TryHardware(hardware.Light.ShowCameraOff, "light");
@@ -309,7 +339,33 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         {
             state = next;
         }
-        StateChanged?.Invoke(next);
+    }
+
+    /// <summary>
+    /// Runs the readiness self-test's camera check while no look runs, and keeps looks out meanwhile
+    /// (they are refused as busy): one user of the camera at a time. Null when fine, else the fault.
+    /// </summary>
+    public async Task<string?> CheckCameraAsync(CancellationToken cancellationToken)
+    {
+        lock (gate)
+        {
+            if (current is not null || cameraInUse)
+            {
+                return null; // in use by a look (which proves it) or another self-test: nothing to add
+            }
+            cameraInUse = true;
+        }
+        try
+        {
+            return await hardware.Camera.CheckAsync(cancellationToken);
+        }
+        finally
+        {
+            lock (gate)
+            {
+                cameraInUse = false;
+            }
+        }
     }
 
     /// <summary>A look in progress: its request, the first reason it was ended for, and its pan requests.</summary>

@@ -6,6 +6,8 @@ namespace HomeUnit.Agent.Session;
 /// <summary>
 /// An already validated look: the grant has been verified, lies inside the care plan, and its
 /// streaming time is capped by device policy. The session state machine trusts nothing else.
+/// A look streams for at most <see cref="MaxStreaming"/> from the moment capture starts, and never
+/// past <see cref="EndBy"/> (the grant's expiry or the end of the care-plan window, whichever is first).
 /// </summary>
 public sealed record SessionRequest(
     string GrantId,
@@ -14,4 +16,5 @@ public sealed record SessionRequest(
     LensPosition View,
     TimeSpan MaxStreaming,
     StreamTarget Stream,
-    string? Check = null);
+    string? Check = null,
+    DateTimeOffset? EndBy = null);

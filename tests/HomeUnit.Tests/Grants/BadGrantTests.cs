@@ -91,6 +91,12 @@ public sealed class BadGrantTests
         ["passphrase of 15 characters"] = (r => Signed(r, p => p["stream"]!["passphrase"] = new string('p', 15)), RefusalReasons.Malformed),
         ["passphrase of 80 characters"] = (r => Signed(r, p => p["stream"]!["passphrase"] = new string('p', 80)), RefusalReasons.Malformed),
         ["stream id with a newline"] = (r => Signed(r, p => p["stream"]!["streamId"] = "look\n1"), RefusalReasons.Malformed),
+        // The camera's own rules (StreamTarget.Validate) decide: nothing the camera would refuse gets past the grant.
+        ["stream id with a space"] = (r => Signed(r, p => p["stream"]!["streamId"] = "look 1"), RefusalReasons.Malformed),
+        ["stream id with a quote"] = (r => Signed(r, p => p["stream"]!["streamId"] = "look\"1"), RefusalReasons.Malformed),
+        ["passphrase with a space"] = (r => Signed(r, p => p["stream"]!["passphrase"] = "correct horse battery"), RefusalReasons.Malformed),
+        ["stream url ending in a newline"] = (r => Signed(r, p => p["stream"]!["url"] = "srt://central.example:9000\n"), RefusalReasons.Malformed),
+        ["stream host with an empty label"] = (r => Signed(r, p => p["stream"]!["url"] = "srt://a..b:9000"), RefusalReasons.Malformed),
     };
 
     [Theory]

@@ -74,14 +74,16 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
-    public async Task Safe_state_verb_turns_the_lens_up_with_pwm_off_ir_off_and_red()
+    public async Task Safe_state_verb_turns_the_lens_up_with_pwm_off_ir_off_and_red_even_when_other_settings_are_wrong()
     {
         using var kernel = SimulatedKernel.Create(directory.Combine("root"));
         kernel.Files.Write("sys/class/leds/homeunit-green/brightness", "1");
         kernel.Files.Write("sys/class/leds/homeunit-ir/brightness", "1");
 
         var (exitCode, output) = await AgentProcess.RunAsync(
-            ["safe-state", "--set", $"Hardware:Root={kernel.Files.Root}", "--set", "DeviceId=unit-1", "--set", "Servo:SettleMilliseconds=50"]);
+            ["safe-state", "--set", $"Hardware:Root={kernel.Files.Root}", "--set", "Servo:SettleMilliseconds=50",
+             // Wrong, but nothing to do with making the unit safe: they must not stop it.
+             "--set", "Camera:FfmpegPath=/no/ffmpeg", "--set", "Policy:MaxSessionSeconds=400", "--set", "DeviceId="]);
 
         Assert.True(exitCode == 0, output);
         Assert.Equal("1", kernel.Files.Read("sys/class/leds/homeunit-red/brightness"));

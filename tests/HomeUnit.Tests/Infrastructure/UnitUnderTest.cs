@@ -34,7 +34,7 @@ public sealed class UnitUnderTest : IDisposable
         Hardware = new UnitHardware(
             new HardwareSettings(Kernel.Files.Root, null, null, SimulatedKernel.MainsSupply, new ServoCalibration(), TimeSpan.FromMilliseconds(100)),
             Timeline,
-            (camera ?? (t => new FfmpegCamera(new CameraOptions { Source = CameraSources.TestSource }, Kernel.Files, t)))(Timeline));
+            () => (camera ?? (t => new FfmpegCamera(new CameraOptions { Source = CameraSources.TestSource }, Kernel.Files, t)))(Timeline));
         Database = new StateDatabase(directory.Combine("state"));
         Outbox = new Outbox(Database, 10_000);
         Audit = new AuditLog(Database, Outbox, DeviceId, TimeProvider.System);
@@ -42,7 +42,7 @@ public sealed class UnitUnderTest : IDisposable
         Sessions = new SessionMachine(Hardware, Audit, Events, TimeProvider.System, NullLogger<SessionMachine>.Instance);
         Checks = new HealthChecks(Hardware, new ClockTrust(Hardware.Files), new HealthSettings(StateDirectory, "dev/video0", MinFreeBytes: 1024 * 1024));
         Monitor = new HealthMonitor(Checks, Health, Sessions, Events, new LoopHeartbeats(), NullLogger<HealthMonitor>.Instance);
-        SelfTest = new SelfTest(Checks, Hardware, Sessions, Health);
+        SelfTest = new SelfTest(Checks, Sessions.CheckCameraAsync, Health);
     }
 
     public string StateDirectory => directory.Combine("state");

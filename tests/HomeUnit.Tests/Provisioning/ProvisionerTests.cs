@@ -36,7 +36,8 @@ public sealed class ProvisionerTests : IDisposable
         var config = JsonNode.Parse(File.ReadAllText(directory.Combine("etc", "homeunit.json")))!;
         Assert.Equal("hu-0042", (string?)config["DeviceId"]);
         Assert.Equal(8883, (int?)config["Mqtt"]!["Port"]);
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(directory.Combine("etc", "tls", "device.key")));
+        // Readable by the service's group (root:homeunit 0640 on a unit), by no other account.
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(directory.Combine("etc", "tls", "device.key")));
         Assert.True(File.Exists(directory.Combine("etc", "trust", "central-1.pem")));
         Assert.Equal(5, written.Count); // CA, certificate, key, one trust key, the configuration
     }
