@@ -17,4 +17,10 @@ if ! grep -q "label=homeunit-red" /boot/firmware/config.txt; then
   echo "overlays added to /boot/firmware/config.txt: reboot before provisioning"
 fi
 systemctl daemon-reload
+# During a look ffmpeg holds the stream passphrase on its command line; other accounts must not read
+# /proc/PID/cmdline. hidepid=invisible hides other users' processes from them.
+if ! grep -q "hidepid=" /etc/fstab; then
+  echo "proc /proc proc defaults,hidepid=invisible 0 0" >> /etc/fstab
+fi
+mount -o remount,hidepid=invisible /proc
 echo "installed; next: homeunit provision init (see /opt/homeunit/provisioning/README.md)"

@@ -35,8 +35,6 @@ public sealed class PanServo(Func<SysfsPwmChannel> openChannel, ServoCalibration
 
     private SysfsPwmChannel? channel;
 
-    public LensPosition? Position { get; private set; }
-
     /// <summary>The channel, opened (exported) if it was not yet.</summary>
     public SysfsPwmChannel Channel => channel ??= openChannel();
 
@@ -46,7 +44,6 @@ public sealed class PanServo(Func<SysfsPwmChannel> openChannel, ServoCalibration
         var channel = Channel;
         channel.Configure(PeriodNs, calibration.PulseFor(position) * 1000L);
         channel.SetEnabled(true);
-        Position = position;
         timeline.Record(Parts.Servo, $"{name} pwm-on");
         try
         {

@@ -70,10 +70,4 @@ public static class RefusalReasons
     public const string Fault = "fault";
     public const string Malformed = "malformed";
     public const string TooLong = "too-long";
-
-    public static readonly IReadOnlyList<string> All =
-    [
-        BadSignature, UnknownKey, WrongAudience, Expired, NotYetValid, Replayed, OutsideCarePlan,
-        PausedNight, Busy, ClockUnsynced, Fault, Malformed, TooLong,
-    ];
 }

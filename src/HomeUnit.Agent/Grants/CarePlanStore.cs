@@ -72,10 +72,20 @@ public sealed class CarePlanStore
                     ? (CarePlanOutcome.Unchanged, null)
                     : Refuse(RefusalReasons.Replayed, plan.Version);
             }
+            var previous = StoredPayload();
             Store(plan.Version, JsonSerializer.Serialize(payload, TokenJson.Options));
+            try
+            {
+                audit.Append(new AuditRecord { Type = AuditTypes.CarePlanApplied, Version = plan.Version });
+            }
+            catch (SqliteException)
+            {
+                // In force only with its audit record: put the previous plan back.
+                Restore(previous);
+                throw;
+            }
             current = plan;
             log.LogInformation("care plan version {Version} applied ({Checks} checks, zone {Zone})", plan.Version, plan.Checks.Count, plan.Zone.Id);
-            audit.Append(new AuditRecord { Type = AuditTypes.CarePlanApplied, Version = plan.Version });
             return (CarePlanOutcome.Applied, null);
         }
         catch (SqliteException e)
@@ -95,6 +105,26 @@ public sealed class CarePlanStore
         return (CarePlanOutcome.Refused, reason);
     }
 
+    private (long Version, string Payload)? StoredPayload()
+    {
+        using var connection = database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT version, payload FROM careplan WHERE id = 1";
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? (reader.GetInt64(0), reader.GetString(1)) : null;
+    }
+
+    private void Restore((long Version, string Payload)? previous)
+    {
+        if (previous is { } p)
+        {
+            Store(p.Version, p.Payload);
+            return;
+        }
+        using var connection = database.Open();
+        StateDatabase.Execute(connection, "DELETE FROM careplan WHERE id = 1");
+    }
+
     private void Store(long version, string payload)
     {
         using var connection = database.Open();
@@ -108,6 +138,9 @@ public sealed class CarePlanStore
         command.ExecuteNonQuery();
     }
 
+    /// <summary>Stands for an unreadable stored plan: in force since forever, no checks, replaced by any real version.</summary>
+    private static readonly CarePlan Damaged = new(0, TimeZoneInfo.Utc, [], null, new HashSet<DateOnly>(), DateTimeOffset.MinValue);
+
     private CarePlan? Load(SqliteConnection connection)
     {
         using var command = connection.CreateCommand();
@@ -120,9 +153,10 @@ public sealed class CarePlanStore
         {
             return plan;
         }
-        // Only a damaged state file gets here: with no plan no scheduled look is allowed (fail closed).
-        log.LogError("the stored care plan cannot be read; no scheduled look is allowed until the central sends one");
-        return null;
+        // Only a damaged state file gets here. Fail closed: a plan in force with no checks refuses every
+        // look, installation looks too (which "no plan" would allow), until the central sends a plan again.
+        log.LogError("the stored care plan cannot be read; no look is allowed until the central sends one");
+        return Damaged;
     }
 
     private static CarePlan? Parse(string json)

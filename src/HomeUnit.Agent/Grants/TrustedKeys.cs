@@ -14,7 +14,6 @@ public sealed class TrustedKeys
 
     private TrustedKeys(Dictionary<string, ECDsaSecurityKey> keys) => this.keys = keys;
 
-    public IReadOnlyCollection<string> KeyIds => keys.Keys;
 
     /// <summary>The key named <paramref name="kid"/>, or null: an unknown kid is never tried against the other keys.</summary>
     public ECDsaSecurityKey? Find(string kid) => keys.GetValueOrDefault(kid);

@@ -11,7 +11,7 @@ public sealed record HealthSettings(string StateDirectory, string CameraDevice, 
 /// One reading of every part the centre relies on. Each check answers null (fine) or what is wrong,
 /// and never moves anything: a self-test at night must not turn the lens or light the IR.
 /// </summary>
-public sealed class HealthChecks(UnitHardware hardware, ClockTrust clockTrust, HealthSettings settings)
+public sealed partial class HealthChecks(UnitHardware hardware, ClockTrust clockTrust, HealthSettings settings)
 {
     private readonly object gate = new();
 
@@ -45,8 +45,36 @@ public sealed class HealthChecks(UnitHardware hardware, ClockTrust clockTrust, H
         return broken.Count == 0 ? null : $"LED not writable: {string.Join(", ", broken)}";
     }
 
-    /// <summary>Writes, syncs and deletes a small file in the state directory, and checks free space.</summary>
+    /// <summary>How often storage is proven by a real write: every reading would wear the SD card (an fsync twice a second).</summary>
+    public static readonly TimeSpan WriteProbeInterval = TimeSpan.FromMinutes(1);
+
+    private long lastWriteProbe = long.MinValue;
+    private string? lastWriteResult;
+
+    /// <summary>
+    /// Every reading: the kernel's own answer to "may I write here?" (a read-only mount, a wrong owner,
+    /// an immutable directory) and free space. Once a minute: a small file written, synced and deleted.
+    /// </summary>
     private string? Storage()
+    {
+        if (Access(settings.StateDirectory, WriteAccess) != 0)
+        {
+            return $"the state directory {settings.StateDirectory} is not writable (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})";
+        }
+        var free = new DriveInfo(settings.StateDirectory).AvailableFreeSpace;
+        if (free < settings.MinFreeBytes)
+        {
+            return $"only {free / (1024 * 1024)} MiB free in the state directory";
+        }
+        if (System.Diagnostics.Stopwatch.GetElapsedTime(lastWriteProbe) >= WriteProbeInterval)
+        {
+            lastWriteResult = WriteProbe();
+            lastWriteProbe = System.Diagnostics.Stopwatch.GetTimestamp();
+        }
+        return lastWriteResult;
+    }
+
+    private string? WriteProbe()
     {
         var probe = Path.Combine(settings.StateDirectory, ".health-probe");
         try
@@ -62,9 +90,13 @@ public sealed class HealthChecks(UnitHardware hardware, ClockTrust clockTrust, H
         {
             return $"the state directory is not writable: {e.Message}";
         }
-        var free = new DriveInfo(settings.StateDirectory).AvailableFreeSpace;
-        return free < settings.MinFreeBytes ? $"only {free / (1024 * 1024)} MiB free in the state directory" : null;
+        return null;
     }
+
+    private const int WriteAccess = 2; // W_OK
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "access", SetLastError = true, StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial int Access(string path, int mode);
 
     private static string? Check(Func<string?> check)
     {

@@ -39,7 +39,15 @@ public sealed class HealthMonitor(
         do
         {
             heartbeats.Beat(nameof(HealthMonitor));
-            CheckOnce();
+            try
+            {
+                CheckOnce();
+            }
+            catch (Exception e)
+            {
+                // The monitor must outlive whatever a reading throws; the next tick reads again.
+                log.LogError("health reading failed: {Error}", e.Message);
+            }
         }
         while (await timer.NextTickAsync(stoppingToken));
     }

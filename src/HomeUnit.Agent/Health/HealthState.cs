@@ -11,11 +11,12 @@ public static class Faults
     public const string Clock = "clock";
     public const string Storage = "storage";
 
-    /// <summary>Faults that end a running look: the camera, the lens or the light cannot be trusted, or the look cannot be audited.</summary>
+    /// <summary>
+    /// Faults that end a running look and refuse new ones (as <c>fault</c>): the camera, the lens or the
+    /// light cannot be trusted, or a look cannot be audited. On battery, undervoltage or an unsynced clock
+    /// (refused by the grant checks as <c>clock-unsynced</c>) a look in progress goes on.
+    /// </summary>
     public static bool EndsLook(string fault) => fault is Camera or Servo or Light or Storage;
-
-    /// <summary>Faults under which no look is accepted (refused as <c>fault</c>). Power on battery still allows looks.</summary>
-    public static bool BlocksLook(string fault) => fault is Camera or Servo or Light or Storage;
 }
 
 /// <summary>
@@ -43,7 +44,7 @@ public sealed class HealthState
 
     public bool BlocksLook
     {
-        get { lock (gate) return faults.Keys.Any(HomeUnit.Agent.Health.Faults.BlocksLook); }
+        get { lock (gate) return faults.Keys.Any(HomeUnit.Agent.Health.Faults.EndsLook); }
     }
 
     public string? Detail(string fault)

@@ -23,8 +23,6 @@ public sealed class SdNotify
 
     public void Stopping() => Send("STOPPING=1");
 
-    public void Status(string text) => Send($"STATUS={text}");
-
     private void Send(string message)
     {
         if (string.IsNullOrEmpty(socketPath))

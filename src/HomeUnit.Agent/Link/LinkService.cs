@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
 using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Link.Mosquitto;
@@ -156,13 +157,20 @@ public sealed class LinkService : BackgroundService
         if (lostAt is { } lost)
         {
             var down = since - lost;
-            events.Raise("link.restored", Severity.Info, new { downSeconds = Math.Round(down.TotalSeconds, 1), lostAt = Wire.Time(lost) });
+            try
+            {
+                events.Raise("link.restored", Severity.Info, new { downSeconds = Math.Round(down.TotalSeconds, 1), lostAt = Wire.Time(lost) });
+            }
+            catch (SqliteException e)
+            {
+                log.LogError("link.restored could not be stored: {Error}", e.Message);
+            }
             lostAt = null;
         }
 
         using var serving = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         var work = Task.WhenAll(
-            DrainAsync(connection, untilEmpty: false, serving.Token),
+            KeepDrainingAsync(connection, serving.Token),
             KeepStatusAsync(connection, since, serving.Token),
             ReceiveAsync(connection, serving.Token));
         await Task.WhenAny(connection.Closed, work, Task.Delay(Timeout.Infinite, serving.Token));
@@ -190,6 +198,34 @@ public sealed class LinkService : BackgroundService
         catch (Exception e) when (e is MqttException or OperationCanceledException)
         {
             log.LogWarning("clean shutdown of the link incomplete ({Reason}); the broker publishes the will instead", e.Message);
+        }
+    }
+
+    /// <summary>
+    /// Drains while connected. A storage fault (health reports it) must not cost the connection: the
+    /// status, commands and a stop still need it, so the drain waits and tries the outbox again.
+    /// </summary>
+    private async Task KeepDrainingAsync(IMqttConnection connection, CancellationToken token)
+    {
+        while (!token.IsCancellationRequested && connection.State == MqttConnectionState.Connected)
+        {
+            try
+            {
+                await DrainAsync(connection, untilEmpty: false, token);
+                return;
+            }
+            catch (SqliteException e)
+            {
+                log.LogError("outbox unreadable ({Error}); the link stays up and tries again", e.Message);
+                try
+                {
+                    await Task.Delay(IdlePoll, clock, token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
         }
     }
 

@@ -159,9 +159,8 @@ public sealed class Outbox
     }
 
     /// <summary>
-    /// Waits until something is enqueued (or the timeout passes). One wake-up covers every record
-    /// enqueued so far, so a burst does not cause a wake-up per record. A record enqueued inside a
-    /// caller's transaction signals before that transaction commits: keep the timeout short.
+    /// Waits until something is enqueued and committed (or the timeout passes). One wake-up covers every
+    /// record enqueued so far, so a burst does not cause a wake-up per record.
     /// </summary>
     public async Task WaitForWorkAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {

@@ -67,12 +67,11 @@ public sealed class AgentProcess : IDisposable
 
     public static bool IsAlive(int pid)
     {
-        // A zombie still has a /proc entry; its state letter tells.
-        var stat = $"/proc/{pid}/stat";
+        // Field 3 of /proc/PID/stat is the state; a zombie (Z) or dead (X) process is gone.
         try
         {
-            var text = File.ReadAllText(stat);
-            return text[(text.LastIndexOf(')') + 2)] != 'Z';
+            var text = File.ReadAllText($"/proc/{pid}/stat");
+            return text[(text.LastIndexOf(')') + 2)] is not ('Z' or 'X');
         }
         catch (IOException)
         {

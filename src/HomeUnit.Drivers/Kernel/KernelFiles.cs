@@ -68,16 +68,30 @@ public sealed class KernelFiles(string root)
     /// <summary>Where a sysfs link such as <c>pwmchip0/device</c> points, or null.</summary>
     public string? LinkTarget(string relative)
     {
-        var info = new FileInfo(PathOf(relative));
-        return info.LinkTarget ?? new DirectoryInfo(PathOf(relative)).LinkTarget;
+        try
+        {
+            var info = new FileInfo(PathOf(relative));
+            return info.LinkTarget ?? new DirectoryInfo(PathOf(relative)).LinkTarget;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new HardwareFault($"cannot read the link {relative}: {e.Message}", e);
+        }
     }
 
-    public IEnumerable<string> Children(string relativeDirectory)
+    public IReadOnlyList<string> Children(string relativeDirectory)
     {
         var full = PathOf(relativeDirectory);
-        return Directory.Exists(full)
-            ? Directory.EnumerateFileSystemEntries(full).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)
-            : [];
+        try
+        {
+            return Directory.Exists(full)
+                ? [.. Directory.EnumerateFileSystemEntries(full).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)]
+                : [];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new HardwareFault($"cannot list {relativeDirectory}: {e.Message}", e);
+        }
     }
 
     internal static string Printable(string text) =>

@@ -20,6 +20,4 @@ public sealed class LedClassDevice(KernelFiles files, string label)
         }
         files.Write($"{Directory}/brightness", on ? max.ToString() : "0");
     }
-
-    public bool IsOn => files.ReadNumber($"{Directory}/brightness") > 0;
 }

@@ -108,7 +108,5 @@ public sealed class SysfsPwmChannel
 
     public void SetEnabled(bool enabled) => files.Write($"{channelDirectory}/enable", enabled ? "1" : "0");
 
-    public bool Enabled => files.ReadNumber($"{channelDirectory}/enable") == 1;
-
     public bool Writable => files.IsWritable($"{channelDirectory}/enable");
 }

@@ -137,7 +137,7 @@ public sealed class CarePlanTests
     }
 
     [Fact]
-    public async Task Damaged_stored_plan_allows_no_scheduled_look_until_the_retained_plan_comes_again()
+    public async Task Damaged_stored_plan_allows_no_look_of_any_kind_until_the_retained_plan_comes_again()
     {
         using var rig = new GrantRig();
         var plan = GrantRig.Plan(version: 5);
@@ -152,8 +152,9 @@ public sealed class CarePlanTests
 
         rig.Restart();
 
-        Assert.Null(rig.Plans.Current);
+        Assert.Empty(rig.Plans.Current!.Checks);
         Assert.Equal(RefusalReasons.OutsideCarePlan, (await rig.Authorizer.AuthorizeAsync(rig.Grant())).Reason);
+        Assert.Equal(RefusalReasons.OutsideCarePlan, (await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.Installation))).Reason);
         Assert.Equal(CarePlanOutcome.Applied, await rig.ApplyPlanAsync(plan));
         Assert.True((await rig.Authorizer.AuthorizeAsync(rig.Grant())).Accepted);
     }

@@ -78,6 +78,40 @@ public sealed class SessionMachineTests
     }
 
     [Fact]
+    public async Task A_look_never_streams_past_its_grants_end_even_when_its_streaming_time_is_longer()
+    {
+        using var unit = new UnitUnderTest();
+        var request = await unit.RequestAsync(TimeSpan.FromSeconds(60)) with { EndBy = DateTimeOffset.UtcNow.AddSeconds(2) };
+
+        Assert.Equal(StartOutcome.Started, unit.Sessions.TryStart(request));
+        await unit.Sessions.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        var ended = unit.Audit.List().Single(r => r.Type == AuditTypes.SessionEnded);
+        Assert.Equal(EndReasons.Completed, ended.Reason);
+        Assert.True(DateTimeOffset.Parse(ended.EndedAt!) < request.EndBy!.Value.AddSeconds(1), $"ended at {ended.EndedAt}, grant ended at {request.EndBy}");
+    }
+
+    [Fact]
+    public async Task A_look_whose_started_record_cannot_be_written_still_stops_capture_and_leaves_the_safe_state()
+    {
+        using var unit = new UnitUnderTest();
+        Assert.Equal(StartOutcome.Started, unit.Sessions.TryStart(await unit.RequestAsync(TimeSpan.FromSeconds(60))));
+        using (var connection = unit.Database.Open())
+        {
+            StateDatabase.Execute(connection, "DROP TABLE audit"); // storage fails between accepted and started
+        }
+
+        await unit.Sessions.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        var timeline = unit.Timeline.Snapshot();
+        TimelineAssert.GreenWheneverCapturing(timeline);
+        Assert.Equal("off", timeline.Last(e => e.Part == Parts.Capture).State);
+        Assert.Equal("lens-up pwm-off", timeline.Last(e => e.Part == Parts.Servo).State);
+        Assert.Equal("1", unit.Brightness(StatusLight.RedLabel));
+        Assert.Equal(SessionState.Idle, unit.Sessions.State);
+    }
+
+    [Fact]
     public async Task A_second_look_while_one_runs_is_refused_as_busy()
     {
         using var unit = new UnitUnderTest();
@@ -136,6 +170,7 @@ public sealed class SessionMachineTests
 
         var aborted = unit.Audit.List().Single(r => r.Type == AuditTypes.SessionAborted);
         Assert.Equal($"{EndReasons.CameraFault}: receiver went away", aborted.Reason);
+        Assert.Contains(unit.Outbox.Peek(100), item => item.Topic == Topics.Event && item.Payload.Contains("\"camera.fault\""));
         TimelineAssert.GreenWheneverCapturing(unit.Timeline.Snapshot());
         Assert.Equal("1", unit.Brightness(StatusLight.RedLabel));
     }

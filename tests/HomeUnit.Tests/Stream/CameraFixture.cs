@@ -36,20 +36,5 @@ public sealed class CameraFixture : IDisposable
     public IReadOnlyList<string> CaptureStates() =>
         [.. Timeline.Snapshot().Where(e => e.Part == Parts.Capture).Select(e => e.State)];
 
-    public static bool IsRunning(int pid)
-    {
-        try
-        {
-            // Field 3 of /proc/PID/stat is the state; a zombie (Z) or dead (X) process is gone.
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var state = stat[(stat.LastIndexOf(')') + 2)..][0];
-            return state is not ('Z' or 'X');
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
-
     public void Dispose() => directory.Dispose();
 }

@@ -62,7 +62,7 @@ public sealed class CaptureProcessTreeTests(ITestOutputHelper output) : IDisposa
 
         var watch = Stopwatch.StartNew();
         Assert.Equal(0, Kill(agent, 9));
-        await Eventually.True(() => !CameraFixture.IsRunning(ffmpeg), "ffmpeg to die with its parent", Generous);
+        await Eventually.True(() => !AgentProcess.IsAlive(ffmpeg), "ffmpeg to die with its parent", Generous);
         output.WriteLine($"ffmpeg gone {watch.Elapsed.TotalMilliseconds:F0} ms after its parent was killed");
         await parent.WaitForExitAsync().WaitAsync(Generous);
 

@@ -15,7 +15,7 @@ public sealed class ChildProcessTests
         await child.StopAsync();
 
         Assert.Equal(128 + 15, await child.Exited);
-        Assert.False(CameraFixture.IsRunning(child.Id));
+        Assert.False(AgentProcess.IsAlive(child.Id));
     }
 
     [Fact]
@@ -28,6 +28,6 @@ public sealed class ChildProcessTests
         await child.StopAsync();
 
         Assert.Equal(128 + 9, await child.Exited);
-        Assert.False(CameraFixture.IsRunning(child.Id));
+        Assert.False(AgentProcess.IsAlive(child.Id));
     }
 }

@@ -19,7 +19,7 @@ public sealed class LiveStreamTests : IDisposable
         await receiver.WaitForFramesAsync(15, Generous);
         await capture.StopAsync();
 
-        Assert.False(CameraFixture.IsRunning(capture.ProcessId));
+        Assert.False(AgentProcess.IsAlive(capture.ProcessId));
         await receiver.Exited.WaitAsync(Generous);
         Assert.True(capture.Frames >= 15, $"ffmpeg reported {capture.Frames} frames");
         Assert.False(capture.Failed.IsCompleted);
@@ -37,7 +37,7 @@ public sealed class LiveStreamTests : IDisposable
 
         Assert.Equal("the SRT receiver refused the passphrase", reason);
         Assert.Equal(0, receiver.Frames);
-        Assert.False(CameraFixture.IsRunning(capture.ProcessId));
+        Assert.False(AgentProcess.IsAlive(capture.ProcessId));
         Assert.Equal("off", fixture.CaptureStates()[^1]);
         await capture.StopAsync();
         Assert.Equal(2, fixture.CaptureStates().Count);
@@ -52,7 +52,7 @@ public sealed class LiveStreamTests : IDisposable
         var reason = await capture.Failed.WaitAsync(Generous);
 
         Assert.Equal($"no SRT receiver answered at {url}", reason);
-        Assert.False(CameraFixture.IsRunning(capture.ProcessId));
+        Assert.False(AgentProcess.IsAlive(capture.ProcessId));
         Assert.Equal("off", fixture.CaptureStates()[^1]);
     }
 
@@ -67,7 +67,7 @@ public sealed class LiveStreamTests : IDisposable
         var reason = await capture.Failed.WaitAsync(Generous);
 
         Assert.Equal("no frame from the camera within 4 s", reason);
-        Assert.All(capture.ProcessIds, pid => Assert.False(CameraFixture.IsRunning(pid)));
+        Assert.All(capture.ProcessIds, pid => Assert.False(AgentProcess.IsAlive(pid)));
         Assert.Equal("off", fixture.CaptureStates()[^1]);
     }
 
@@ -87,7 +87,7 @@ public sealed class LiveStreamTests : IDisposable
         await capture.StopAsync();
 
         Assert.Equal(2, capture.ProcessIds.Count);
-        Assert.All(capture.ProcessIds, pid => Assert.False(CameraFixture.IsRunning(pid)));
+        Assert.All(capture.ProcessIds, pid => Assert.False(AgentProcess.IsAlive(pid)));
         Assert.True(capture.Frames > 0);
         Assert.False(capture.Failed.IsCompleted);
     }
