@@ -158,7 +158,7 @@ public static class AgentHost
         services.AddSingleton(sp => new AuditLog(sp.GetRequiredService<StateDatabase>(), sp.GetRequiredService<Outbox>(), options.DeviceId, TimeProvider.System));
         services.AddSingleton<Events>();
         services.AddSingleton<SessionMachine>();
-        services.AddSingleton<SdNotify>();
+        services.AddSingleton(SdNotify.FromEnvironment());
         services.AddSingleton<LoopHeartbeats>();
         services.AddSingleton<HealthState>();
         services.AddSingleton(sp => new ClockTrust(sp.GetRequiredService<UnitHardware>().Files));

@@ -7,15 +7,17 @@ namespace HomeUnit.Agent.Hosting;
 /// systemd's notify protocol, written by hand: one datagram to <c>$NOTIFY_SOCKET</c>
 /// (READY=1, WATCHDOG=1, STOPPING=1). Does nothing when not started by systemd.
 /// </summary>
-public sealed class SdNotify
+public sealed class SdNotify(string? socketPath, TimeSpan? watchdogInterval)
 {
-    private readonly string? socketPath = Environment.GetEnvironmentVariable("NOTIFY_SOCKET");
-
-    /// <summary>Half of <c>WatchdogSec</c>, or null when systemd does not watch this process.</summary>
-    public static TimeSpan? WatchdogInterval =>
+    /// <summary>As systemd set it up: <c>$NOTIFY_SOCKET</c> and half of <c>$WATCHDOG_USEC</c>.</summary>
+    public static SdNotify FromEnvironment() => new(
+        Environment.GetEnvironmentVariable("NOTIFY_SOCKET"),
         long.TryParse(Environment.GetEnvironmentVariable("WATCHDOG_USEC"), out var usec) && usec > 0
             ? TimeSpan.FromMicroseconds(usec / 2.0)
-            : null;
+            : null);
+
+    /// <summary>How often to feed the watchdog (half of <c>WatchdogSec</c>), or null when systemd does not watch.</summary>
+    public TimeSpan? WatchdogInterval => watchdogInterval;
 
     public void Ready() => Send("READY=1");
 

@@ -10,7 +10,7 @@ public sealed class SystemdService(SdNotify notify, LoopHeartbeats heartbeats, I
     {
         lifetime.ApplicationStarted.Register(notify.Ready);
         lifetime.ApplicationStopping.Register(notify.Stopping);
-        if (SdNotify.WatchdogInterval is not { } interval)
+        if (notify.WatchdogInterval is not { } interval)
         {
             return;
         }

@@ -1,0 +1,88 @@
+using System.Net.Sockets;
+using System.Text;
+using HomeUnit.Agent.Hosting;
+using HomeUnit.Central.Simulation;
+using HomeUnit.Tests.Infrastructure;
+using Microsoft.Extensions.Hosting.Internal;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace HomeUnit.Tests.Hosting;
+
+/// <summary>systemd's watchdog is fed only while every main loop turns, so a stuck loop becomes a restart.</summary>
+public sealed class WatchdogTests : IDisposable
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
+    private readonly TempDirectory directory = new();
+    private readonly Socket systemd = new(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+
+    public WatchdogTests() => systemd.Bind(new UnixDomainSocketEndPoint(directory.Combine("notify")));
+
+    private string? Receive(TimeSpan timeout)
+    {
+        systemd.ReceiveTimeout = (int)timeout.TotalMilliseconds;
+        var buffer = new byte[256];
+        try
+        {
+            return Encoding.UTF8.GetString(buffer, 0, systemd.Receive(buffer));
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
+
+    private void Drain()
+    {
+        while (systemd.Available > 0)
+        {
+            Receive(Interval);
+        }
+    }
+
+    [Fact]
+    public async Task The_watchdog_is_fed_while_the_loops_turn_and_starved_while_one_is_stuck()
+    {
+        var heartbeats = new LoopHeartbeats();
+        using var beating = new CancellationTokenSource();
+        var paused = false;
+        var loop = Task.Run(async () =>
+        {
+            while (!beating.IsCancellationRequested)
+            {
+                if (!Volatile.Read(ref paused))
+                {
+                    heartbeats.Beat("health");
+                }
+                await Task.Delay(20);
+            }
+        });
+        var service = new SystemdService(new SdNotify(directory.Combine("notify"), Interval), heartbeats,
+            new ApplicationLifetime(NullLogger<ApplicationLifetime>.Instance), NullLogger<SystemdService>.Instance);
+        await service.StartAsync(CancellationToken.None);
+        try
+        {
+            Assert.Equal("WATCHDOG=1", Receive(TimeSpan.FromSeconds(10)));
+
+            Volatile.Write(ref paused, true); // the loop is stuck from now on
+            await Eventually.True(() => heartbeats.Stale(Interval * 2).Count > 0, "the loop to be seen as stuck");
+            Receive(Interval); // a feed decided just before the loop went stale may still be on its way
+            Drain();
+            Assert.Null(Receive(Interval * 10)); // then ten intervals without a single feed
+
+            Volatile.Write(ref paused, false);
+            Assert.Equal("WATCHDOG=1", Receive(TimeSpan.FromSeconds(10)));
+        }
+        finally
+        {
+            await beating.CancelAsync();
+            await loop;
+            await service.StopAsync(CancellationToken.None);
+        }
+    }
+
+    public void Dispose()
+    {
+        systemd.Dispose();
+        directory.Dispose();
+    }
+}
