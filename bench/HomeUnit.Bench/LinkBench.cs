@@ -1,3 +1,4 @@
+using HomeUnit.Central.Simulation;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
@@ -30,7 +31,7 @@ public static class LinkBench
     public static async Task<int> RunAsync()
     {
         var directory = Directory.CreateTempSubdirectory("homeunit-bench-");
-        var port = FreePort();
+        var port = LocalBroker.FreePort();
         using var broker = StartBroker(directory.FullName, port);
         try
         {
@@ -245,15 +246,6 @@ public static class LinkBench
                 await Task.Delay(20);
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     private static double Percentile(double[] samples, double p)
