@@ -20,6 +20,11 @@ public sealed class LiveView(HardwareTimeline timeline, SessionMachine sessions,
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         timeline.Recorded += entry => { lock (parts) parts[entry.Part] = entry.State; };
+        // What happened before the view started (the safe state at start-up) shows too.
+        foreach (var entry in timeline.Snapshot())
+        {
+            lock (parts) parts[entry.Part] = entry.State;
+        }
         events.Raised += e => { lock (parts) { recent.Enqueue($"{e.At[11..19]} {e.Type} ({e.Severity})"); while (recent.Count > 6) recent.Dequeue(); } };
         await AnsiConsole.Live(Render()).StartAsync(async context =>
         {
