@@ -175,6 +175,26 @@ public sealed class SessionMachineTests
         Assert.Equal("1", unit.Brightness(StatusLight.RedLabel));
     }
 
+    [Theory]
+    [InlineData(false, "no SRT receiver answered")]
+    [InlineData(true, "refused the passphrase")]
+    public async Task A_look_whose_receiver_is_missing_or_refuses_it_ends_as_a_camera_fault_with_the_lens_up(bool wrongPassphrase, string reason)
+    {
+        using var unit = new UnitUnderTest();
+        await using var stranger = wrongPassphrase ? await SrtReceiver.StartAsync("another-passphrase-entirely") : null;
+        var request = UnitUnderTest.Request(stranger?.Url ?? $"srt://127.0.0.1:{SrtReceiver.FreeUdpPort()}", TimeSpan.FromSeconds(60));
+
+        await RunLook(unit, request);
+
+        var aborted = unit.Audit.List().Single(r => r.Type == AuditTypes.SessionAborted);
+        Assert.StartsWith(EndReasons.CameraFault, aborted.Reason);
+        Assert.Contains(reason, aborted.Reason);
+        Assert.DoesNotContain(UnitUnderTest.Passphrase, aborted.Reason);
+        Assert.Equal("lens-up pwm-off", unit.Timeline.Snapshot().Last(e => e.Part == Parts.Servo).State);
+        Assert.Equal("1", unit.Brightness(StatusLight.RedLabel));
+        TimelineAssert.GreenWheneverCapturing(unit.Timeline.Snapshot());
+    }
+
     [Fact]
     public void No_durable_audit_record_means_no_look()
     {
