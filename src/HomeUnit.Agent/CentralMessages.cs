@@ -13,7 +13,8 @@ namespace HomeUnit.Agent;
 /// <summary>
 /// What the central sends, routed: a grant through the authorizer to the session state machine, a
 /// care plan to its store, a command (verified like a grant) to the running look or the self-test.
-/// Every message is handled whole before the next, so a grant and a stop cannot overtake each other.
+/// Messages are handled one at a time, in order, so a grant and a stop cannot overtake each other; only a
+/// self-test runs in the background (it can take seconds, and a stop must not wait behind it).
 /// </summary>
 public sealed class CentralMessages(
     ChannelReader<InboundMessage> inbound,

@@ -75,8 +75,21 @@ public static class Program
                 {
                     return Fail([$"Trust:KeysDirectory: {e.Message}"]);
                 }
-                using var host = AgentHost.Build(options, configuration, trustedKeys, simulation, new RunFlags(parse.GetValue(view), parse.GetValue(timeline)));
-                await host.RunAsync(cancellationToken);
+                IHost host;
+                try
+                {
+                    host = AgentHost.Build(options, configuration, trustedKeys, simulation, new RunFlags(parse.GetValue(view), parse.GetValue(timeline)));
+                }
+                catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
+                {
+                    // No durable state, no looks: say why and exit; systemd's ExecStopPost makes the hardware safe and restarts us.
+                    Console.Error.WriteLine($"homeunit: State:Directory: the state database in {options.State.Directory} cannot be opened: {e.Message}");
+                    return ExitFailed;
+                }
+                using (host)
+                {
+                    await host.RunAsync(cancellationToken);
+                }
             }
             return ExitOk;
         });

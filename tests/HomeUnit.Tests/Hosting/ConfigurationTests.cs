@@ -74,6 +74,21 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public async Task An_unwritable_state_directory_stops_the_agent_with_a_clear_reason_not_a_crash()
+    {
+        using var kernel = SimulatedKernel.Create(directory.Combine("root"));
+        Directory.CreateDirectory(directory.Combine("state"));
+        using var readOnly = new Immutable(directory.Combine("state"));
+
+        var (exitCode, output) = await AgentProcess.RunAsync(
+            ["run", "--simulate", "--set", $"Hardware:Root={kernel.Files.Root}", "--set", $"State:Directory={directory.Combine("state")}"]);
+
+        Assert.Equal(Program.ExitFailed, exitCode);
+        Assert.Contains("State:Directory: the state database", output);
+        Assert.DoesNotContain("Unhandled exception", output);
+    }
+
+    [Fact]
     public async Task Safe_state_verb_turns_the_lens_up_with_pwm_off_ir_off_and_red_even_when_other_settings_are_wrong()
     {
         using var kernel = SimulatedKernel.Create(directory.Combine("root"));
