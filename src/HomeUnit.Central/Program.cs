@@ -38,8 +38,11 @@ public static class Program
     private static Command DemoCommand()
     {
         var seconds = new Option<int>("--seconds") { Description = "How long the look streams", DefaultValueFactory = _ => 8 };
-        var command = new Command("demo", "One night check on a simulated unit: care plan, grant, green light, stream, red light, audit; then a power cut") { seconds };
-        command.SetAction((parse, _) => Simulation.Demo.RunAsync(parse.GetValue(seconds)));
+        var handover = new Option<bool>("--handover") { Description = "Instead: the primary hands supervision to a standby centre and goes away, the standby performs a check, the primary takes back" };
+        var command = new Command("demo", "One night check on a simulated unit: care plan, grant, green light, stream, red light, audit; then a power cut") { seconds, handover };
+        command.SetAction((parse, _) => parse.GetValue(handover)
+            ? Simulation.HandoverDemo.RunAsync(parse.GetValue(seconds))
+            : Simulation.Demo.RunAsync(parse.GetValue(seconds)));
         return command;
     }
 
