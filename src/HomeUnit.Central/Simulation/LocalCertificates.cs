@@ -107,6 +107,8 @@ public sealed class LocalCertificates
         using var certificate = request.Create(issuer, issuer.NotBefore, issuer.NotAfter, RandomNumberGenerator.GetBytes(16));
         var keyFile = Path.Combine(directory, $"{fileName}.key");
         File.WriteAllText(keyFile, key.ExportPkcs8PrivateKeyPem());
+        // As provisioning installs a key: the agent refuses one that other accounts can read.
+        File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         return new PemPair(WriteCertificate($"{fileName}.pem", certificate), keyFile);
     }
 
