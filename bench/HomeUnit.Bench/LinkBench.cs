@@ -7,9 +7,10 @@ using System.Text;
 using System.Text.Json;
 using HomeUnit.Agent;
 using HomeUnit.Agent.Health;
+using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Link;
-using HomeUnit.Agent.Link.Mosquitto;
 using HomeUnit.Agent.State;
+using HomeUnit.Mqtt;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -17,7 +18,7 @@ namespace HomeUnit.Bench;
 
 /// <summary>
 /// The MQTT link against a local mosquitto (plain TCP on 127.0.0.1, no subscribers):
-/// publish→PUBACK latency through <see cref="MosquittoConnection"/> against a hand-written MQTT
+/// publish→PUBACK latency through <see cref="MqttConnection"/> against a hand-written MQTT
 /// client on a bare socket, and outbox drain throughput against pipelined publishes without the
 /// outbox and against <c>mosquitto_pub -l</c>, all measured in the same run.
 /// </summary>
@@ -81,7 +82,7 @@ public static class LinkBench
 
     private static async Task<double[]> ConnectionLatencyAsync(MqttOptions options, byte[] payload)
     {
-        await using var connection = new MosquittoConnection(options, "bench-1", null, NullLogger.Instance);
+        await using var connection = new MqttConnection(options, options.Broker, "bench-1", null, NullLogger.Instance);
         await connection.ConnectAsync(CancellationToken.None);
         var samples = new double[LatencySamples];
         for (var i = -Warmup; i < LatencySamples; i++)
@@ -171,7 +172,7 @@ public static class LinkBench
             outbox.Enqueue(Topics.Event, Guid.NewGuid().ToString(), text);
         }
         var events = new Events(database, outbox, TimeProvider.System, NullLogger<Events>.Instance);
-        using var link = new LinkService(options, "bench-1", outbox, events, new HealthState(), TimeProvider.System, NullLoggerFactory.Instance);
+        using var link = new LinkService(options, "bench-1", outbox, events, new HealthState(), new LoopHeartbeats(), TimeProvider.System, NullLoggerFactory.Instance);
         await link.StartAsync(CancellationToken.None);
         while (link.Status.State != LinkState.Online)
         {
@@ -190,7 +191,7 @@ public static class LinkBench
     /// <summary>Every record handed to the connection at once and all acknowledgements awaited: no SQLite, no window.</summary>
     private static async Task<double> PipelinedThroughputAsync(MqttOptions options, byte[] payload)
     {
-        await using var connection = new MosquittoConnection(options, "bench-2", null, NullLogger.Instance);
+        await using var connection = new MqttConnection(options, options.Broker, "bench-2", null, NullLogger.Instance);
         await connection.ConnectAsync(CancellationToken.None);
         var watch = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, Records).Select(_ => connection.PublishAsync(Topic, payload, retain: false, CancellationToken.None)));

@@ -165,7 +165,7 @@ public static class AgentHost
         services.AddSingleton(sp => HealthChecks(options, sp.GetRequiredService<UnitHardware>()));
         services.AddSingleton(sp => new SelfTest(sp.GetRequiredService<HealthChecks>(), sp.GetRequiredService<SessionMachine>().CheckCameraAsync, sp.GetRequiredService<HealthState>()));
         services.AddSingleton(sp => new LinkService(options.Mqtt, options.DeviceId, sp.GetRequiredService<Outbox>(),
-            sp.GetRequiredService<Events>(), sp.GetRequiredService<HealthState>(), TimeProvider.System, sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetRequiredService<Events>(), sp.GetRequiredService<HealthState>(), sp.GetRequiredService<LoopHeartbeats>(), TimeProvider.System, sp.GetRequiredService<ILoggerFactory>(),
             sp.GetRequiredService<Supervision>()));
 
         services.AddSingleton(new TrustPolicy(options.DeviceId,

@@ -17,7 +17,7 @@ public sealed class AgentProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "homeunit.dll"));
+        start.ArgumentList.Add(Executable);
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
@@ -32,6 +32,13 @@ public sealed class AgentProcess : IDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
     }
+
+    /// <summary>
+    /// The agent's assembly: <c>$HOMEUNIT_AGENT</c> (the demo's script sets it), else beside this one
+    /// (the tests build both into one directory). The central tools do not link the agent.
+    /// </summary>
+    public static string Executable =>
+        Environment.GetEnvironmentVariable("HOMEUNIT_AGENT") is { Length: > 0 } path ? path : Path.Combine(AppContext.BaseDirectory, "homeunit.dll");
 
     public int Id => process.Id;
 

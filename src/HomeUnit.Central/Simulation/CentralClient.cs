@@ -1,6 +1,5 @@
 using System.Text;
-using HomeUnit.Agent.Link;
-using HomeUnit.Agent.Link.Mosquitto;
+using HomeUnit.Mqtt;
 using Microsoft.Extensions.Logging;
 
 namespace HomeUnit.Central.Simulation;
@@ -67,7 +66,7 @@ public sealed class CentralClient : IAsyncDisposable
         {
             try
             {
-                await using var connection = new MosquittoConnection(options, clientId, null, log);
+                await using var connection = new MqttConnection(options, options.Broker, clientId, null, log);
                 await connection.ConnectAsync(stop.Token);
                 foreach (var filter in filters)
                 {

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using HomeUnit.Agent.Link;
+using HomeUnit.Mqtt;
 
 namespace HomeUnit.Central.Simulation;
 
@@ -146,6 +146,32 @@ public sealed class LocalBroker : IAsyncDisposable
         }
         Process.Start("kill", ["-TERM", running.Id.ToString()])!.WaitForExit();
         await running.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    /// <summary>Freezes the broker (SIGSTOP): its sockets stay open but nothing answers, as with a hung host.</summary>
+    public void Freeze() => Signal("STOP");
+
+    /// <summary>Lets a frozen broker run on (SIGCONT).</summary>
+    public void Thaw() => Signal("CONT");
+
+    /// <summary>Kills the broker (SIGKILL): no goodbye, nothing saved since its last autosave.</summary>
+    public async Task KillAsync()
+    {
+        if (process is not { HasExited: false } running)
+        {
+            return;
+        }
+        running.Kill();
+        await running.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    private void Signal(string signal)
+    {
+        if (process is not { HasExited: false } running)
+        {
+            throw new InvalidOperationException("the broker is not running");
+        }
+        Process.Start("kill", [$"-{signal}", running.Id.ToString()])!.WaitForExit();
     }
 
     public async ValueTask DisposeAsync()

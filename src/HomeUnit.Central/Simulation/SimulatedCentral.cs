@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using HomeUnit.Agent.Link;
+using HomeUnit.Mqtt;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging;
 

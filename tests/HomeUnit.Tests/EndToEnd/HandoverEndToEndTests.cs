@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using HomeUnit.Agent.Link;
+using HomeUnit.Mqtt;
 using HomeUnit.Central;
 using HomeUnit.Central.Simulation;
 using HomeUnit.Protocol;

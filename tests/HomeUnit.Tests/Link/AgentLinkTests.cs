@@ -2,6 +2,7 @@ using HomeUnit.Central.Simulation;
 using System.Text.Json;
 using HomeUnit.Agent;
 using HomeUnit.Agent.Link;
+using HomeUnit.Mqtt;
 using HomeUnit.Tests.Infrastructure;
 using Xunit.Abstractions;
 

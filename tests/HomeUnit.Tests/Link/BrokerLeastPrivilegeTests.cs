@@ -1,7 +1,6 @@
 using System.Text;
-using HomeUnit.Agent.Link;
-using HomeUnit.Agent.Link.Mosquitto;
 using HomeUnit.Central.Simulation;
+using HomeUnit.Mqtt;
 using HomeUnit.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -34,17 +33,17 @@ public sealed class BrokerLeastPrivilegeTests(ITestOutputHelper output) : IAsync
     }
 
     /// <summary>A connection with <paramref name="certificateOf"/>'s certificate asking for the client id <paramref name="clientId"/>.</summary>
-    private MosquittoConnection Connection(string certificateOf, string clientId, int? port = null)
+    private MqttConnection Connection(string certificateOf, string clientId, int? port = null)
     {
         var options = broker.ClientOptions(certificateOf);
         options.Port = port ?? options.Port;
         options.ConnectTimeoutSeconds = 10;
-        var connection = new MosquittoConnection(options, clientId, null, log.For<MosquittoConnection>());
+        var connection = new MqttConnection(options, options.Broker, clientId, null, log.For<MqttConnection>());
         owned.Add(connection);
         return connection;
     }
 
-    private async Task<MosquittoConnection> Subscribed(string certificateOf, string clientId, params string[] filters)
+    private async Task<MqttConnection> Subscribed(string certificateOf, string clientId, params string[] filters)
     {
         var connection = Connection(certificateOf, clientId);
         await connection.ConnectAsync(CancellationToken.None);

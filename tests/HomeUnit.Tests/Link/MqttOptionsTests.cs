@@ -1,4 +1,4 @@
-using HomeUnit.Agent.Link;
+using HomeUnit.Mqtt;
 using HomeUnit.Tests.Infrastructure;
 
 namespace HomeUnit.Tests.Link;

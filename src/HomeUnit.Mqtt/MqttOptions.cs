@@ -1,4 +1,4 @@
-namespace HomeUnit.Agent.Link;
+namespace HomeUnit.Mqtt;
 
 /// <summary>The link's settings, bound from the configuration section <c>Mqtt</c> (design §6).</summary>
 public sealed class MqttOptions
@@ -44,6 +44,9 @@ public sealed class MqttOptions
     public bool UsesTls => CaFile is not null || CertFile is not null || KeyFile is not null;
 
     public int EffectivePort => Port != 0 ? Port : UsesTls ? 8883 : 1883;
+
+    /// <summary>The broker these settings name.</summary>
+    public BrokerEndpoint Broker => new(Host, EffectivePort);
 
     /// <summary>Every problem as "Mqtt:Key: what is wrong"; empty when the settings are usable.</summary>
     public IReadOnlyList<string> Validate()

@@ -1,4 +1,4 @@
-namespace HomeUnit.Agent.Link;
+namespace HomeUnit.Mqtt;
 
 /// <summary>Where one connection is in its life. A closed connection is never reused: make a new one.</summary>
 public enum MqttConnectionState
@@ -18,13 +18,20 @@ public sealed record MqttWill(string Topic, byte[] Payload, bool Retain);
 /// <summary>
 /// One MQTT v5 connection (QoS 1 throughout). It lives from <see cref="ConnectAsync"/> until
 /// <see cref="Closed"/> completes; it does not reconnect by itself, so everything it had in flight
-/// ends with it and the caller decides what to send again.
+/// ends with it and the caller decides what to send again. A broker that stops answering (a
+/// half-open connection) closes it within about two keepalive periods, whether or not it publishes.
 /// Disposing a connection that is still connected ends it with DISCONNECT reason 0x04, so the
 /// broker publishes the will: only <see cref="DisconnectAsync"/> is a clean goodbye.
 /// </summary>
 public interface IMqttConnection : IAsyncDisposable
 {
     MqttConnectionState State { get; }
+
+    /// <summary>
+    /// How many publishes may await their PUBACK at once: the Receive Maximum the broker announced in
+    /// its CONNACK. Callers that keep several in flight stay within it (the library would not).
+    /// </summary>
+    int SendWindow { get; }
 
     /// <summary>Completes with the reason once the connection has ended, for whatever cause.</summary>
     Task<string> Closed { get; }

@@ -1,15 +1,14 @@
 using HomeUnit.Central.Simulation;
 using System.Text;
-using HomeUnit.Agent.Link;
-using HomeUnit.Agent.Link.Mosquitto;
+using HomeUnit.Mqtt;
 using HomeUnit.Tests.Infrastructure;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
 namespace HomeUnit.Tests.Link;
 
-/// <summary>The libmosquitto connection against a real broker running the shipped configuration (mTLS + ACL).</summary>
-public sealed class MosquittoConnectionTests(ITestOutputHelper output) : IAsyncLifetime
+/// <summary>The MQTTnet connection against a real broker running the shipped configuration (mTLS + ACL).</summary>
+public sealed class MqttConnectionTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly TestLog log = new(output);
     private readonly List<IAsyncDisposable> owned = [];
@@ -27,14 +26,14 @@ public sealed class MosquittoConnectionTests(ITestOutputHelper output) : IAsyncL
         await broker.DisposeAsync();
     }
 
-    private MosquittoConnection Connection(MqttOptions options, string clientId)
+    private MqttConnection Connection(MqttOptions options, string clientId)
     {
-        var connection = new MosquittoConnection(options, clientId, null, log.For<MosquittoConnection>());
+        var connection = new MqttConnection(options, options.Broker, clientId, null, log.For<MqttConnection>());
         owned.Add(connection);
         return connection;
     }
 
-    private async Task<MosquittoConnection> ConnectedDevice(string deviceId)
+    private async Task<MqttConnection> ConnectedDevice(string deviceId)
     {
         var device = Connection(broker.ClientOptions(deviceId), deviceId);
         await device.ConnectAsync(CancellationToken.None);
@@ -129,7 +128,7 @@ public sealed class MosquittoConnectionTests(ITestOutputHelper output) : IAsyncL
 
         var refused = await Assert.ThrowsAsync<MqttException>(() => device.ConnectAsync(CancellationToken.None).WaitAsync(Eventually.DefaultTimeout));
 
-        Assert.Contains("certificate verify failed", refused.Message, StringComparison.Ordinal);
+        Assert.StartsWith("TLS: the broker's certificate is not signed by the CA in Mqtt:CaFile", refused.Message, StringComparison.Ordinal);
         Assert.Equal(refused.Message, await device.Closed);
     }
 
@@ -198,12 +197,12 @@ public sealed class MosquittoConnectionTests(ITestOutputHelper output) : IAsyncL
     {
         var central = await Central("homeunit/v1/+/status");
         var will = new MqttWill("homeunit/v1/unit-a/status", "gone"u8.ToArray(), Retain: false);
-        var clean = new MosquittoConnection(broker.ClientOptions("unit-a"), "unit-a", will, log.For<MosquittoConnection>());
+        var clean = new MqttConnection(broker.ClientOptions("unit-a"), broker.ClientOptions("unit-a").Broker, "unit-a", will, log.For<MqttConnection>());
         await clean.ConnectAsync(CancellationToken.None);
         await clean.DisconnectAsync(CancellationToken.None);
         await clean.DisposeAsync();
 
-        var abrupt = new MosquittoConnection(broker.ClientOptions("unit-b"), "unit-b", will with { Topic = "homeunit/v1/unit-b/status" }, log.For<MosquittoConnection>());
+        var abrupt = new MqttConnection(broker.ClientOptions("unit-b"), broker.ClientOptions("unit-b").Broker, "unit-b", will with { Topic = "homeunit/v1/unit-b/status" }, log.For<MqttConnection>());
         await abrupt.ConnectAsync(CancellationToken.None);
         await abrupt.DisposeAsync();
 
@@ -221,9 +220,10 @@ public sealed class MosquittoConnectionTests(ITestOutputHelper output) : IAsyncL
         options.KeyFile = nameless.KeyFile;
         var device = Connection(options, "unit-a");
 
-        var refused = await Assert.ThrowsAsync<MqttException>(() => device.ConnectAsync(CancellationToken.None).WaitAsync(Eventually.DefaultTimeout));
+        var refused = await Assert.ThrowsAsync<MqttRefusedException>(() => device.ConnectAsync(CancellationToken.None).WaitAsync(Eventually.DefaultTimeout));
 
         Assert.Equal("the broker refused the connection: Bad User Name or Password (0x86)", refused.Message);
+        Assert.Equal(0x86, refused.ReasonCode);
         Assert.Equal(MqttConnectionState.Closed, device.State);
     }
 }
