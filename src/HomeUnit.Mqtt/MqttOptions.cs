@@ -10,6 +10,18 @@ public sealed class MqttOptions
     /// <summary>0 means the MQTT default for the transport: 8883 with TLS, 1883 without.</summary>
     public int Port { get; set; }
 
+    /// <summary>
+    /// Several brokers, <c>host[:port]</c>, in order of preference (the second path); when set,
+    /// <see cref="Host"/> and <see cref="Port"/> are not used. They share the TLS settings below.
+    /// </summary>
+    public List<string> Brokers { get; set; } = [];
+
+    /// <summary>How long the broker in use may be unreachable before the link moves to the next.</summary>
+    public int FailoverSeconds { get; set; } = 60;
+
+    /// <summary>How long the first broker must answer without a miss before the link returns to it (no flapping).</summary>
+    public int ReturnAfterSeconds { get; set; } = 60;
+
     /// <summary>The CA that signed the broker's certificate (PEM).</summary>
     public string? CaFile { get; set; }
 
@@ -45,17 +57,47 @@ public sealed class MqttOptions
 
     public int EffectivePort => Port != 0 ? Port : UsesTls ? 8883 : 1883;
 
-    /// <summary>The broker these settings name.</summary>
-    public BrokerEndpoint Broker => new(Host, EffectivePort);
+    /// <summary>The broker these settings name (the first of <see cref="BrokerList"/>).</summary>
+    public BrokerEndpoint Broker => BrokerList[0];
+
+    /// <summary>The brokers in order of preference: <see cref="Brokers"/>, or else the one <see cref="Host"/>.</summary>
+    public IReadOnlyList<BrokerEndpoint> BrokerList =>
+        Brokers.Count == 0 ? [new BrokerEndpoint(Host, EffectivePort)] : [.. Brokers.Select(b => ParseBroker(b) ?? new BrokerEndpoint(b, EffectivePort))];
+
+    /// <summary><c>host</c> or <c>host:port</c> (the default port when absent); null when the port is not one.</summary>
+    private BrokerEndpoint? ParseBroker(string text)
+    {
+        var at = text.LastIndexOf(':');
+        if (at < 0)
+        {
+            return new BrokerEndpoint(text.Trim(), EffectivePort);
+        }
+        return int.TryParse(text[(at + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port is >= 1 and <= 65535
+            ? new BrokerEndpoint(text[..at].Trim(), port)
+            : null;
+    }
 
     /// <summary>Every problem as "Mqtt:Key: what is wrong"; empty when the settings are usable.</summary>
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        if (string.IsNullOrWhiteSpace(Host))
+        if (Brokers.Count == 0 && string.IsNullOrWhiteSpace(Host))
         {
             errors.Add("Mqtt:Host: is required");
         }
+        for (var i = 0; i < Brokers.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(Brokers[i]) || ParseBroker(Brokers[i]) is not { Host.Length: > 0 } broker)
+            {
+                errors.Add($"Mqtt:Brokers:{i}: '{Brokers[i]}' is not host or host:port");
+            }
+            else if (BrokerList.Take(i).Contains(broker))
+            {
+                errors.Add($"Mqtt:Brokers:{i}: {broker} is listed twice");
+            }
+        }
+        RequireRange(errors, nameof(FailoverSeconds), FailoverSeconds, 5, 3600);
+        RequireRange(errors, nameof(ReturnAfterSeconds), ReturnAfterSeconds, 5, 3600);
         if (Port is < 0 or > 65535)
         {
             errors.Add($"Mqtt:Port: must be between 1 and 65535, or 0 for the default (was {Port})");

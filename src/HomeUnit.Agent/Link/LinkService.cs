@@ -17,13 +17,24 @@ namespace HomeUnit.Agent.Link;
 /// <see cref="OutboxDrain"/> sends what is stored, and <see cref="InboundFilter"/> checks what
 /// arrives. It beats the watchdog heartbeat while it turns, including through long waits that are
 /// bounded (a backoff, a connect timeout, a PUBACK on a watched connection).
+/// With several brokers (<c>Mqtt:Brokers</c>) the <see cref="PathSelector"/> decides which one the
+/// supervisor keeps a connection to: the next after <c>Mqtt:FailoverSeconds</c> unreachable, the first
+/// again once it has answered probes for <c>Mqtt:ReturnAfterSeconds</c>. Each connection has its own
+/// will on its own broker; the outbox drains, in order, to whichever is connected.
 /// </summary>
 public sealed class LinkService : BackgroundService
 {
     private const string DrainLoop = nameof(OutboxDrain);
+    private static readonly TimeSpan PathCheck = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ShutdownBudget = TimeSpan.FromSeconds(5);
 
-    private readonly ConnectionSupervisor supervisor;
+    private readonly MqttOptions options;
+    private readonly string deviceId;
+    private readonly IReadOnlyList<BrokerEndpoint> brokers;
+    private readonly PathSelector paths;
+    private readonly ILogger<MqttConnection> connectionLog;
+    private ConnectionSupervisor supervisor;
     private readonly Presence presence;
     private readonly OutboxDrain drain;
     private readonly InboundFilter inbound;
@@ -36,6 +47,8 @@ public sealed class LinkService : BackgroundService
     public LinkService(MqttOptions options, string deviceId, Outbox outbox, Events events, HealthState health, LoopHeartbeats heartbeats, TimeProvider clock, ILoggerFactory loggers,
         Supervision? supervision = null)
     {
+        this.options = options;
+        this.deviceId = deviceId;
         this.events = events;
         this.heartbeats = heartbeats;
         this.clock = clock;
@@ -43,10 +56,16 @@ public sealed class LinkService : BackgroundService
         presence = new Presence(deviceId, health, supervision, clock, log);
         drain = new OutboxDrain(deviceId, outbox, events, clock, log);
         inbound = new InboundFilter(deviceId, log);
-        supervisor = new ConnectionSupervisor(options, options.Broker, deviceId, presence.Will, clock, loggers.CreateLogger<MqttConnection>());
+        connectionLog = loggers.CreateLogger<MqttConnection>();
+        brokers = options.BrokerList;
+        paths = new PathSelector(brokers.Count, TimeSpan.FromSeconds(options.FailoverSeconds), TimeSpan.FromSeconds(options.ReturnAfterSeconds), clock);
+        supervisor = Supervise(brokers[0]);
     }
 
-    public LinkStatus Status => supervisor.Status;
+    public LinkStatus Status => Volatile.Read(ref supervisor).Status;
+
+    /// <summary>The broker the link uses (or tries) now.</summary>
+    public BrokerEndpoint Path => Volatile.Read(ref supervisor).Broker;
 
     /// <summary>Messages from the central, for the grant, command and care-plan code to route. Already topic-, size- and UTF-8-checked.</summary>
     public ChannelReader<InboundMessage> Inbound => inbound.Accepted;
@@ -61,11 +80,96 @@ public sealed class LinkService : BackgroundService
     {
         try
         {
-            await supervisor.RunAsync(SetUpAsync, ServeAsync, Turned, stopping);
+            while (!stopping.IsCancellationRequested)
+            {
+                using var onThisPath = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+                var path = Volatile.Read(ref supervisor);
+                presence.Path = path.Broker.ToString();
+                var running = path.RunAsync(SetUpAsync, ServeAsync, Turned, onThisPath.Token);
+                if (brokers.Count > 1)
+                {
+                    await WatchPathAsync(path, running, onThisPath, stopping);
+                }
+                await running;
+                if (!stopping.IsCancellationRequested)
+                {
+                    Volatile.Write(ref supervisor, Supervise(brokers[paths.Current]));
+                }
+            }
         }
         finally
         {
             heartbeats.Forget(nameof(LinkService));
+        }
+    }
+
+    private ConnectionSupervisor Supervise(BrokerEndpoint broker) => new(options, broker, deviceId, presence.Will, clock, connectionLog);
+
+    /// <summary>
+    /// Watches the path in use until it is time to leave it (then ends its connection, saying goodbye
+    /// if it is up) or the service stops: reports to the <see cref="PathSelector"/> what the supervisor
+    /// sees, and while on another path probes the first broker.
+    /// </summary>
+    private async Task WatchPathAsync(ConnectionSupervisor path, Task running, CancellationTokenSource onThisPath, CancellationToken stopping)
+    {
+        var nextProbe = clock.GetUtcNow();
+        while (!running.IsCompleted && !stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.WhenAny(running, Task.Delay(PathCheck, clock, stopping));
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            var online = path.Status.State == LinkState.Online;
+            if (online)
+            {
+                paths.Connected();
+            }
+            else
+            {
+                paths.Unreachable();
+            }
+            var from = path.Broker;
+            if (paths.MoveOnIfDue())
+            {
+                log.LogWarning("broker {From} unreachable for {Seconds} s: moving to {To}", from, options.FailoverSeconds, brokers[paths.Current]);
+            }
+            else if (online && paths.ProbingFirst && clock.GetUtcNow() >= nextProbe)
+            {
+                nextProbe = clock.GetUtcNow() + ProbeInterval;
+                paths.FirstAnswered(await AnswersAsync(brokers[0], stopping));
+                if (!paths.ReturnIfDue())
+                {
+                    continue;
+                }
+                log.LogInformation("broker {First} has answered for {Seconds} s: returning to it from {From}", brokers[0], options.ReturnAfterSeconds, from);
+            }
+            else
+            {
+                continue;
+            }
+            await onThisPath.CancelAsync();
+            return;
+        }
+    }
+
+    /// <summary>Whether the broker accepts a TCP connection (a probe that touches no MQTT session).</summary>
+    private async Task<bool> AnswersAsync(BrokerEndpoint broker, CancellationToken stopping)
+    {
+        using var probe = new System.Net.Sockets.TcpClient();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        timeout.CancelAfter(ProbeInterval);
+        try
+        {
+            await probe.ConnectAsync(broker.Host, broker.Port, timeout.Token);
+            return true;
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or OperationCanceledException)
+        {
+            return false;
         }
     }
 
@@ -84,7 +188,7 @@ public sealed class LinkService : BackgroundService
         {
             try
             {
-                events.Raise("link.restored", Severity.Info, new { downSeconds = Math.Round((since - lost).TotalSeconds, 1), lostAt = Wire.Time(lost) });
+                events.Raise("link.restored", Severity.Info, new { downSeconds = Math.Round((since - lost).TotalSeconds, 1), lostAt = Wire.Time(lost), path = presence.Path });
             }
             catch (SqliteException e)
             {

@@ -37,6 +37,15 @@ public sealed class Presence : IDisposable
         }
     }
 
+    /// <summary>The broker this unit is connected through (or trying), as the status names it.</summary>
+    public string? Path
+    {
+        get => Volatile.Read(ref path);
+        set => Volatile.Write(ref path, value);
+    }
+
+    private string? path;
+
     public void Dispose()
     {
         health.Changed -= OnChanged;
@@ -93,7 +102,7 @@ public sealed class Presence : IDisposable
     {
         var online = state == "online";
         var status = new DeviceStatus(state, AgentVersion.Text, Wire.Time(since), online && health.Ready, online ? health.Faults : [],
-            supervision?.Current.Central.Issuer);
+            supervision?.Current.Central.Issuer, Path);
         return JsonSerializer.SerializeToUtf8Bytes(status, Wire.Json);
     }
 }

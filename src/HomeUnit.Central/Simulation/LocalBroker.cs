@@ -25,11 +25,11 @@ public sealed class LocalBroker : IAsyncDisposable
     private readonly string configurationFile;
     private Process? process;
 
-    private LocalBroker()
+    private LocalBroker(LocalCertificates? certificates)
     {
         try
         {
-            Certificates = new LocalCertificates(Path.Combine(directory, "pki"));
+            Certificates = certificates ?? new LocalCertificates(Path.Combine(directory, "pki"));
             Port = FreePort();
             CentralPort = FreePort();
             configurationFile = WriteConfiguration();
@@ -55,9 +55,13 @@ public sealed class LocalBroker : IAsyncDisposable
         get { lock (log) return log.ToString(); }
     }
 
-    public static async Task<LocalBroker> LaunchAsync()
+    /// <summary>
+    /// Starts a broker on free ports. With <paramref name="samePkiAs"/> it is a second broker of the same
+    /// central (the second path): the same CAs and server certificate, so the same unit certificate works on both.
+    /// </summary>
+    public static async Task<LocalBroker> LaunchAsync(LocalBroker? samePkiAs = null)
     {
-        var broker = new LocalBroker();
+        var broker = new LocalBroker(samePkiAs?.Certificates);
         try
         {
             await broker.StartAsync();

@@ -27,6 +27,32 @@ public sealed class MqttOptionsTests : IDisposable
     }
 
     [Fact]
+    public void Several_brokers_are_used_in_order_with_the_default_port_where_none_is_given()
+    {
+        var options = WithTls();
+        options.Brokers = ["mqtt-a.central.example", "mqtt-b.supplier.example:18883"];
+
+        Assert.Empty(options.Validate());
+        Assert.Equal([new BrokerEndpoint("mqtt-a.central.example", 8883), new BrokerEndpoint("mqtt-b.supplier.example", 18883)], options.BrokerList);
+        Assert.Equal((60, 60), (options.FailoverSeconds, options.ReturnAfterSeconds));
+    }
+
+    [Fact]
+    public void A_bad_or_repeated_broker_and_a_failover_time_out_of_range_are_named()
+    {
+        var options = WithTls();
+        options.Brokers = ["mqtt-a:8883", "mqtt-a", "mqtt-b:99999", " "];
+        options.FailoverSeconds = 1;
+
+        var problems = options.Validate();
+
+        Assert.Contains("Mqtt:Brokers:1: mqtt-a:8883 is listed twice", problems);
+        Assert.Contains(problems, p => p.StartsWith("Mqtt:Brokers:2: 'mqtt-b:99999' is not host or host:port", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Mqtt:Brokers:3:", StringComparison.Ordinal));
+        Assert.Contains("Mqtt:FailoverSeconds: must be between 5 and 3600 (was 1)", problems);
+    }
+
+    [Fact]
     public void Plain_tcp_is_refused_unless_explicitly_allowed()
     {
         var plain = new MqttOptions();
