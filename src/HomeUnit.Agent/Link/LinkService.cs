@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Mqtt;
@@ -32,13 +33,14 @@ public sealed class LinkService : BackgroundService
     private readonly ILogger<LinkService> log;
     private DateTimeOffset? lostAt;
 
-    public LinkService(MqttOptions options, string deviceId, Outbox outbox, Events events, HealthState health, LoopHeartbeats heartbeats, TimeProvider clock, ILoggerFactory loggers)
+    public LinkService(MqttOptions options, string deviceId, Outbox outbox, Events events, HealthState health, LoopHeartbeats heartbeats, TimeProvider clock, ILoggerFactory loggers,
+        Supervision? supervision = null)
     {
         this.events = events;
         this.heartbeats = heartbeats;
         this.clock = clock;
         log = loggers.CreateLogger<LinkService>();
-        presence = new Presence(deviceId, health, clock, log);
+        presence = new Presence(deviceId, health, supervision, clock, log);
         drain = new OutboxDrain(deviceId, outbox, events, clock, log);
         inbound = new InboundFilter(deviceId, log);
         supervisor = new ConnectionSupervisor(options, options.Broker, deviceId, presence.Will, clock, loggers.CreateLogger<MqttConnection>());

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Threading.Channels;
+using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Mqtt;
@@ -10,29 +11,42 @@ namespace HomeUnit.Agent.Link;
 
 /// <summary>
 /// The unit's retained <c>status</c>: <c>online</c> while connected and republished whenever the faults
-/// change, <c>offline</c> as the will (the broker publishes it if the connection dies) and before a
+/// or the central in charge change, <c>offline</c> as the will (the broker publishes it if the connection dies) and before a
 /// clean stop (a DISCONNECT makes the broker drop the will, so the unit says it itself).
 /// </summary>
 public sealed class Presence : IDisposable
 {
     private readonly string deviceId;
     private readonly HealthState health;
+    private readonly Supervision? supervision;
     private readonly TimeProvider clock;
     private readonly ILogger log;
-    private readonly Channel<bool> healthChanged = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Channel<bool> changed = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
-    public Presence(string deviceId, HealthState health, TimeProvider clock, ILogger log)
+    public Presence(string deviceId, HealthState health, Supervision? supervision, TimeProvider clock, ILogger log)
     {
         this.deviceId = deviceId;
         this.health = health;
+        this.supervision = supervision;
         this.clock = clock;
         this.log = log;
-        health.Changed += OnHealthChanged;
+        health.Changed += OnChanged;
+        if (supervision is not null)
+        {
+            supervision.Changed += OnChanged;
+        }
     }
 
-    public void Dispose() => health.Changed -= OnHealthChanged;
+    public void Dispose()
+    {
+        health.Changed -= OnChanged;
+        if (supervision is not null)
+        {
+            supervision.Changed -= OnChanged;
+        }
+    }
 
-    private void OnHealthChanged() => healthChanged.Writer.TryWrite(true);
+    private void OnChanged() => changed.Writer.TryWrite(true);
 
     /// <summary>The retained offline status the broker publishes if this connection dies. Its <c>since</c> is when the connection was made.</summary>
     public MqttWill Will() => new(Topics.For(deviceId, Topics.Status), Payload("offline", clock.GetUtcNow()), Retain: true);
@@ -40,18 +54,18 @@ public sealed class Presence : IDisposable
     /// <summary>Publishes <c>online</c> on a new connection; changes before it are covered by it.</summary>
     public Task AnnounceAsync(IMqttConnection connection, DateTimeOffset since, CancellationToken token)
     {
-        while (healthChanged.Reader.TryRead(out _))
+        while (changed.Reader.TryRead(out _))
         {
         }
         return PublishAsync(connection, "online", since, token);
     }
 
-    /// <summary>Republishes <c>online</c> whenever the unit's faults change, until the connection is given up.</summary>
+    /// <summary>Republishes <c>online</c> whenever the unit's faults or the central in charge change, until the connection is given up.</summary>
     public async Task KeepUpToDateAsync(IMqttConnection connection, DateTimeOffset since, CancellationToken token)
     {
         try
         {
-            await foreach (var _ in healthChanged.Reader.ReadAllAsync(token))
+            await foreach (var _ in changed.Reader.ReadAllAsync(token))
             {
                 try
                 {
@@ -78,7 +92,8 @@ public sealed class Presence : IDisposable
     private byte[] Payload(string state, DateTimeOffset since)
     {
         var online = state == "online";
-        var status = new DeviceStatus(state, AgentVersion.Text, Wire.Time(since), online && health.Ready, online ? health.Faults : []);
+        var status = new DeviceStatus(state, AgentVersion.Text, Wire.Time(since), online && health.Ready, online ? health.Faults : [],
+            supervision?.Current.Central.Issuer);
         return JsonSerializer.SerializeToUtf8Bytes(status, Wire.Json);
     }
 }
