@@ -21,6 +21,7 @@ public static class ProvisionCommands
     {
         var deviceId = new Option<string>("--device-id") { Description = "This unit's id (the CN of its certificate)", Required = true };
         var broker = new Option<string>("--broker") { Description = "The central's broker, host:port (TLS)", Required = true };
+        var secondBroker = new Option<string[]>("--second-broker") { Description = "A broker to move to when the first is unreachable, host:port (repeat for more, in order)" };
         var ca = new Option<string>("--ca") { Description = "The broker's CA certificate (PEM)", Required = true };
         var cert = new Option<string>("--cert") { Description = "This unit's client certificate (PEM)", Required = true };
         var key = new Option<string>("--key") { Description = "This unit's private key (PEM); copied with mode 0600", Required = true };
@@ -31,14 +32,15 @@ public static class ProvisionCommands
         var directory = new Option<string>("--config-dir") { Description = "Where to write", DefaultValueFactory = _ => Path.GetDirectoryName(AgentHost.SystemConfigFile)! };
         var command = new Command("init", "Write /etc/homeunit/homeunit.json and install the certificates and trusted keys")
         {
-            deviceId, broker, ca, cert, key, trust, issuer, standby, camera, directory,
+            deviceId, broker, secondBroker, ca, cert, key, trust, issuer, standby, camera, directory,
         };
         command.SetAction(parse =>
         {
             var (host, port) = SplitBroker(parse.GetValue(broker)!);
             var request = new ProvisionRequest(parse.GetValue(deviceId)!, host, port, parse.GetValue(ca)!, parse.GetValue(cert)!,
                 parse.GetValue(key)!, parse.GetValue(trust) ?? [], parse.GetValue(camera)!, parse.GetValue(issuer)!,
-                [.. (parse.GetValue(standby) ?? []).Select(StandbyOf)]);
+                [.. (parse.GetValue(standby) ?? []).Select(StandbyOf)],
+                [.. (parse.GetValue(secondBroker) ?? []).Select(SplitBroker)]);
             var problems = Provisioner.Check(request);
             if (problems.Count > 0)
             {

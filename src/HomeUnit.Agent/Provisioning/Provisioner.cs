@@ -22,9 +22,12 @@ public sealed record ProvisionRequest(
     IReadOnlyList<string> TrustedKeyFiles,
     string CameraSource,
     string Issuer = HomeUnit.Protocol.CentralDefaults.Issuer,
-    IReadOnlyList<StandbyCentral>? Standbys = null)
+    IReadOnlyList<StandbyCentral>? Standbys = null,
+    IReadOnlyList<(string Host, int Port)>? SecondBrokers = null)
 {
     public IReadOnlyList<StandbyCentral> StandbyCentrals => Standbys ?? [];
+
+    public IReadOnlyList<(string Host, int Port)> FurtherBrokers => SecondBrokers ?? [];
 }
 
 /// <summary>
@@ -44,6 +47,10 @@ public static partial class Provisioner
         if (string.IsNullOrWhiteSpace(request.BrokerHost) || request.BrokerPort is < 1 or > 65535)
         {
             problems.Add("--broker: give host:port of the central's MQTT broker");
+        }
+        if (request.FurtherBrokers.Any(b => string.IsNullOrWhiteSpace(b.Host) || b.Port is < 1 or > 65535))
+        {
+            problems.Add("--second-broker: give host:port");
         }
         foreach (var (option, file) in new[] { ("--ca", request.CaFile), ("--cert", request.CertFile), ("--key", request.KeyFile) })
         {
@@ -196,6 +203,7 @@ public static partial class Provisioner
         {
             ["Host"] = request.BrokerHost,
             ["Port"] = request.BrokerPort,
+
             ["CaFile"] = Path.Combine(tls, "ca.pem"),
             ["CertFile"] = Path.Combine(tls, "device.pem"),
             ["KeyFile"] = Path.Combine(tls, "device.key"),
@@ -204,6 +212,11 @@ public static partial class Provisioner
         foreach (var standby in request.StandbyCentrals)
         {
             centrals.Add(Central(standby.Issuer, HomeUnit.Protocol.CentralRoles.Standby, standby.KeyFiles));
+        }
+        if (request.FurtherBrokers.Count > 0)
+        {
+            config["Mqtt"]!["Brokers"] = new JsonArray([.. new[] { (request.BrokerHost, request.BrokerPort) }.Concat(request.FurtherBrokers)
+                .Select(b => (JsonNode)$"{b.Item1}:{b.Item2}")]);
         }
         config["Trust"] = new JsonObject { ["KeysDirectory"] = trust, ["Centrals"] = centrals };
         config["Camera"] = new JsonObject { ["Source"] = request.CameraSource };

@@ -64,6 +64,18 @@ public sealed class ProvisionerTests : IDisposable
     }
 
     [Fact]
+    public void A_second_broker_is_written_after_the_first_in_order()
+    {
+        var request = Request() with { SecondBrokers = [("mqtt-b.supplier.example", 18883)] };
+        Assert.Empty(Provisioner.Check(request));
+
+        Provisioner.Apply(request, directory.Combine("etc"));
+
+        var mqtt = JsonNode.Parse(File.ReadAllText(directory.Combine("etc", "homeunit.json")))!["Mqtt"]!;
+        Assert.Equal(["mqtt.central.example:8883", "mqtt-b.supplier.example:18883"], mqtt["Brokers"]!.AsArray().Select(b => (string?)b));
+    }
+
+    [Fact]
     public void A_standby_reusing_the_primary_key_or_issuer_is_refused()
     {
         var request = Request() with { Standbys = [new StandbyCentral(HomeUnit.Protocol.CentralDefaults.Issuer, [trustKey])] };
