@@ -11,6 +11,19 @@ public static class AuditTypes
     public const string CarePlanApplied = "careplan.applied";
     public const string CarePlanRefused = "careplan.refused";
     public const string AgentStarted = "agent.started";
+
+    /// <summary>The night's ledger: what became of a scheduled check once its window closed.</summary>
+    public const string CheckLooked = "check.looked";
+    public const string CheckMissed = "check.missed";
+    public const string CheckSkipped = "check.skipped";
+    public const string NightSummary = "night.summary";
+
+    /// <summary>The resident's privacy pause began (with <c>until</c>) or ended.</summary>
+    public const string PrivacyPaused = "privacy.paused";
+    public const string PrivacyResumed = "privacy.resumed";
+
+    /// <summary>The ledger's outcomes of a check.</summary>
+    public static readonly IReadOnlyList<string> CheckOutcomes = [CheckLooked, CheckMissed, CheckSkipped];
 }
 
 /// <summary>
@@ -35,6 +48,44 @@ public sealed record AuditRecord
     public string? Reason { get; init; }
     public long? Count { get; init; }
     public long? Version { get; init; }
+
+    /// <summary>The night (the local date it began) a ledger record or a summary is about.</summary>
+    public string? Night { get; init; }
+
+    /// <summary>A check's planned instant (ledger records).</summary>
+    public string? Due { get; init; }
+
+    /// <summary>When a privacy pause ends by itself.</summary>
+    public string? Until { get; init; }
+
+    /// <summary>Human-readable detail beside the <see cref="Reason"/> code.</summary>
+    public string? Detail { get; init; }
+
+    /// <summary>For a missed check: what the unit knows of why, as codes (<c>offline</c>, <c>fault:camera</c>...).</summary>
+    public IReadOnlyList<string>? Causes { get; init; }
+
+    /// <summary>Refused grants by reason code (a check's window, or the whole night).</summary>
+    public IReadOnlyDictionary<string, long>? Refused { get; init; }
+
+    /// <summary>A night's figures (<c>night.summary</c>).</summary>
+    public NightSummary? Summary { get; init; }
     public string Prev { get; init; } = "";
     public string? Hash { get; init; }
+}
+
+/// <summary>
+/// What became of a night's checks (<c>night.summary</c>): planned = looked + missed + skipped;
+/// follow-ups are looks that followed a scheduled one; faults are those present during the night's checks;
+/// offline is the time the unit could not reach the central (link down or agent not running).
+/// </summary>
+public sealed record NightSummary
+{
+    public int Planned { get; init; }
+    public int Looked { get; init; }
+    public int FollowUps { get; init; }
+    public int Missed { get; init; }
+    public int Skipped { get; init; }
+    public IReadOnlyDictionary<string, long> Refused { get; init; } = new Dictionary<string, long>();
+    public IReadOnlyList<string> Faults { get; init; } = [];
+    public long OfflineSeconds { get; init; }
 }

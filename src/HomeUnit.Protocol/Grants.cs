@@ -70,4 +70,5 @@ public static class RefusalReasons
     public const string Fault = "fault";
     public const string Malformed = "malformed";
     public const string TooLong = "too-long";
+    public const string PrivacyPaused = "privacy-paused";
 }

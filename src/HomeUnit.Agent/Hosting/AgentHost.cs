@@ -1,6 +1,7 @@
 using HomeUnit.Agent.Audit;
 using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Health;
+using HomeUnit.Agent.Ledger;
 using HomeUnit.Agent.Link;
 using HomeUnit.Agent.Session;
 using HomeUnit.Agent.State;
@@ -119,6 +120,17 @@ public static class AgentHost
     public static SimulatedKernel? PrepareSimulation(ConfigurationSources sources, IConfiguration configuration) =>
         sources.Simulate ? SimulatedKernel.Create(configuration["Hardware:Root"]!) : null;
 
+    /// <summary>What the ledger notes as the unit's conditions: its faults and whether the link is up.</summary>
+    private static HashSet<string> UnitConditions(HealthState health, LinkService link)
+    {
+        var now = health.Faults.Select(Conditions.Fault).ToHashSet();
+        if (link.Status.State != LinkState.Online)
+        {
+            now.Add(Conditions.Offline);
+        }
+        return now;
+    }
+
     public static IHost Build(AgentOptions options, IConfigurationRoot configuration, TrustedKeys trustedKeys, SimulatedKernel? simulation, RunFlags flags)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
@@ -184,6 +196,12 @@ public static class AgentHost
         services.AddSingleton(sp => new Readiness(sp.GetRequiredService<SelfTest>(), sp.GetRequiredService<CarePlanStore>(),
             sp.GetRequiredService<Events>(), sp.GetRequiredService<LoopHeartbeats>(), TimeProvider.System,
             TimeSpan.FromMinutes(options.Health.ReadinessLeadMinutes), sp.GetRequiredService<ILogger<Readiness>>()));
+        services.AddSingleton(sp => new ConditionLog(sp.GetRequiredService<StateDatabase>()));
+        services.AddSingleton(sp => new NightLedger(sp.GetRequiredService<AuditLog>(), sp.GetRequiredService<Events>(),
+            sp.GetRequiredService<ConditionLog>(), sp.GetRequiredService<CarePlanStore>(),
+            () => UnitConditions(sp.GetRequiredService<HealthState>(), sp.GetRequiredService<LinkService>()),
+            () => sp.GetRequiredService<SessionMachine>().Current, sp.GetRequiredService<LoopHeartbeats>(), TimeProvider.System,
+            sp.GetRequiredService<ILogger<NightLedger>>()));
         services.AddSingleton<CentralMessages>();
         services.AddSingleton(sp => sp.GetRequiredService<LinkService>().Inbound);
 
@@ -199,6 +217,7 @@ public static class AgentHost
         services.AddHostedService(sp => sp.GetRequiredService<Readiness>());
         services.AddHostedService<RefusalFlush>();
         services.AddHostedService(sp => sp.GetRequiredService<CentralMessages>());
+        services.AddHostedService(sp => sp.GetRequiredService<NightLedger>());
         if (flags.LiveView)
         {
             services.AddHostedService<LiveView>();
