@@ -22,6 +22,9 @@ public static class AuditTypes
     public const string PrivacyPaused = "privacy.paused";
     public const string PrivacyResumed = "privacy.resumed";
 
+    /// <summary>The unit is taken out of service (the last record before its state is erased).</summary>
+    public const string UnitDecommissioned = "unit.decommissioned";
+
     /// <summary>The ledger's outcomes of a check.</summary>
     public static readonly IReadOnlyList<string> CheckOutcomes = [CheckLooked, CheckMissed, CheckSkipped];
 }
