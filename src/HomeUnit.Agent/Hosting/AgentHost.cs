@@ -235,7 +235,7 @@ public static class AgentHost
         services.AddHostedService(sp => sp.GetRequiredService<HealthMonitor>());
         services.AddHostedService(sp => sp.GetRequiredService<Readiness>());
         services.AddHostedService<RefusalFlush>();
-        // A pause left running by the last run is in force again before any grant is handled.
+        // A pause left running by the last run is in force again before any grant is handled (PrivacyPause.StartAsync).
         services.AddHostedService(sp => sp.GetRequiredService<PrivacyPause>());
         services.AddHostedService(sp => sp.GetRequiredService<CentralMessages>());
         services.AddHostedService(sp => sp.GetRequiredService<NightLedger>());

@@ -47,10 +47,27 @@ public sealed class PrivacyPause(
     /// <summary>Hands a press over from the button's thread to the pause's loop.</summary>
     public void OnPressed() => presses.Writer.TryWrite(true);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private PrivacyButton? opened;
+
+    /// <summary>
+    /// Before the services after it start (the central's messages among them): a pause left running is
+    /// in force again before any grant is handled, and the button is read from the start.
+    /// </summary>
+    public override Task StartAsync(CancellationToken cancellationToken)
     {
         Restore();
-        using var pressed = OpenButton();
+        opened = OpenButton();
+        return base.StartAsync(cancellationToken);
+    }
+
+    public override void Dispose()
+    {
+        opened?.Dispose();
+        base.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
         while (!stoppingToken.IsCancellationRequested)
         {
             heartbeats.Beat(nameof(PrivacyPause));
