@@ -6,6 +6,8 @@ namespace HomeUnit.Protocol;
 /// <c>pausedNights</c> are the local dates (<c>yyyy-MM-dd</c>) on which a paused night starts;
 /// <c>validFrom</c> is a NumericDate. No <c>followUp</c> means no follow-up looks; no <c>privacyPause</c>
 /// means the unit's pause button only blinks in answer.
+/// <c>activeCentral</c> (the <c>iss</c> of the central in charge, optionally until <c>activeUntil</c>)
+/// lets the primary hand supervision over, or take it back, with the plan itself.
 /// </summary>
 public sealed record CarePlanPayload(
     string Iss,
@@ -17,6 +19,8 @@ public sealed record CarePlanPayload(
     long ValidFrom,
     FollowUpRule? FollowUp = null,
     IReadOnlyList<string>? PausedNights = null,
+    string? ActiveCentral = null,
+    long? ActiveUntil = null,
     PrivacyPauseRule? PrivacyPause = null) : ISignedPayload;
 
 /// <summary>One agreed check: local time <c>HH:mm</c> and how far either side of it a scheduled look may run.</summary>

@@ -139,8 +139,11 @@ public static class AuditCli
         r.Reason is null ? null : $"reason={r.Reason}",
         r.Count is null ? null : $"count={r.Count}",
         r.Version is null ? null : $"version={r.Version}",
-        r.Night is null ? null : $"night={r.Night}",
+        r.Issuer is null ? null : $"issuer={r.Issuer}",
+        r.Central is null ? null : $"central={r.Central}",
         r.Until is null ? null : $"until={r.Until}",
+        r.Command is null ? null : $"command={r.Command}",
+        r.Night is null ? null : $"night={r.Night}",
         r.Causes is null ? null : $"causes={string.Join(",", r.Causes)}",
         r.Detail is null ? null : r.Detail,
     }.OfType<string>());

@@ -79,7 +79,7 @@ public sealed class SimulatedCentral : IAsyncDisposable
         var at = local.ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture);
         var plan = new CarePlanPayload(Signer.Issuer, DeviceId, now.ToUnixTimeSeconds(), version, tz,
             [new CarePlanCheck("c1", at, 15)], 0, new FollowUpRule(30, 2), [],
-            privacyPauseMinutes is { } minutes ? new PrivacyPauseRule(minutes) : null);
+            PrivacyPause: privacyPauseMinutes is { } minutes ? new PrivacyPauseRule(minutes) : null);
         await Client.PublishAsync(Topic(Topics.CarePlan), Signer.Sign(plan), retain: true);
         return at;
     }

@@ -6,13 +6,14 @@ namespace HomeUnit.Drivers.Gpio;
 /// <summary>
 /// A GPIO driver for the simulated unit: each input pin is a file under the hardware root holding
 /// <c>1</c> while its push button is pressed and <c>0</c> otherwise. The button is wired as on the
-/// board (to ground, pull-up on), so a pressed button reads Low. The file is polled every
-/// <see cref="Poll"/>; a press must last longer than that to be seen, as a real one lasts longer than
-/// its debounce time. Tests, the demo and outside tools press it by writing the file.
+/// board (to ground, pull-up on), so a pressed button reads Low. The file is read when it is written
+/// (inotify) and, in case a notification is lost, every <see cref="Poll"/>; each level must last until it
+/// has been read, as a real press lasts longer than its debounce time. Tests, the demo and outside tools
+/// press it by writing the file.
 /// </summary>
 public sealed class SimulatedGpioDriver : GpioDriver
 {
-    public static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(10);
+    public static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
 
     private readonly KernelFiles files;
     private readonly IReadOnlyDictionary<int, string> inputs;
@@ -20,17 +21,40 @@ public sealed class SimulatedGpioDriver : GpioDriver
     private readonly Dictionary<int, (PinEventTypes Types, PinChangeEventHandler Handler)> callbacks = [];
     private readonly object gate = new();
     private readonly CancellationTokenSource stop = new();
+    private readonly SemaphoreSlim written = new(0);
+    private readonly List<FileSystemWatcher> watchers = [];
     private readonly Thread poller;
 
     public SimulatedGpioDriver(KernelFiles files, IReadOnlyDictionary<int, string> inputs)
     {
         this.files = files;
         this.inputs = inputs;
-        // One thread, so edges reach the callback one at a time and in order.
+        foreach (var file in inputs.Values.Select(files.PathOf))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            var watcher = new FileSystemWatcher(Path.GetDirectoryName(file)!, Path.GetFileName(file))
+            {
+                NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.FileName,
+            };
+            watcher.Changed += (_, _) => Written();
+            watcher.Created += (_, _) => Written();
+            watcher.Renamed += (_, _) => Written();
+            watcher.EnableRaisingEvents = true;
+            watchers.Add(watcher);
+        }
+        // One thread reads the pins, so edges reach the callback one at a time and in order.
         poller = new Thread(() =>
         {
-            while (!stop.Token.WaitHandle.WaitOne(Poll))
+            while (!stop.IsCancellationRequested)
             {
+                try
+                {
+                    written.Wait(Poll, stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
                 PollInputs();
             }
         }) { IsBackground = true, Name = "simulated-gpio" };
@@ -109,6 +133,14 @@ public sealed class SimulatedGpioDriver : GpioDriver
         }
     }
 
+    private void Written()
+    {
+        if (written.CurrentCount == 0)
+        {
+            written.Release();
+        }
+    }
+
     /// <summary>Pressed (<c>1</c>) pulls the pin Low; anything else, or no file, leaves it High.</summary>
     private PinValue Level(int pinNumber)
     {
@@ -152,9 +184,14 @@ public sealed class SimulatedGpioDriver : GpioDriver
     {
         if (disposing)
         {
+            foreach (var watcher in watchers)
+            {
+                watcher.Dispose();
+            }
             stop.Cancel();
             poller.Join();
             stop.Dispose();
+            written.Dispose();
         }
         base.Dispose(disposing);
     }
