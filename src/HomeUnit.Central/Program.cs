@@ -38,8 +38,16 @@ public static class Program
     private static Command DemoCommand()
     {
         var seconds = new Option<int>("--seconds") { Description = "How long the look streams", DefaultValueFactory = _ => 8 };
-        var command = new Command("demo", "One night check on a simulated unit: care plan, grant, green light, stream, red light, audit; then a power cut") { seconds };
-        command.SetAction((parse, _) => Simulation.Demo.RunAsync(parse.GetValue(seconds)));
+        var agent = new Option<string?>("--agent") { Description = "The unit's executable, e.g. an installed package's /usr/bin/homeunit (default: HOMEUNIT_AGENT, else this build's homeunit.dll)" };
+        var command = new Command("demo", "One night check on a simulated unit: care plan, grant, green light, stream, red light, audit; then a power cut") { seconds, agent };
+        command.SetAction((parse, _) =>
+        {
+            if (parse.GetValue(agent) is { } executable)
+            {
+                Simulation.AgentProcess.Executable = executable;
+            }
+            return Simulation.Demo.RunAsync(parse.GetValue(seconds));
+        });
         return command;
     }
 
