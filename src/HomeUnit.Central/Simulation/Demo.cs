@@ -115,7 +115,9 @@ public static class Demo
     }
 
     /// <summary>The unit's timeline, told in words: what the resident would see.</summary>
-    private static void Narrate(string line, List<(string Part, string State)> timeline)
+    internal static void Narrate(string line) => Narrate(line, null);
+
+    private static void Narrate(string line, List<(string Part, string State)>? timeline)
     {
         if (!line.StartsWith("timeline ", StringComparison.Ordinal))
         {
@@ -123,9 +125,12 @@ public static class Demo
         }
         var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var (part, state) = (parts[2], string.Join(' ', parts[3..]));
-        lock (timeline)
+        if (timeline is not null)
         {
-            timeline.Add((part, state));
+            lock (timeline)
+            {
+                timeline.Add((part, state));
+            }
         }
         var text = (part, state) switch
         {
@@ -145,12 +150,13 @@ public static class Demo
         }
     }
 
-    private static void Report(SimulatedCentral central, MqttMessage message)
+    internal static void Report(SimulatedCentral central, MqttMessage message)
     {
         var json = SimulatedCentral.Json(message);
         if (message.Topic == central.Topic(Topics.Status))
         {
-            Say("status", $"{json.GetProperty("state").GetString()}, ready: {json.GetProperty("ready")}, faults: [{string.Join(", ", json.GetProperty("faults").EnumerateArray())}]");
+            var inCharge = json.TryGetProperty("central", out var c) ? $", central in charge: {c.GetString()}" : "";
+            Say("status", $"{json.GetProperty("state").GetString()}, ready: {json.GetProperty("ready")}, faults: [{string.Join(", ", json.GetProperty("faults").EnumerateArray())}]{inCharge}");
         }
         else if (message.Topic == central.Topic(Topics.Audit))
         {
@@ -158,25 +164,27 @@ public static class Demo
             var who = record.Operator is null ? "" : $" operator {record.Operator}";
             var length = record.DurationMs is { } ms ? $" {ms} ms" : "";
             var reason = record.Reason is null ? "" : $" ({record.Reason})";
-            Say("audit", $"#{record.Seq} {record.Type}{who}{length}{reason}  hash {record.Hash![..12]}…");
+            var issuer = record.Issuer is null ? "" : $" from {record.Issuer}";
+            var standby = record.Central is null ? "" : $" central {record.Central}";
+            Say("audit", $"#{record.Seq} {record.Type}{who}{issuer}{standby}{length}{reason}  hash {record.Hash![..12]}…");
         }
         else if (message.Topic == central.Topic(Topics.Event))
         {
             var type = json.GetProperty("type").GetString();
             var severity = json.GetProperty("severity").GetString();
             var data = json.TryGetProperty("data", out var d) ? " " + d.GetRawText() : "";
-            if (type is "readiness" or "power.lost" or "link.restored" || severity == Severity.Critical)
+            if (type is "readiness" or "power.lost" or "link.restored" or AuditTypes.HandoverStarted or AuditTypes.HandoverEnded || severity == Severity.Critical)
             {
                 Say("event", $"{type} ({severity}){data}");
             }
         }
     }
 
-    private static void Say(string who, string text) => SayMarkup(who, Markup.Escape(text));
+    internal static void Say(string who, string text) => SayMarkup(who, Markup.Escape(text));
 
     private static void SayMarkup(string who, string markup)
     {
-        var colour = who switch { "unit" => "yellow", "central" => "aqua", "audit" => "fuchsia", "receiver" => "green", _ => "grey" };
+        var colour = who switch { "unit" => "yellow", "central" or "primary" => "aqua", "standby" => "blue", "audit" => "fuchsia", "receiver" => "green", _ => "grey" };
         AnsiConsole.MarkupLine($"[grey]{Clock.Elapsed.TotalSeconds,6:F1}s[/] [{colour}]{who,-8}[/] {markup}");
     }
 }
