@@ -77,12 +77,28 @@ public sealed class MqttConnectionTests(ITestOutputHelper output) : IAsyncLifeti
         var central = await Central("homeunit/v1/+/event");
         var device = await ConnectedDevice("unit-a");
 
-        // Acknowledgements race the registration of their message ids; every publish must still complete.
+        // Eight threads publish at once, together keeping the broker's whole send window in flight (as a
+        // caller must: beyond it mosquitto queues for the central and, past its queue limit, drops).
+        using var window = new SemaphoreSlim(device.SendWindow);
         var publishes = Enumerable.Range(0, 8).Select(thread => Task.Run(async () =>
         {
-            var mine = Enumerable.Range(0, 250)
-                .Select(i => device.PublishAsync("homeunit/v1/unit-a/event", Encoding.UTF8.GetBytes($"{thread}-{i}"), false, CancellationToken.None))
-                .ToList();
+            var mine = new List<Task>();
+            for (var i = 0; i < 250; i++)
+            {
+                await window.WaitAsync();
+                var text = $"{thread}-{i}";
+                mine.Add(Task.Run(async () =>
+                {
+                    try
+                    {
+                        await device.PublishAsync("homeunit/v1/unit-a/event", Encoding.UTF8.GetBytes(text), false, CancellationToken.None);
+                    }
+                    finally
+                    {
+                        window.Release();
+                    }
+                }));
+            }
             await Task.WhenAll(mine);
         }));
         await Task.WhenAll(publishes).WaitAsync(TimeSpan.FromSeconds(60));
