@@ -1,4 +1,5 @@
 using System.Device.Gpio;
+using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Session;
 using HomeUnit.Central.Simulation;
@@ -139,6 +140,27 @@ public sealed class PrivacyPauseTests : IDisposable
         Assert.Equal(PrivacyPause.EndedByTime, Assert.Single(Records(AuditTypes.PrivacyResumed)).Reason);
         Assert.Equal(StartOutcome.Started, later.TryStart(UnitUnderTest.Request()));
         await later.StopAsync(EndReasons.AgentStopping);
+    }
+
+    [Theory]
+    [InlineData(0, false)]
+    [InlineData(1, true)]
+    [InlineData(480, true)]
+    [InlineData(481, false)]
+    public void A_care_plan_pause_length_outside_1_to_480_minutes_makes_the_plan_malformed(int minutes, bool valid)
+    {
+        var plan = CarePlan.From(GrantRig.Plan() with { PrivacyPause = new PrivacyPauseRule(minutes) });
+
+        Assert.Equal(valid, plan is not null);
+        Assert.Equal(valid ? TimeSpan.FromMinutes(minutes) : null, plan?.PrivacyPause);
+    }
+
+    [Fact]
+    public void A_button_line_outside_the_chip_is_refused_by_the_configuration_check()
+    {
+        var options = new AgentOptions { Hardware = new HardwareOptions { Root = unit.Kernel.Files.Root, ButtonPin = 99 } };
+
+        Assert.Contains(options.ValidateHardware(), p => p.StartsWith("Hardware:ButtonChip/ButtonPin", StringComparison.Ordinal));
     }
 
     [Fact]
