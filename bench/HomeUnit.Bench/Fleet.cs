@@ -131,7 +131,11 @@ public static class Fleet
                 hosts.AddRange(composed);
                 await Task.WhenAll(composed.Select(h => h.StartAsync()));
             }
-            await Eventually.True(() => online.Count == count, $"{count} units online", Patience);
+            await Eventually.True(() =>
+            {
+                if (clock.Elapsed.Seconds % 15 == 0) Console.Error.Write($"\r{online.Count}/{count} online after {clock.Elapsed.TotalSeconds:F0} s ");
+                return online.Count == count;
+            }, $"{count} units online", Patience);
             var connectSeconds = clock.Elapsed.TotalSeconds;
 
             // Care plans, retained, as the central keeps them.
@@ -211,7 +215,7 @@ public static class Fleet
         [
             $"DeviceId={id}", $"State:Directory={state}", $"Hardware:Root={kernelRoot}", $"Trust:KeysDirectory={trust}",
             $"Mqtt:Host={link.Host}", $"Mqtt:Port={link.Port}", $"Mqtt:CaFile={link.CaFile}", $"Mqtt:CertFile={link.CertFile}", $"Mqtt:KeyFile={link.KeyFile}",
-            "Mqtt:KeepAliveSeconds=60", "Camera:Source=testsrc", "Servo:SettleMilliseconds=300",
+            "Mqtt:KeepAliveSeconds=60", "Mqtt:ReconnectMaxSeconds=5", "Camera:Source=testsrc", "Servo:SettleMilliseconds=300",
         ];
         var (configuration, problems) = AgentHost.Load(new ConfigurationSources(null, settings, Simulate: false));
         var (options, bindProblems) = AgentHost.Bind(configuration ?? throw new InvalidOperationException(string.Join("; ", problems)));
