@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using HomeUnit.Agent.Link;
 using HomeUnit.Central.Simulation;
+using HomeUnit.Mqtt;
 
 namespace HomeUnit.Bench;
 

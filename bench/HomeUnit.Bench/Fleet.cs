@@ -9,6 +9,7 @@ using HomeUnit.Agent.Link;
 using HomeUnit.Agent.Session;
 using HomeUnit.Central;
 using HomeUnit.Central.Simulation;
+using HomeUnit.Mqtt;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;
 using HomeUnit.Drivers.Kernel;
