@@ -15,6 +15,7 @@ using HomeUnit.Drivers.Kernel;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 
@@ -158,15 +159,10 @@ public static class AgentHost
         builder.Configuration.AddConfiguration(configuration);
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(flags.LiveView ? LogLevel.Warning : LogLevel.Information);
-        if (Environment.GetEnvironmentVariable("JOURNAL_STREAM") is not null)
-        {
-            builder.Logging.AddSystemdConsole(o => o.TimestampFormat = null);
-        }
-        else
-        {
-            builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
-        }
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        // Started by systemd (and only then): READY and STOPPING, and the journald log format.
+        builder.Services.AddSystemd();
 
         var services = builder.Services;
         services.AddSingleton(options);
@@ -187,7 +183,6 @@ public static class AgentHost
         services.AddSingleton(sp => new AuditLog(sp.GetRequiredService<StateDatabase>(), sp.GetRequiredService<Outbox>(), options.DeviceId, TimeProvider.System));
         services.AddSingleton<Events>();
         services.AddSingleton<SessionMachine>();
-        services.AddSingleton(SdNotify.FromEnvironment());
         services.AddSingleton<LoopHeartbeats>();
         services.AddSingleton<HealthState>();
         services.AddSingleton(sp => new ClockTrust(sp.GetRequiredService<UnitHardware>().Files));
@@ -233,7 +228,8 @@ public static class AgentHost
         // safe state before anything can act on a message.
         services.AddHostedService(sp => sp.GetRequiredService<LinkService>());
         services.AddHostedService<SafetyService>();
-        services.AddHostedService<SystemdService>();
+        services.AddHostedService(sp => new SystemdWatchdog(sp.GetService<ISystemdNotifier>(), SystemdWatchdog.IntervalFromEnvironment(),
+            sp.GetRequiredService<LoopHeartbeats>(), sp.GetRequiredService<ILogger<SystemdWatchdog>>()));
         services.AddSingleton<HealthMonitor>();
         services.AddHostedService(sp => sp.GetRequiredService<HealthMonitor>());
         services.AddHostedService(sp => sp.GetRequiredService<Readiness>());
