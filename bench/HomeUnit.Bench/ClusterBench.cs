@@ -64,7 +64,7 @@ public static class ClusterBench
             return AgentProcess.Start(["run", "--simulate", .. settings.SelectMany(s => new[] { "--set", s })]);
         }
         string Topic(string device, string topic) => Topics.For(device, topic);
-        bool Status(HomeUnit.Agent.Link.MqttMessage m, string stateName) =>
+        bool Status(HomeUnit.Mqtt.MqttMessage m, string stateName) =>
             m.Topic == Topic(Unit, Topics.Status) && JsonDocument.Parse(m.Payload).RootElement.GetProperty("state").GetString() == stateName;
         int Events(string type) => central.Messages.Count(m => m.Topic == Topic(Unit, Topics.Event)
             && JsonDocument.Parse(m.Payload).RootElement.GetProperty("type").GetString() == type);

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using HomeUnit.Agent.Link;
+using HomeUnit.Mqtt;
 using HomeUnit.Central.Simulation;
 
 namespace HomeUnit.Bench;

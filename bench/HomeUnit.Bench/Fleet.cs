@@ -6,6 +6,7 @@ using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Ledger;
 using HomeUnit.Agent.Link;
+using HomeUnit.Mqtt;
 using HomeUnit.Agent.Session;
 using HomeUnit.Central;
 using HomeUnit.Central.Simulation;
