@@ -38,7 +38,7 @@ public static class LinkBench
             await WaitListeningAsync(port);
             var options = new MqttOptions { Host = "127.0.0.1", Port = port, AllowInsecure = true };
             var payload = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(
-                new DeviceEvent(Guid.NewGuid().ToString(), 1, Wire.Time(DateTimeOffset.UtcNow), "bench.record", Severity.Info, new { n = 1 }), Wire.Json));
+                new DeviceEvent(Guid.NewGuid().ToString(), 1, Wire.Time(DateTimeOffset.UtcNow), EventType.Readiness, Severity.Info, new { n = 1 }), Wire.Json));
 
             var ours = await ConnectionLatencyAsync(options, payload);
             var raw = RawSocketLatency(port, payload);

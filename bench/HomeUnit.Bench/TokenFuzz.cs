@@ -80,7 +80,7 @@ public static class TokenFuzz
                     }
                     else
                     {
-                        reasons[decision.Reason!] = reasons.GetValueOrDefault(decision.Reason!) + 1;
+                        reasons[decision.Reason!.Value.Code()] = reasons.GetValueOrDefault(decision.Reason!.Value.Code()) + 1;
                     }
                 }
                 catch (Exception e)

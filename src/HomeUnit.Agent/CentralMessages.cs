@@ -101,11 +101,11 @@ public sealed class CentralMessages(
                 log.LogInformation("look {Grant} accepted: {Kind}, {Seconds:F0} s, operator {Operator}", request.GrantId, request.Kind, request.MaxStreaming.TotalSeconds, request.Operator);
                 break;
             case StartOutcome.Busy:
-                refusals.Refuse(Refusal(request, RefusalReasons.Busy));
+                refusals.Refuse(RefusalReason.Busy, Refusal(request));
                 break;
             case StartOutcome.AuditUnavailable or StartOutcome.Faulted:
                 // No durable audit → no camera (P6), or an orphaned capture: refuse, leaving a trace if storage allows.
-                TryRefuse(Refusal(request, RefusalReasons.Fault));
+                TryRefuse(RefusalReason.Fault, Refusal(request));
                 break;
         }
     }
@@ -119,7 +119,7 @@ public sealed class CentralMessages(
         }
         var done = command.Name switch
         {
-            CommandNames.Stop => sessions.RequestStop(EndReasons.Stopped, command.Grant),
+            CommandNames.Stop => sessions.RequestStop(EndReason.Stopped, command.Grant),
             CommandNames.Pan => command.Grant is { } grant && command.View is { } view && sessions.RequestPan(grant, view),
             // In the background: a self-test can take seconds, and a stop must not wait behind it.
             CommandNames.SelfTest => readiness.ReportAsync(check: null, CancellationToken.None) is { },
@@ -128,21 +128,20 @@ public sealed class CentralMessages(
         log.LogInformation("command {Command} {Outcome}", command.Name, done ? "carried out" : "had nothing to act on");
     }
 
-    private static AuditRecord Refusal(SessionRequest request, string reason) => new()
+    private static AuditRecord Refusal(SessionRequest request) => new()
     {
-        Type = AuditTypes.SessionRefused,
+        Type = AuditType.SessionRefused,
         Grant = request.GrantId,
         Operator = request.Operator,
         Kind = request.Kind,
         Check = request.Check,
-        Reason = reason,
     };
 
-    private void TryRefuse(AuditRecord refusal)
+    private void TryRefuse(RefusalReason reason, AuditRecord refusal)
     {
         try
         {
-            refusals.Refuse(refusal);
+            refusals.Refuse(reason, refusal);
         }
         catch (Exception e)
         {

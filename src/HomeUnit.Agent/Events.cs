@@ -28,7 +28,7 @@ public sealed class Events
     /// <summary>Raised after each event is stored (for the live view and tests).</summary>
     public event Action<DeviceEvent>? Raised;
 
-    public DeviceEvent Raise(string type, string severity, object? data = null)
+    public DeviceEvent Raise(EventType type, Severity severity, object? data = null)
     {
         DeviceEvent deviceEvent;
         lock (gate)
@@ -48,7 +48,7 @@ public sealed class Events
             outbox.Committed();
         }
         var level = severity switch { Severity.Critical => LogLevel.Error, Severity.Warning => LogLevel.Warning, _ => LogLevel.Information };
-        log.Log(level, "event {Type} ({Severity}) {Data}", type, severity, data is null ? "" : JsonSerializer.Serialize(data, Wire.Json));
+        log.Log(level, "event {Type} ({Severity}) {Data}", type.Code(), severity.Code(), data is null ? "" : JsonSerializer.Serialize(data, Wire.Json));
         Raised?.Invoke(deviceEvent);
         return deviceEvent;
     }

@@ -1,18 +1,5 @@
 namespace HomeUnit.Protocol;
 
-/// <summary>Audit record types (design §4).</summary>
-public static class AuditTypes
-{
-    public const string SessionAccepted = "session.accepted";
-    public const string SessionRefused = "session.refused";
-    public const string SessionStarted = "session.started";
-    public const string SessionEnded = "session.ended";
-    public const string SessionAborted = "session.aborted";
-    public const string CarePlanApplied = "careplan.applied";
-    public const string CarePlanRefused = "careplan.refused";
-    public const string AgentStarted = "agent.started";
-}
-
 /// <summary>
 /// One link of the tamper-evident audit chain. <see cref="Hash"/> is SHA-256 over the record's
 /// canonical JSON without <c>hash</c>; <see cref="Prev"/> is the previous record's hash.
@@ -22,7 +9,7 @@ public sealed record AuditRecord
 {
     public long Seq { get; init; }
     public string At { get; init; } = "";
-    public string Type { get; init; } = "";
+    public required AuditType Type { get; init; }
     public string? Device { get; init; }
     public string? Grant { get; init; }
     public string? Operator { get; init; }
@@ -32,7 +19,10 @@ public sealed record AuditRecord
     public string? StartedAt { get; init; }
     public string? EndedAt { get; init; }
     public long? DurationMs { get; init; }
+    /// <summary>A code: a <see cref="RefusalReason"/> for refusals, an <see cref="EndReason"/> for ended and aborted looks.</summary>
     public string? Reason { get; init; }
+    /// <summary>What exactly happened, in words, beside the <see cref="Reason"/> code (never a secret).</summary>
+    public string? Detail { get; init; }
     public long? Count { get; init; }
     public long? Version { get; init; }
     public string Prev { get; init; } = "";

@@ -50,24 +50,3 @@ public sealed record StreamPayload(string Url, string StreamId, string Passphras
     // The passphrase never appears in logs, audit records or errors.
     public override string ToString() => $"{Url} streamid={StreamId}";
 }
-
-/// <summary>
-/// Why a look (or care plan) was refused: exactly the codes of design §4. Audit records and
-/// logs carry the code, never the token or its secrets.
-/// </summary>
-public static class RefusalReasons
-{
-    public const string BadSignature = "bad-signature";
-    public const string UnknownKey = "unknown-key";
-    public const string WrongAudience = "wrong-audience";
-    public const string Expired = "expired";
-    public const string NotYetValid = "not-yet-valid";
-    public const string Replayed = "replayed";
-    public const string OutsideCarePlan = "outside-care-plan";
-    public const string PausedNight = "paused-night";
-    public const string Busy = "busy";
-    public const string ClockUnsynced = "clock-unsynced";
-    public const string Fault = "fault";
-    public const string Malformed = "malformed";
-    public const string TooLong = "too-long";
-}

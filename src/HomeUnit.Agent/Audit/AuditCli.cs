@@ -75,7 +75,7 @@ public static class AuditCli
             var r = row.Record;
             string[] cells = r is null
                 ? [row.Seq.ToString(), "", "(unreadable)", "", "", "", "", "", "", ""]
-                : [r.Seq.ToString(), r.At, r.Type, r.Grant ?? "", r.Operator ?? "", r.Kind ?? "", r.View ?? "", r.Check ?? "",
+                : [r.Seq.ToString(), r.At, r.Type.Code(), r.Grant ?? "", r.Operator ?? "", r.Kind ?? "", r.View ?? "", r.Check ?? "",
                     r.DurationMs is { } ms ? $"{ms / 1000.0:0.0} s" : "", Details(r)];
             table.AddRow(cells.Select(Markup.Escape).ToArray());
         }
@@ -95,6 +95,7 @@ public static class AuditCli
     private static string Details(AuditRecord r) => string.Join(" ", new[]
     {
         r.Reason is null ? null : $"reason={r.Reason}",
+        r.Detail is null ? null : $"detail={r.Detail}",
         r.Count is null ? null : $"count={r.Count}",
         r.Version is null ? null : $"version={r.Version}",
     }.OfType<string>());

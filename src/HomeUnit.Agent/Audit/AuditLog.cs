@@ -54,7 +54,7 @@ public sealed class AuditLog
                 insert.Transaction = transaction;
                 insert.CommandText = "INSERT INTO audit (seq, type, grant_id, record) VALUES ($seq, $type, $grant, $record)";
                 insert.Parameters.AddWithValue("$seq", record.Seq);
-                insert.Parameters.AddWithValue("$type", record.Type);
+                insert.Parameters.AddWithValue("$type", record.Type.Code());
                 insert.Parameters.AddWithValue("$grant", (object?)record.Grant ?? DBNull.Value);
                 insert.Parameters.AddWithValue("$record", json);
                 insert.ExecuteNonQuery();
@@ -101,11 +101,14 @@ public sealed class AuditLog
         using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT a.record FROM audit a
-            WHERE a.type = 'session.accepted'
+            WHERE a.type = $accepted
               AND NOT EXISTS (SELECT 1 FROM audit e WHERE e.grant_id = a.grant_id AND e.seq > a.seq
-                              AND e.type IN ('session.ended', 'session.aborted'))
+                              AND e.type IN ($ended, $aborted))
             ORDER BY a.seq
             """;
+        command.Parameters.AddWithValue("$accepted", AuditType.SessionAccepted.Code());
+        command.Parameters.AddWithValue("$ended", AuditType.SessionEnded.Code());
+        command.Parameters.AddWithValue("$aborted", AuditType.SessionAborted.Code());
         using var reader = command.ExecuteReader();
         var open = new List<AuditRecord>();
         while (reader.Read())
@@ -120,7 +123,8 @@ public sealed class AuditLog
     {
         using var connection = database.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT record FROM audit WHERE type = 'session.accepted' AND json_extract(record, '$.at') >= $since ORDER BY seq";
+        command.CommandText = "SELECT record FROM audit WHERE type = $accepted AND json_extract(record, '$.at') >= $since ORDER BY seq";
+        command.Parameters.AddWithValue("$accepted", AuditType.SessionAccepted.Code());
         command.Parameters.AddWithValue("$since", Wire.Time(since));
         using var reader = command.ExecuteReader();
         var accepted = new List<AuditRecord>();
@@ -136,7 +140,8 @@ public sealed class AuditLog
     {
         using var connection = database.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT record FROM audit WHERE grant_id = $g AND type = 'session.started' ORDER BY seq DESC LIMIT 1";
+        command.CommandText = "SELECT record FROM audit WHERE grant_id = $g AND type = $started ORDER BY seq DESC LIMIT 1";
+        command.Parameters.AddWithValue("$started", AuditType.SessionStarted.Code());
         command.Parameters.AddWithValue("$g", grantId);
         return command.ExecuteScalar() is string json ? JsonSerializer.Deserialize<AuditRecord>(json, Wire.Json) : null;
     }

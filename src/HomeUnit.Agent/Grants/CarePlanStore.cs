@@ -52,16 +52,16 @@ public sealed class CarePlanStore
     /// <summary>The plan in force, or null when none has been received.</summary>
     public CarePlan? Current => current;
 
-    public async Task<(CarePlanOutcome Outcome, string? Reason)> ApplyAsync(string token)
+    public async Task<(CarePlanOutcome Outcome, RefusalReason? Reason)> ApplyAsync(string token)
     {
         var read = await reader.ReadAsync<CarePlanPayload>(token, TrustPolicy.MaxCarePlanBytes);
         if (read.Value is not { } payload)
         {
-            return Refuse(read.Reason!, null);
+            return Refuse(read.Reason!.Value, null);
         }
         if (CarePlan.From(payload) is not { } plan)
         {
-            return Refuse(RefusalReasons.Malformed, payload.Version);
+            return Refuse(RefusalReason.Malformed, payload.Version);
         }
         await applying.WaitAsync();
         try
@@ -70,13 +70,13 @@ public sealed class CarePlanStore
             {
                 return plan.Version == inForce.Version
                     ? (CarePlanOutcome.Unchanged, null)
-                    : Refuse(RefusalReasons.Replayed, plan.Version);
+                    : Refuse(RefusalReason.Replayed, plan.Version);
             }
             var previous = StoredPayload();
             Store(plan.Version, JsonSerializer.Serialize(payload, TokenJson.Options));
             try
             {
-                audit.Append(new AuditRecord { Type = AuditTypes.CarePlanApplied, Version = plan.Version });
+                audit.Append(new AuditRecord { Type = AuditType.CarePlanApplied, Version = plan.Version });
             }
             catch (SqliteException)
             {
@@ -91,7 +91,7 @@ public sealed class CarePlanStore
         catch (SqliteException e)
         {
             log.LogError("care plan version {Version} could not be stored: {Error}", plan.Version, e.SqliteErrorCode);
-            return Refuse(RefusalReasons.Fault, plan.Version);
+            return Refuse(RefusalReason.Fault, plan.Version);
         }
         finally
         {
@@ -99,9 +99,9 @@ public sealed class CarePlanStore
         }
     }
 
-    private (CarePlanOutcome, string?) Refuse(string reason, long? version)
+    private (CarePlanOutcome, RefusalReason?) Refuse(RefusalReason reason, long? version)
     {
-        refusals.Refuse(new AuditRecord { Type = AuditTypes.CarePlanRefused, Reason = reason, Version = version });
+        refusals.Refuse(reason, new AuditRecord { Type = AuditType.CarePlanRefused, Version = version });
         return (CarePlanOutcome.Refused, reason);
     }
 

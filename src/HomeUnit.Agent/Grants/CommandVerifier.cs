@@ -23,7 +23,7 @@ public sealed class CommandVerifier(SignedTokenReader reader, TrustPolicy policy
         var verdict = await Check(token);
         if (verdict.Reason is { } reason)
         {
-            log.LogWarning("command refused: {Reason}", reason);
+            log.LogWarning("command refused: {Reason}", reason.Code());
         }
         return verdict;
     }
@@ -33,7 +33,7 @@ public sealed class CommandVerifier(SignedTokenReader reader, TrustPolicy policy
         var read = await reader.ReadAsync<CommandPayload>(token, TrustPolicy.MaxTokenBytes);
         if (read.Value is not { } p)
         {
-            return Verdict<DeviceCommand>.Refuse(read.Reason!);
+            return Verdict<DeviceCommand>.Refuse(read.Reason!.Value);
         }
         if (TrustPolicy.WindowShapeProblem(p.Nbf, p.Exp, p.Iat) is { } window)
         {
@@ -41,7 +41,7 @@ public sealed class CommandVerifier(SignedTokenReader reader, TrustPolicy policy
         }
         if (CommandOf(p) is not { } command)
         {
-            return Verdict<DeviceCommand>.Refuse(RefusalReasons.Malformed);
+            return Verdict<DeviceCommand>.Refuse(RefusalReason.Malformed);
         }
         var expires = DateTimeOffset.FromUnixTimeSeconds(p.Exp);
         if (policy.WindowTimeProblem(DateTimeOffset.FromUnixTimeSeconds(p.Nbf), expires, clock.GetUtcNow()) is { } timing)
@@ -52,12 +52,12 @@ public sealed class CommandVerifier(SignedTokenReader reader, TrustPolicy policy
         {
             return replay.TryUse(p.Jti, expires)
                 ? Verdict<DeviceCommand>.Pass(command)
-                : Verdict<DeviceCommand>.Refuse(RefusalReasons.Replayed);
+                : Verdict<DeviceCommand>.Refuse(RefusalReason.Replayed);
         }
         catch (SqliteException e)
         {
             log.LogError("state database error while recording command {Jti}: SQLite error {Code}", p.Jti, e.SqliteErrorCode);
-            return Verdict<DeviceCommand>.Refuse(RefusalReasons.Fault);
+            return Verdict<DeviceCommand>.Refuse(RefusalReason.Fault);
         }
     }
 

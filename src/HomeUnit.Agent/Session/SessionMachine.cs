@@ -20,23 +20,6 @@ public enum SessionState
     Stopping,
 }
 
-/// <summary>Why a look ended; the audit record's <c>reason</c>.</summary>
-public static class EndReasons
-{
-    public const string Completed = "completed";
-    public const string Stopped = "stopped";
-    public const string AgentStopping = "agent-stopping";
-    public const string AgentDied = "agent-died";
-    public const string StartTimeout = "start-timeout";
-    public const string CameraFault = "camera-fault";
-    public const string ServoFault = "servo-fault";
-    public const string LightFault = "light-fault";
-    public const string StorageFault = "storage-fault";
-
-    /// <summary>Ends that are not the look's ordinary end and so are recorded as <c>session.aborted</c>.</summary>
-    public static bool IsAbort(string reason) => reason is not (Completed or Stopped);
-}
-
 /// <summary>What became of a request to start a look.</summary>
 public enum StartOutcome
 {
@@ -97,7 +80,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
             }
             try
             {
-                audit.Append(Record(AuditTypes.SessionAccepted, request));
+                audit.Append(Record(AuditType.SessionAccepted, request));
             }
             catch (Exception e)
             {
@@ -113,7 +96,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
     }
 
     /// <summary>Ends the running look now (a <c>stop</c> command, a fault, shutdown). False if none runs or the grant differs.</summary>
-    public bool RequestStop(string reason, string? grantId = null)
+    public bool RequestStop(EndReason reason, string? grantId = null, string? detail = null)
     {
         lock (gate)
         {
@@ -121,7 +104,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
             {
                 return false;
             }
-            current.End(reason);
+            current.End(reason, detail);
             return true;
         }
     }
@@ -146,7 +129,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
     }
 
     /// <summary>Ends any look and waits until the hardware is safe.</summary>
-    public async Task StopAsync(string reason)
+    public async Task StopAsync(EndReason reason)
     {
         RequestStop(reason);
         await WhenIdleAsync();
@@ -159,22 +142,22 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         DateTimeOffset? startedAt = null;
         try
         {
-            using (clock.CreateTimer(_ => look.End(EndReasons.StartTimeout), null, StartTimeout, Timeout.InfiniteTimeSpan))
+            using (clock.CreateTimer(_ => look.End(EndReason.StartTimeout), null, StartTimeout, Timeout.InfiniteTimeSpan))
             {
-                await Guard(EndReasons.LightFault, () =>
+                await Guard(EndReason.LightFault, () =>
                 {
                     hardware.Light.ShowCameraOn();
                     hardware.Ir.Set(true);
                     return Task.CompletedTask;
                 });
-                await Guard(EndReasons.ServoFault, () => hardware.Servo.MoveAsync(request.View, look.Ending));
-                capture = await Guard(EndReasons.CameraFault, () => hardware.Camera.StartAsync(request.Stream, look.Ending));
+                await Guard(EndReason.ServoFault, () => hardware.Servo.MoveAsync(request.View, look.Ending));
+                capture = await Guard(EndReason.CameraFault, () => hardware.Camera.StartAsync(request.Stream, look.Ending));
             }
             startedAt = clock.GetUtcNow();
             _ = capture.Failed.ContinueWith(
-                failed => look.End($"{EndReasons.CameraFault}: {failed.Result}"),
+                failed => Fail(look, EndReason.CameraFault, failed.Result),
                 CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
-            using var deadline = clock.CreateTimer(_ => look.End(EndReasons.Completed), null, Streaming(request, startedAt.Value), Timeout.InfiniteTimeSpan);
+            using var deadline = clock.CreateTimer(_ => look.End(EndReason.Completed), null, Streaming(request, startedAt.Value), Timeout.InfiniteTimeSpan);
             lock (gate)
             {
                 if (look.Ending.IsCancellationRequested)
@@ -183,15 +166,15 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
                 }
                 SetState(SessionState.Live);
             }
-            await Guard(EndReasons.StorageFault, () =>
+            await Guard(EndReason.StorageFault, () =>
             {
-                audit.Append(Record(AuditTypes.SessionStarted, request) with { StartedAt = Wire.Time(startedAt.Value) });
+                audit.Append(Record(AuditType.SessionStarted, request) with { StartedAt = Wire.Time(startedAt.Value) });
                 return Task.CompletedTask;
             });
-            Report("session.started", Severity.Info, new { grant = request.GrantId, view = PanServo.Name(request.View) });
+            Report(EventType.SessionStarted, Severity.Info, new { grant = request.GrantId, view = PanServo.Name(request.View) });
             await foreach (var view in look.Pans.Reader.ReadAllAsync(look.Ending))
             {
-                await Guard(EndReasons.ServoFault, () => hardware.Servo.MoveAsync(view, look.Ending));
+                await Guard(EndReason.ServoFault, () => hardware.Servo.MoveAsync(view, look.Ending));
             }
         }
         catch (OperationCanceledException) when (look.Ending.IsCancellationRequested)
@@ -201,7 +184,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         catch (Exception e)
         {
             // A step's fault (LookFault names it) or anything unforeseen: the look ends, never the machine.
-            look.End(e is LookFault ? e.Message : $"fault: {e.Message}");
+            Fail(look, e is LookFault fault ? fault.Reason : EndReason.Fault, e.Message);
             log.LogError("look for grant {Grant} failed: {Error}", request.GrantId, e.Message);
         }
         finally
@@ -220,7 +203,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
     private async Task StopAsync(Look look, ICapture? capture, DateTimeOffset? startedAt)
     {
         SetState(SessionState.Stopping);
-        var reason = look.Reason ?? EndReasons.Completed;
+        var reason = look.Reason ?? EndReason.Completed;
         var captureGone = true;
         if (capture is not null)
         {
@@ -237,12 +220,8 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
                 {
                     captureOrphaned = true;
                 }
-                Report("camera.fault", Severity.Critical, new { reason = $"capture did not stop: {e.Message}" });
+                ReportFault(EndReason.CameraFault, $"capture did not stop: {e.Message}", look.Request.GrantId);
             }
-        }
-        if (reason.StartsWith(EndReasons.CameraFault, StringComparison.Ordinal))
-        {
-            Report("camera.fault", Severity.Critical, new { reason, grant = look.Request.GrantId });
         }
         var endedAt = clock.GetUtcNow();
         try
@@ -251,19 +230,20 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         }
         catch (Exception e)
         {
-            Report("servo.fault", Severity.Critical, new { reason = e.Message });
+            ReportFault(EndReason.ServoFault, e.Message, look.Request.GrantId);
         }
-        TryHardware(() => hardware.Ir.Set(false), "light");
+        TryHardware(() => hardware.Ir.Set(false), look);
         if (captureGone)
         {
-            TryHardware(hardware.Light.ShowCameraOff, "light");
+            TryHardware(hardware.Light.ShowCameraOff, look);
         }
-        var ended = Record(EndReasons.IsAbort(reason) ? AuditTypes.SessionAborted : AuditTypes.SessionEnded, look.Request) with
+        var ended = Record(EndReasons.IsAbort(reason) ? AuditType.SessionAborted : AuditType.SessionEnded, look.Request) with
         {
             StartedAt = startedAt is { } s ? Wire.Time(s) : null,
             EndedAt = Wire.Time(endedAt),
             DurationMs = startedAt is { } t ? (long)(endedAt - t).TotalMilliseconds : 0,
-            Reason = reason,
+            Reason = reason.Code(),
+            Detail = look.Detail,
         };
         try
         {
@@ -273,8 +253,8 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         {
             log.LogError("the end of the look for grant {Grant} could not be audited: {Error}", look.Request.GrantId, e.Message);
         }
-        Report(ended.Type, EndReasons.IsAbort(reason) ? Severity.Warning : Severity.Info,
-            new { grant = look.Request.GrantId, reason, durationMs = ended.DurationMs });
+        Report(EndReasons.IsAbort(reason) ? EventType.SessionAborted : EventType.SessionEnded, EndReasons.IsAbort(reason) ? Severity.Warning : Severity.Info,
+            new { grant = look.Request.GrantId, reason = reason.Code(), detail = look.Detail, durationMs = ended.DurationMs });
         lock (gate)
         {
             current = null;
@@ -283,7 +263,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
     }
 
     /// <summary>Runs one step of starting or panning; a failure ends the look with the step's fault reason.</summary>
-    private static async Task<T> Guard<T>(string faultReason, Func<Task<T>> step)
+    private static async Task<T> Guard<T>(EndReason faultReason, Func<Task<T>> step)
     {
         try
         {
@@ -291,14 +271,14 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            throw new LookFault($"{faultReason}: {e.Message}", e);
+            throw new LookFault(faultReason, e);
         }
     }
 
-    private static Task Guard(string faultReason, Func<Task> step) =>
+    private static Task Guard(EndReason faultReason, Func<Task> step) =>
         Guard(faultReason, async () => { await step(); return true; });
 
-    private void TryHardware(Action action, string part)
+    private void TryHardware(Action action, Look look)
     {
         try
         {
@@ -306,12 +286,42 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         }
         catch (HardwareFault e)
         {
-            Report($"{part}.fault", Severity.Critical, new { reason = e.Message });
+            ReportFault(EndReason.LightFault, e.Message, look.Request.GrantId);
         }
     }
 
+    /// <summary>
+    /// A fault found by the look itself ends it; if it is the first reason to end it, its fault event is
+    /// raised here. A look ended from outside (health's own reading, a stop) raises nothing: whoever
+    /// found the fault reports it, once.
+    /// </summary>
+    private void Fail(Look look, EndReason reason, string detail)
+    {
+        if (look.End(reason, detail))
+        {
+            ReportFault(reason, detail, look.Request.GrantId);
+        }
+    }
+
+    private void ReportFault(EndReason reason, string detail, string grant)
+    {
+        if (FaultEvents.TryGetValue(reason, out var type))
+        {
+            Report(type, Severity.Critical, new { reason = reason.Code(), detail, grant });
+        }
+    }
+
+    /// <summary>The fault event of each end reason that names a broken part.</summary>
+    private static readonly Dictionary<EndReason, EventType> FaultEvents = new()
+    {
+        [EndReason.CameraFault] = EventType.CameraFault,
+        [EndReason.ServoFault] = EventType.ServoFault,
+        [EndReason.LightFault] = EventType.LightFault,
+        [EndReason.StorageFault] = EventType.StorageFault,
+    };
+
     /// <summary>Raises an event; a storage failure here must not keep the hardware from reaching Idle.</summary>
-    private void Report(string type, string severity, object data)
+    private void Report(EventType type, Severity severity, object data)
     {
         try
         {
@@ -319,11 +329,11 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         }
         catch (Exception e)
         {
-            log.LogError("event {Type} could not be stored: {Error}", type, e.Message);
+            log.LogError("event {Type} could not be stored: {Error}", type.Code(), e.Message);
         }
     }
 
-    private static AuditRecord Record(string type, SessionRequest request) => new()
+    private static AuditRecord Record(AuditType type, SessionRequest request) => new()
     {
         Type = type,
         Grant = request.GrantId,
@@ -372,7 +382,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
     private sealed class Look(SessionRequest request)
     {
         private readonly CancellationTokenSource ending = new();
-        private string? reason;
+        private readonly Lock gate = new();
 
         public SessionRequest Request { get; } = request;
 
@@ -382,15 +392,30 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
 
         public CancellationToken Ending => ending.Token;
 
-        public string? Reason => Volatile.Read(ref reason);
+        public EndReason? Reason { get; private set; }
 
-        /// <summary>Ends the look; the first reason wins.</summary>
-        public void End(string why)
+        public string? Detail { get; private set; }
+
+        /// <summary>Ends the look; the first reason wins. True if this call gave the reason.</summary>
+        public bool End(EndReason why, string? detail = null)
         {
-            Interlocked.CompareExchange(ref reason, why, null);
+            bool first;
+            lock (gate)
+            {
+                first = Reason is null;
+                if (first)
+                {
+                    (Reason, Detail) = (why, detail);
+                }
+            }
             ending.Cancel();
+            return first;
         }
     }
 
-    private sealed class LookFault(string message, Exception inner) : Exception(message, inner);
+    /// <summary>A step of the look failed; <see cref="Reason"/> names the part, the message says how.</summary>
+    private sealed class LookFault(EndReason reason, Exception inner) : Exception(inner.Message, inner)
+    {
+        public EndReason Reason { get; } = reason;
+    }
 }

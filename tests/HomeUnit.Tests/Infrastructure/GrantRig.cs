@@ -119,7 +119,7 @@ public sealed class GrantRig : IDisposable
     /// <summary>What the session state machine does with an accepted look: the durable <c>session.accepted</c> record.</summary>
     public void RecordAccepted(SessionRequest look) => Audit.Append(new AuditRecord
     {
-        Type = AuditTypes.SessionAccepted,
+        Type = AuditType.SessionAccepted,
         Grant = look.GrantId,
         Operator = look.Operator,
         Kind = look.Kind,
@@ -137,7 +137,7 @@ public sealed class GrantRig : IDisposable
         return decision;
     }
 
-    public IReadOnlyList<AuditRecord> AuditRecords(string type) => Audit.List().Where(r => r.Type == type).ToList();
+    public IReadOnlyList<AuditRecord> AuditRecords(AuditType type) => Audit.List().Where(r => r.Type == type).ToList();
 
     public void Dispose()
     {

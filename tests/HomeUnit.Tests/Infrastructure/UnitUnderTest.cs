@@ -10,6 +10,7 @@ using HomeUnit.Agent.State;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;
 using HomeUnit.Drivers.Kernel;
+using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace HomeUnit.Tests.Infrastructure;
@@ -83,7 +84,7 @@ public sealed class UnitUnderTest : IDisposable
     public void Dispose()
     {
         Monitor.StopAsync(CancellationToken.None).Wait(TimeSpan.FromSeconds(10));
-        Sessions.StopAsync(EndReasons.AgentStopping).Wait(TimeSpan.FromSeconds(10));
+        Sessions.StopAsync(EndReason.AgentStopping).Wait(TimeSpan.FromSeconds(10));
         foreach (var receiver in receivers)
         {
             receiver.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(10));
