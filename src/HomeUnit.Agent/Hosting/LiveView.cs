@@ -1,5 +1,6 @@
 using HomeUnit.Agent.Session;
 using HomeUnit.Drivers;
+using HomeUnit.Protocol;
 using Microsoft.Extensions.Hosting;
 using Spectre.Console;
 
