@@ -38,8 +38,11 @@ public static class Program
     private static Command DemoCommand()
     {
         var seconds = new Option<int>("--seconds") { Description = "How long the look streams", DefaultValueFactory = _ => 8 };
-        var command = new Command("demo", "One night check on a simulated unit: care plan, grant, green light, stream, red light, audit; then a power cut") { seconds };
-        command.SetAction((parse, _) => Simulation.Demo.RunAsync(parse.GetValue(seconds)));
+        var handover = new Option<bool>("--handover") { Description = "Instead: the primary hands supervision to a standby centre and goes away, the standby performs a check, the primary takes back" };
+        var command = new Command("demo", "One night check on a simulated unit: care plan, grant, green light, stream, red light, audit; then a power cut") { seconds, handover };
+        command.SetAction((parse, _) => parse.GetValue(handover)
+            ? Simulation.HandoverDemo.RunAsync(parse.GetValue(seconds))
+            : Simulation.Demo.RunAsync(parse.GetValue(seconds)));
         return command;
     }
 
@@ -120,7 +123,9 @@ public static class Program
         var followUp = new Option<string?>("--follow-up") { Description = "withinMinutes/max, e.g. 30/2" };
         var paused = new Option<string[]>("--paused") { Description = "local date (yyyy-MM-dd) on which a paused night starts (repeatable)" };
         var validFrom = new Option<string>("--valid-from") { Description = "'now', ISO 8601 or seconds since the epoch", DefaultValueFactory = _ => "now" };
-        var command = new Command("careplan", "sign a care plan (publish it retained on the device's careplan topic)") { file, version, tz, checks, followUp, paused, validFrom };
+        var activeCentral = new Option<string?>("--active-central") { Description = "the iss of the central in charge (signed by the primary: hands over, or takes back)" };
+        var activeUntil = new Option<string?>("--active-until") { Description = "with --active-central: ISO 8601 or seconds since the epoch when supervision returns to the primary" };
+        var command = new Command("careplan", "sign a care plan (publish it retained on the device's careplan topic)") { file, version, tz, checks, followUp, paused, validFrom, activeCentral, activeUntil };
         foreach (var option in SignerOptions)
         {
             command.Options.Add(option);
@@ -146,6 +151,19 @@ public static class Program
             plan["iss"] = signer.Issuer;
             plan["aud"] = r.GetValue(DeviceOption);
             plan["iat"] = now.ToUnixTimeSeconds();
+            if (r.GetValue(activeCentral) is { } active)
+            {
+                plan["activeCentral"] = active;
+            }
+            if (r.GetValue(activeUntil) is { } untilText)
+            {
+                if (ParseTime(untilText, now) is not { } until)
+                {
+                    Console.Error.WriteLine("--active-until: not a time");
+                    return 2;
+                }
+                plan["activeUntil"] = until.ToUnixTimeSeconds();
+            }
             // Read back through the payload type: a plan the device could not read is not signed.
             var payload = plan.Deserialize<CarePlanPayload>(TokenJson.Options);
             Console.WriteLine(signer.Sign(payload));
@@ -186,20 +204,34 @@ public static class Program
 
     private static Command DeviceCommand()
     {
-        var name = new Argument<string>("name") { Description = "stop, pan or selftest" };
+        var name = new Argument<string>("name") { Description = "stop, pan, selftest or handover" };
         name.AcceptOnlyFromAmong([.. CommandNames.All]);
         var grant = new Option<string?>("--grant") { Description = "the look's grant id (required for pan)" };
         var view = new Option<string?>("--view") { Description = "bed or room (pan)" };
+        var to = new Option<string?>("--to") { Description = "handover: the iss of the central to put in charge (the primary's own: take back)" };
+        var until = new Option<string?>("--until") { Description = "handover: ISO 8601 or seconds since the epoch when supervision returns to the primary" };
         var validSeconds = new Option<int>("--valid-seconds") { Description = "how long the command stays valid", DefaultValueFactory = _ => 60 };
-        var command = new Command("command", "sign a command for the device's command topic") { name, grant, view, validSeconds };
+        var command = new Command("command", "sign a command for the device's command topic") { name, grant, view, to, until, validSeconds };
         foreach (var option in SignerOptions)
         {
             command.Options.Add(option);
         }
         command.SetAction(r =>
         {
-            Console.WriteLine(Signer(r).Command(r.GetValue(DeviceOption)!, r.GetValue(name)!, DateTimeOffset.UtcNow,
-                TimeSpan.FromSeconds(r.GetValue(validSeconds)), r.GetValue(grant), r.GetValue(view)));
+            var now = DateTimeOffset.UtcNow;
+            var validFor = TimeSpan.FromSeconds(r.GetValue(validSeconds));
+            if (r.GetValue(name) == CommandNames.Handover)
+            {
+                DateTimeOffset? end = null;
+                if (r.GetValue(to) is not { } central || (r.GetValue(until) is { } text && (end = ParseTime(text, now)) is null))
+                {
+                    Console.Error.WriteLine("handover needs --to ISSUER, and --until must be a time");
+                    return 2;
+                }
+                Console.WriteLine(Signer(r).Handover(r.GetValue(DeviceOption)!, central, now, validFor, end));
+                return 0;
+            }
+            Console.WriteLine(Signer(r).Command(r.GetValue(DeviceOption)!, r.GetValue(name)!, now, validFor, r.GetValue(grant), r.GetValue(view)));
             return 0;
         });
         return command;

@@ -12,6 +12,14 @@ public sealed record AuditRecord
     public required AuditType Type { get; init; }
     public string? Device { get; init; }
     public string? Grant { get; init; }
+    /// <summary>The central (<c>iss</c>) whose signed token caused the record: for a look, the one whose grant opened it.</summary>
+    public string? Issuer { get; init; }
+    /// <summary>For handover records: the standby central that took or left charge.</summary>
+    public string? Central { get; init; }
+    /// <summary>For <c>handover.started</c>: when supervision returns to the primary by itself, if set.</summary>
+    public string? Until { get; init; }
+    /// <summary>For <c>command.refused</c>: the command's name, once its signature has proved it.</summary>
+    public string? Command { get; init; }
     public string? Operator { get; init; }
     public string? Kind { get; init; }
     public string? View { get; init; }

@@ -50,3 +50,15 @@ public sealed record StreamPayload(string Url, string StreamId, string Passphras
     // The passphrase never appears in logs, audit records or errors.
     public override string ToString() => $"{Url} streamid={StreamId}";
 }
+
+/// <summary>
+/// The roles of the centrals a unit trusts. The <c>primary</c> is in charge unless it has handed
+/// supervision to a <c>standby</c>; it can always take it back.
+/// </summary>
+public static class CentralRoles
+{
+    public const string Primary = "primary";
+    public const string Standby = "standby";
+
+    public static readonly IReadOnlyList<string> All = [Primary, Standby];
+}

@@ -39,6 +39,10 @@ public enum EventType
     [JsonStringEnumMemberName("session.aborted")] SessionAborted,
     /// <summary>The self-test's verdict; <c>ready: false</c> tells the centre to send staff.</summary>
     [JsonStringEnumMemberName("readiness")] Readiness,
+    /// <summary>A standby central took charge (<c>data.central</c>, <c>data.until</c>).</summary>
+    [JsonStringEnumMemberName("handover.started")] HandoverStarted,
+    /// <summary>The standby is no longer in charge; <c>data.reason</c> is a <see cref="HandoverEndReason"/>.</summary>
+    [JsonStringEnumMemberName("handover.ended")] HandoverEnded,
 }
 
 /// <summary>The <c>type</c> of an audit record (design §4).</summary>
@@ -53,6 +57,12 @@ public enum AuditType
     [JsonStringEnumMemberName("careplan.applied")] CarePlanApplied,
     [JsonStringEnumMemberName("careplan.refused")] CarePlanRefused,
     [JsonStringEnumMemberName("agent.started")] AgentStarted,
+    /// <summary>A command refused; <c>command</c> names it once its signature has proved it.</summary>
+    [JsonStringEnumMemberName("command.refused")] CommandRefused,
+    /// <summary>A standby central took charge (<c>central</c>, optional <c>until</c>; <c>issuer</c> = the primary that handed over).</summary>
+    [JsonStringEnumMemberName("handover.started")] HandoverStarted,
+    /// <summary>The standby <c>central</c> is no longer in charge; <c>reason</c> is a <see cref="HandoverEndReason"/>.</summary>
+    [JsonStringEnumMemberName("handover.ended")] HandoverEnded,
 }
 
 /// <summary>
@@ -76,6 +86,26 @@ public enum RefusalReason
     [JsonStringEnumMemberName("malformed")] Malformed,
     [JsonStringEnumMemberName("too-long")] TooLong,
     [JsonStringEnumMemberName("privacy-paused")] PrivacyPaused,
+    /// <summary>A standby central's token while it is not the central in charge.</summary>
+    [JsonStringEnumMemberName("standby-not-active")] StandbyNotActive,
+    /// <summary>The primary's grant, command (other than <c>handover</c>) or plain care plan while a standby is in charge.</summary>
+    [JsonStringEnumMemberName("primary-not-active")] PrimaryNotActive,
+    /// <summary>Only the primary central hands supervision over (a <c>handover</c>, or a care plan naming another central).</summary>
+    [JsonStringEnumMemberName("not-primary")] NotPrimary,
+    /// <summary>A handover naming a central this unit does not trust.</summary>
+    [JsonStringEnumMemberName("unknown-central")] UnknownCentral,
+}
+
+/// <summary>Why a standby central stopped being in charge: the <c>reason</c> of <c>handover.ended</c>.</summary>
+[JsonConverter(typeof(WireCodeConverter<HandoverEndReason>))]
+public enum HandoverEndReason
+{
+    /// <summary>The primary took supervision back.</summary>
+    [JsonStringEnumMemberName("taken-back")] TakenBack,
+    /// <summary>The handover's end time passed.</summary>
+    [JsonStringEnumMemberName("expired")] Expired,
+    /// <summary>The primary handed supervision on to another standby.</summary>
+    [JsonStringEnumMemberName("handed-on")] HandedOn,
 }
 
 /// <summary>

@@ -76,7 +76,7 @@ public static class Demo
     }
 
     /// <summary>The unit's timeline, told in words: what the resident would see.</summary>
-    private static void Narrate(string line)
+    internal static void Narrate(string line)
     {
         if (!line.StartsWith("timeline ", StringComparison.Ordinal))
         {
@@ -102,12 +102,13 @@ public static class Demo
         }
     }
 
-    private static void Report(SimulatedCentral central, MqttMessage message)
+    internal static void Report(SimulatedCentral central, MqttMessage message)
     {
         var json = SimulatedCentral.Json(message);
         if (message.Topic == central.Topic(Topics.Status))
         {
-            Say("status", $"{json.GetProperty("state").GetString()}, ready: {json.GetProperty("ready")}, faults: [{string.Join(", ", json.GetProperty("faults").EnumerateArray())}]");
+            var inCharge = json.TryGetProperty("central", out var c) ? $", central in charge: {c.GetString()}" : "";
+            Say("status", $"{json.GetProperty("state").GetString()}, ready: {json.GetProperty("ready")}, faults: [{string.Join(", ", json.GetProperty("faults").EnumerateArray())}]{inCharge}");
         }
         else if (message.Topic == central.Topic(Topics.Audit))
         {
@@ -115,24 +116,27 @@ public static class Demo
             var who = record.Operator is null ? "" : $" operator {record.Operator}";
             var length = record.DurationMs is { } ms ? $" {ms} ms" : "";
             var reason = record.Reason is null ? "" : $" ({record.Reason})";
-            Say("audit", $"#{record.Seq} {record.Type.Code()}{who}{length}{reason}  hash {record.Hash![..12]}…");
+            var issuer = record.Issuer is null ? "" : $" from {record.Issuer}";
+            var standby = record.Central is null ? "" : $" central {record.Central}";
+            Say("audit", $"#{record.Seq} {record.Type.Code()}{who}{issuer}{standby}{length}{reason}  hash {record.Hash![..12]}…");
         }
         else if (message.Topic == central.Topic(Topics.Event))
         {
             var deviceEvent = JsonSerializer.Deserialize<DeviceEvent>(message.Payload, Wire.Json)!;
             var data = deviceEvent.Data is null ? "" : " " + JsonSerializer.Serialize(deviceEvent.Data, Wire.Json);
-            if (deviceEvent.Type is EventType.Readiness or EventType.PowerLost or EventType.LinkRestored || deviceEvent.Severity == Severity.Critical)
+            if (deviceEvent.Type is EventType.Readiness or EventType.PowerLost or EventType.LinkRestored or EventType.HandoverStarted or EventType.HandoverEnded
+                || deviceEvent.Severity == Severity.Critical)
             {
                 Say("event", $"{deviceEvent.Type.Code()} ({deviceEvent.Severity.Code()}){data}");
             }
         }
     }
 
-    private static void Say(string who, string text) => SayMarkup(who, Markup.Escape(text));
+    internal static void Say(string who, string text) => SayMarkup(who, Markup.Escape(text));
 
     private static void SayMarkup(string who, string markup)
     {
-        var colour = who switch { "unit" => "yellow", "central" => "aqua", "audit" => "fuchsia", "receiver" => "green", _ => "grey" };
+        var colour = who switch { "unit" => "yellow", "central" or "primary" => "aqua", "standby" => "blue", "audit" => "fuchsia", "receiver" => "green", _ => "grey" };
         AnsiConsole.MarkupLine($"[grey]{Clock.Elapsed.TotalSeconds,6:F1}s[/] [{colour}]{who,-8}[/] {markup}");
     }
 }

@@ -12,8 +12,10 @@ namespace HomeUnit.Drivers.Camera;
 /// program: the kernel sends SIGKILL when the thread that forked it ends. Hence every child is forked by one
 /// dedicated thread that lives as long as the agent; a thread-pool thread could retire and take the capture with it.</item>
 /// <item>Its environment holds only PATH: no FFREPORT (which would make ffmpeg write a log file), no locale or
-/// configuration lookups. It inherits no other descriptor of the agent. Its stdin, stdout and stderr are pipes to the agent; stderr is always drained, and its
-/// last lines are kept in memory to explain a failure.</item>
+/// configuration lookups. Its stdin, stdout and stderr are pipes to the agent; stderr is always drained, and its
+/// last lines are kept in memory to explain a failure. It inherits no other descriptor (all are made
+/// close-on-exec before each start) and a core limit of 0: a crash mid-look writes no core file, which would
+/// hold frames and the stream passphrase (P4).</item>
 /// <item>Stop: SIGTERM, SIGKILL after <see cref="KillAfter"/>, return once the process has been reaped.</item>
 /// </list>
 /// </summary>
@@ -35,15 +37,15 @@ internal sealed partial class ChildProcess : IDisposable
 
     static ChildProcess()
     {
+        // The limit is inherited by every child; the process that runs the capture must not dump core either.
+        ProcessHardening.NoCoreFiles();
         var spawner = new Thread(() =>
         {
             foreach (var (start, started) in Spawns.GetConsumingEnumerable())
             {
                 try
                 {
-                    // Descriptors the agent inherited or a native library opened without O_CLOEXEC (a lock file,
-                    // a socket) are not passed on: the capture process holds only its three pipes.
-                    CloseRange(3, uint.MaxValue, CloseRangeCloexec);
+                    ProcessHardening.CloseDescriptorsOnExec();
                     started.SetResult(Process.Start(start) ?? throw new InvalidOperationException("no process was started"));
                 }
                 catch (Exception e)
@@ -171,11 +173,6 @@ internal sealed partial class ChildProcess : IDisposable
             // The pipe went away with the process; what was read is kept.
         }
     }
-
-    private const int CloseRangeCloexec = 4; // CLOSE_RANGE_CLOEXEC: mark, do not close
-
-    [LibraryImport("libc", EntryPoint = "close_range", SetLastError = true)]
-    private static partial int CloseRange(uint first, uint last, int flags);
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);

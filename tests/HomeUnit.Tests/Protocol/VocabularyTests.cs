@@ -15,6 +15,7 @@ public sealed class VocabularyTests
         AssertRoundTrip<EndReason>();
         AssertRoundTrip<UnitFault>();
         AssertRoundTrip<Severity>();
+        AssertRoundTrip<HandoverEndReason>();
     }
 
     [Theory]
@@ -29,11 +30,12 @@ public sealed class VocabularyTests
     }
 
     [Fact]
-    public void Refusal_reasons_are_exactly_the_design_codes()
+    public void Refusal_reasons_are_exactly_the_design_codes_and_those_of_several_centrals()
     {
         Assert.Equal(
             ["bad-signature", "unknown-key", "wrong-audience", "expired", "not-yet-valid", "replayed", "outside-care-plan",
-             "paused-night", "busy", "clock-unsynced", "fault", "malformed", "too-long", "privacy-paused"],
+             "paused-night", "busy", "clock-unsynced", "fault", "malformed", "too-long", "privacy-paused",
+             "standby-not-active", "primary-not-active", "not-primary", "unknown-central"],
             Codes.All<RefusalReason>().Select(r => r.Code()));
     }
 
