@@ -163,14 +163,14 @@ public static class LinkBench
     /// <summary>Records waiting in a real outbox (SQLite, synchronous=FULL) drained by the link service until every one is acknowledged and removed.</summary>
     private static async Task<double> OutboxThroughputAsync(MqttOptions options, string stateDirectory, byte[] payload)
     {
-        var database = new StateDatabase(stateDirectory);
-        var outbox = new Outbox(database, Records * 2);
+        var database = new StateDatabase(stateDirectory, Records * 2);
+        var outbox = new Outbox(database);
         var text = Encoding.UTF8.GetString(payload);
         for (var i = 0; i < Records; i++)
         {
             outbox.Enqueue(Topics.Event, Guid.NewGuid().ToString(), text);
         }
-        var events = new Events(database, outbox, TimeProvider.System, NullLogger<Events>.Instance);
+        var events = new Events(database, TimeProvider.System, NullLogger<Events>.Instance);
         using var link = new LinkService(options, "bench-1", outbox, events, new HealthState(), TimeProvider.System, NullLoggerFactory.Instance);
         await link.StartAsync(CancellationToken.None);
         while (link.Status.State != LinkState.Online)

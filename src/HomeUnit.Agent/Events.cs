@@ -1,5 +1,4 @@
 using System.Text.Json;
-using HomeUnit.Agent.Link;
 using HomeUnit.Agent.State;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging;
@@ -10,19 +9,15 @@ namespace HomeUnit.Agent;
 public sealed class Events
 {
     private readonly StateDatabase database;
-    private readonly Outbox outbox;
     private readonly TimeProvider clock;
     private readonly ILogger<Events> log;
     private readonly object gate = new();
 
-    public Events(StateDatabase database, Outbox outbox, TimeProvider clock, ILogger<Events> log)
+    public Events(StateDatabase database, TimeProvider clock, ILogger<Events> log)
     {
         this.database = database;
-        this.outbox = outbox;
         this.clock = clock;
         this.log = log;
-        using var connection = database.Open();
-        StateDatabase.Execute(connection, "CREATE TABLE IF NOT EXISTS event_seq (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);");
     }
 
     /// <summary>Raised after each event is stored (for the live view and tests).</summary>
@@ -33,19 +28,16 @@ public sealed class Events
         DeviceEvent deviceEvent;
         lock (gate)
         {
-            using var connection = database.Open();
-            using var transaction = connection.BeginTransaction();
-            using var next = connection.CreateCommand();
-            next.Transaction = transaction;
-            next.CommandText = """
-                INSERT INTO event_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1;
-                SELECT seq FROM event_seq WHERE id = 1;
-                """;
-            var seq = (long)next.ExecuteScalar()!;
-            deviceEvent = new DeviceEvent(Guid.NewGuid().ToString(), seq, Wire.Time(clock.GetUtcNow()), type, severity, data);
-            outbox.Enqueue(Topics.Event, deviceEvent.Id, JsonSerializer.Serialize(deviceEvent, Wire.Json), transaction);
-            transaction.Commit();
-            outbox.Committed();
+            deviceEvent = database.Write(t =>
+            {
+                var seq = (long)t.Scalar("""
+                    INSERT INTO event_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1;
+                    SELECT seq FROM event_seq WHERE id = 1;
+                    """)!;
+                var raised = new DeviceEvent(Guid.NewGuid().ToString(), seq, Wire.Time(clock.GetUtcNow()), type, severity, data);
+                t.Enqueue(Topics.Event, raised.Id, JsonSerializer.Serialize(raised, Wire.Json));
+                return raised;
+            });
         }
         var level = severity switch { Severity.Critical => LogLevel.Error, Severity.Warning => LogLevel.Warning, _ => LogLevel.Information };
         log.Log(level, "event {Type} ({Severity}) {Data}", type.Code(), severity.Code(), data is null ? "" : JsonSerializer.Serialize(data, Wire.Json));

@@ -89,7 +89,9 @@ public sealed class LookAuthorizer(
         {
             return Refuse(outside, grant);
         }
-        var grantEnds = grant.Expires + policy.ClockSkew;
+        // The clock skew only widened acceptance (WindowTimeProblem); the look ends at exp as this unit's
+        // clock reads it, never later: a grant accepted within the skew after exp has no time left.
+        var grantEnds = grant.Expires;
         var ends = plan.Until < grantEnds ? plan.Until : grantEnds;
         var streaming = ends - now < grant.MaxStreaming ? ends - now : grant.MaxStreaming;
         if (streaming < MinimumLook)

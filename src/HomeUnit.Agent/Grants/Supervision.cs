@@ -36,15 +36,7 @@ public sealed class Supervision
         this.events = events;
         this.clock = clock;
         this.log = log;
-        using var connection = database.Open();
-        StateDatabase.Execute(connection, """
-            CREATE TABLE IF NOT EXISTS supervision (
-                id INTEGER PRIMARY KEY CHECK (id = 1),
-                issuer TEXT NOT NULL,
-                since INTEGER NOT NULL,
-                until INTEGER);
-            """);
-        stored = Load(connection);
+        stored = Load();
     }
 
     /// <summary>Raised after the central in charge changed (for the retained status).</summary>
@@ -167,24 +159,17 @@ public sealed class Supervision
 
     private void Store(InCharge next)
     {
-        using var connection = database.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = """
+        database.Write(t => t.Execute("""
             INSERT INTO supervision (id, issuer, since, until) VALUES (1, $issuer, $since, $until)
             ON CONFLICT (id) DO UPDATE SET issuer = excluded.issuer, since = excluded.since, until = excluded.until
-            """;
-        command.Parameters.AddWithValue("$issuer", next.Central.Issuer);
-        command.Parameters.AddWithValue("$since", next.Since.ToUnixTimeMilliseconds());
-        command.Parameters.AddWithValue("$until", next.Until is { } u ? u.ToUnixTimeMilliseconds() : DBNull.Value);
-        command.ExecuteNonQuery();
+            """, ("$issuer", next.Central.Issuer), ("$since", next.Since.ToUnixTimeMilliseconds()), ("$until", next.Until?.ToUnixTimeMilliseconds())));
         Volatile.Write(ref stored, next);
     }
 
     /// <summary>The stored state; a central no longer trusted (the configuration changed) leaves the primary in charge.</summary>
-    private InCharge Load(SqliteConnection connection)
+    private InCharge Load() => database.Read(connection =>
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT issuer, since, until FROM supervision WHERE id = 1";
+        using var command = StateDatabase.Command(connection, "SELECT issuer, since, until FROM supervision WHERE id = 1");
         using var reader = command.ExecuteReader();
         if (reader.Read() && keys.Central(reader.GetString(0)) is { } central)
         {
@@ -192,7 +177,7 @@ public sealed class Supervision
                 reader.IsDBNull(2) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)));
         }
         return PrimaryFrom(DateTimeOffset.UnixEpoch);
-    }
+    });
 
     private void Report(EventType type, Severity severity, object data)
     {

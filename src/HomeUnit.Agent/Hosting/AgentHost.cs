@@ -153,9 +153,9 @@ public static class AgentHost
             services.AddSingleton(simulation);
         }
         services.AddSingleton(CreateHardware(options, timeline));
-        services.AddSingleton(new StateDatabase(options.State.Directory));
-        services.AddSingleton(sp => new Outbox(sp.GetRequiredService<StateDatabase>(), options.Mqtt.OutboxCapacity));
-        services.AddSingleton(sp => new AuditLog(sp.GetRequiredService<StateDatabase>(), sp.GetRequiredService<Outbox>(), options.DeviceId, TimeProvider.System));
+        services.AddSingleton(new StateDatabase(options.State.Directory, options.Mqtt.OutboxCapacity));
+        services.AddSingleton<Outbox>();
+        services.AddSingleton(sp => new AuditLog(sp.GetRequiredService<StateDatabase>(), options.DeviceId, TimeProvider.System));
         services.AddSingleton<Events>();
         services.AddSingleton<SessionMachine>();
         services.AddSingleton(SdNotify.FromEnvironment());

@@ -136,8 +136,8 @@ public static class ProvisionCommands
             using (simulation)
             {
                 await AgentHost.CreateHardware(options, new HardwareTimeline()).DriveSafeStateAsync();
-                var pending = File.Exists(Path.Combine(options.State.Directory, "homeunit.db"))
-                    ? new Outbox(new StateDatabase(options.State.Directory), int.MaxValue).Count()
+                var pending = File.Exists(Path.Combine(options.State.Directory, StateDatabase.FileName))
+                    ? new Outbox(new StateDatabase(options.State.Directory, int.MaxValue)).Count()
                     : 0;
                 if (pending > 0 && !parse.GetValue(force))
                 {

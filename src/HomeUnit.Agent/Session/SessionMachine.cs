@@ -10,30 +10,40 @@ namespace HomeUnit.Agent.Session;
 
 public enum SessionState
 {
-    /// <summary>Red, IR off, lens up with PWM disabled, no capture process.</summary>
+    /// <summary>Red, IR off, lens up with PWM disabled, no capture process; the camera is free.</summary>
     Idle,
+    /// <summary>A readiness self-test holds the camera (one frame into memory); looks are refused as busy.</summary>
+    SelfTest,
     /// <summary>Accepted record durable; green on, IR on, lens turning to the view; then capture starts.</summary>
     Starting,
     /// <summary>Capture running; the local deadline is armed.</summary>
     Live,
     /// <summary>Capture stopped first, then lens up, IR off, red.</summary>
     Stopping,
+    /// <summary>A capture could not be stopped: green stays lit and no look starts until the agent restarts
+    /// (and systemd kills its control group).</summary>
+    Faulted,
 }
 
 /// <summary>What became of a request to start a look.</summary>
 public enum StartOutcome
 {
     Started,
-    /// <summary>A look is already running: refused as <c>busy</c>.</summary>
+    /// <summary>A look or a self-test holds the camera: refused as <c>busy</c>.</summary>
     Busy,
     /// <summary>The accepted record could not be made durable: no look (P6, fail closed).</summary>
     AuditUnavailable,
-    /// <summary>An earlier capture could not be stopped: no look until the agent restarts (and systemd kills its control group).</summary>
+    /// <summary>The machine is <see cref="SessionState.Faulted"/>.</summary>
     Faulted,
 }
 
 /// <summary>
-/// The look, as a state machine: Idle → Starting → Live → Stopping → Idle, one look at a time.
+/// The look, as a state machine:
+/// <code>
+/// Idle → Starting → Live → Stopping → Idle      a look (any step may fail: → Stopping)
+/// Idle → SelfTest → Idle                        the readiness self-test's frame
+/// Stopping → Faulted                            the capture would not stop (final)
+/// </code>
 /// It keeps P2, P3, P5 and P6:
 /// <list type="bullet">
 /// <item>P6: the <c>session.accepted</c> record is durable before anything moves; if it cannot be
@@ -42,18 +52,21 @@ public enum StartOutcome
 /// <item>P5: a local timer ends the look at the grant's limit; no message is needed.</item>
 /// <item>P2: stopping always turns the lens up and disables PWM.</item>
 /// </list>
-/// Every state has a fault path to Stopping. Hardware transitions are written to the timeline by the drivers.
+/// The camera has one user at a time, a look or a self-test: <see cref="CameraUnavailable"/> is that rule.
+/// Every transition is written to the hardware timeline (part <c>session</c>). Every failure takes one
+/// path: <see cref="Fail"/> ends the look with its reason and reports the fault once.
 /// </summary>
 public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events events, TimeProvider clock, ILogger<SessionMachine> log)
 {
     /// <summary>The light, lens and camera must be ready within this; else the look is aborted.</summary>
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(10);
 
-    private readonly object gate = new();
+    /// <summary>The timeline part that records the machine's own states.</summary>
+    public const string TimelinePart = "session";
+
+    private readonly Lock gate = new();
     private Look? current;
     private SessionState state = SessionState.Idle;
-    private bool captureOrphaned;
-    private bool cameraInUse;
 
     public SessionState State
     {
@@ -65,35 +78,73 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         get { lock (gate) return current?.Request; }
     }
 
-    /// <summary>Starts a look unless one runs. Returns once the accepted record is durable (or could not be).</summary>
+    /// <summary>The record a look's acceptance leaves: durable before anything moves (P6).</summary>
+    public static AuditRecord AcceptedRecord(SessionRequest request) => Record(AuditType.SessionAccepted, request);
+
+    /// <summary>Starts a look unless the camera is in use. Returns once the accepted record is durable (or could not be).</summary>
     public StartOutcome TryStart(SessionRequest request)
     {
         lock (gate)
         {
-            if (captureOrphaned)
+            if (CameraUnavailable() is { } refused)
             {
-                return StartOutcome.Faulted;
-            }
-            if (current is not null || cameraInUse)
-            {
-                return StartOutcome.Busy;
+                return refused;
             }
             try
             {
-                audit.Append(Record(AuditType.SessionAccepted, request));
+                audit.Append(AcceptedRecord(request));
             }
             catch (Exception e)
             {
                 log.LogError("no look for grant {Grant}: the accepted record could not be made durable: {Error}", request.GrantId, e.Message);
                 return StartOutcome.AuditUnavailable;
             }
+            MoveTo(SessionState.Starting);
             var look = new Look(request);
             current = look;
-            SetState(SessionState.Starting);
             look.Run = Task.Run(() => RunAsync(look));
             return StartOutcome.Started;
         }
     }
+
+    /// <summary>
+    /// Runs the readiness self-test's camera check while no look runs, keeping looks out meanwhile.
+    /// Null when fine, else the fault; null too when a look or another self-test holds the camera (a look proves it).
+    /// </summary>
+    public async Task<string?> CheckCameraAsync(CancellationToken cancellationToken)
+    {
+        lock (gate)
+        {
+            if (CameraUnavailable() is not null)
+            {
+                return null;
+            }
+            MoveTo(SessionState.SelfTest);
+        }
+        try
+        {
+            return await hardware.Camera.CheckAsync(cancellationToken);
+        }
+        finally
+        {
+            lock (gate)
+            {
+                MoveTo(SessionState.Idle);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The camera's one-user-at-a-time rule: only an idle machine gives the camera to a look
+    /// (→ <see cref="SessionState.Starting"/>) or a self-test (→ <see cref="SessionState.SelfTest"/>).
+    /// Null when it is free, else why not. Called under the gate.
+    /// </summary>
+    private StartOutcome? CameraUnavailable() => state switch
+    {
+        SessionState.Idle => null,
+        SessionState.Faulted => StartOutcome.Faulted,
+        _ => StartOutcome.Busy,
+    };
 
     /// <summary>Ends the running look now (a <c>stop</c> command, a fault, shutdown). False if none runs or the grant differs.</summary>
     public bool RequestStop(EndReason reason, string? grantId = null, string? detail = null)
@@ -144,14 +195,14 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         {
             using (clock.CreateTimer(_ => look.End(EndReason.StartTimeout), null, StartTimeout, Timeout.InfiniteTimeSpan))
             {
-                await Guard(EndReason.LightFault, () =>
+                await Step(EndReason.LightFault, () =>
                 {
                     hardware.Light.ShowCameraOn();
                     hardware.Ir.Set(true);
                     return Task.CompletedTask;
                 });
-                await Guard(EndReason.ServoFault, () => hardware.Servo.MoveAsync(request.View, look.Ending));
-                capture = await Guard(EndReason.CameraFault, () => hardware.Camera.StartAsync(request.Stream, look.Ending));
+                await Step(EndReason.ServoFault, () => hardware.Servo.MoveAsync(request.View, look.Ending));
+                capture = await Step(EndReason.CameraFault, () => hardware.Camera.StartAsync(request.Stream, look.Ending));
             }
             startedAt = clock.GetUtcNow();
             _ = capture.Failed.ContinueWith(
@@ -160,13 +211,10 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
             using var deadline = clock.CreateTimer(_ => look.End(EndReason.Completed), null, Streaming(request, startedAt.Value), Timeout.InfiniteTimeSpan);
             lock (gate)
             {
-                if (look.Ending.IsCancellationRequested)
-                {
-                    throw new OperationCanceledException(look.Ending);
-                }
-                SetState(SessionState.Live);
+                look.Ending.ThrowIfCancellationRequested();
+                MoveTo(SessionState.Live);
             }
-            await Guard(EndReason.StorageFault, () =>
+            await Step(EndReason.StorageFault, () =>
             {
                 audit.Append(Record(AuditType.SessionStarted, request) with { StartedAt = Wire.Time(startedAt.Value) });
                 return Task.CompletedTask;
@@ -174,7 +222,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
             Report(EventType.SessionStarted, Severity.Info, new { grant = request.GrantId, view = PanServo.Name(request.View) });
             await foreach (var view in look.Pans.Reader.ReadAllAsync(look.Ending))
             {
-                await Guard(EndReason.ServoFault, () => hardware.Servo.MoveAsync(view, look.Ending));
+                await Step(EndReason.ServoFault, () => hardware.Servo.MoveAsync(view, look.Ending));
             }
         }
         catch (OperationCanceledException) when (look.Ending.IsCancellationRequested)
@@ -183,9 +231,8 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         }
         catch (Exception e)
         {
-            // A step's fault (LookFault names it) or anything unforeseen: the look ends, never the machine.
-            Fail(look, e is LookFault fault ? fault.Reason : EndReason.Fault, e.Message);
-            log.LogError("look for grant {Grant} failed: {Error}", request.GrantId, e.Message);
+            // A step's fault (StepFault names the part) or anything unforeseen: the look ends, never the machine.
+            Fail(look, e is StepFault step ? step.Reason : EndReason.Fault, e.Message);
         }
         finally
         {
@@ -200,9 +247,13 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         return streaming > TimeSpan.Zero ? streaming : TimeSpan.Zero;
     }
 
+    /// <summary>Capture off first, then lens up, IR off and red (P3, P2); then the end is recorded.</summary>
     private async Task StopAsync(Look look, ICapture? capture, DateTimeOffset? startedAt)
     {
-        SetState(SessionState.Stopping);
+        lock (gate)
+        {
+            MoveTo(SessionState.Stopping);
+        }
         var reason = look.Reason ?? EndReason.Completed;
         var captureGone = true;
         if (capture is not null)
@@ -216,28 +267,17 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
             {
                 // P3: green stays lit while a capture process may still run, and no look starts again.
                 captureGone = false;
-                lock (gate)
-                {
-                    captureOrphaned = true;
-                }
                 ReportFault(EndReason.CameraFault, $"capture did not stop: {e.Message}", look.Request.GrantId);
             }
         }
         var endedAt = clock.GetUtcNow();
-        try
-        {
-            await hardware.Servo.MoveAsync(LensPosition.LensUp);
-        }
-        catch (Exception e)
-        {
-            ReportFault(EndReason.ServoFault, e.Message, look.Request.GrantId);
-        }
-        TryHardware(() => hardware.Ir.Set(false), look);
+        await SafeStep(EndReason.ServoFault, look, () => hardware.Servo.MoveAsync(LensPosition.LensUp));
+        await SafeStep(EndReason.LightFault, look, () => { hardware.Ir.Set(false); return Task.CompletedTask; });
         if (captureGone)
         {
-            TryHardware(hardware.Light.ShowCameraOff, look);
+            await SafeStep(EndReason.LightFault, look, () => { hardware.Light.ShowCameraOff(); return Task.CompletedTask; });
         }
-        var ended = Record(EndReasons.IsAbort(reason) ? AuditType.SessionAborted : AuditType.SessionEnded, look.Request) with
+        var ended = Record(reason.IsAbort() ? AuditType.SessionAborted : AuditType.SessionEnded, look.Request) with
         {
             StartedAt = startedAt is { } s ? Wire.Time(s) : null,
             EndedAt = Wire.Time(endedAt),
@@ -253,17 +293,31 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         {
             log.LogError("the end of the look for grant {Grant} could not be audited: {Error}", look.Request.GrantId, e.Message);
         }
-        Report(EndReasons.IsAbort(reason) ? EventType.SessionAborted : EventType.SessionEnded, EndReasons.IsAbort(reason) ? Severity.Warning : Severity.Info,
+        Report(reason.IsAbort() ? EventType.SessionAborted : EventType.SessionEnded, reason.IsAbort() ? Severity.Warning : Severity.Info,
             new { grant = look.Request.GrantId, reason = reason.Code(), detail = look.Detail, durationMs = ended.DurationMs });
         lock (gate)
         {
             current = null;
-            SetState(SessionState.Idle);
+            MoveTo(captureGone ? SessionState.Idle : SessionState.Faulted);
         }
     }
 
-    /// <summary>Runs one step of starting or panning; a failure ends the look with the step's fault reason.</summary>
-    private static async Task<T> Guard<T>(EndReason faultReason, Func<Task<T>> step)
+    /// <summary>
+    /// The one way a failure is handled: it ends the look with its reason, and if it is the first reason
+    /// to end it, the fault is logged and its event raised here. A look ended from outside (health's own
+    /// reading, a stop) raises nothing: whoever found a fault reports it, once.
+    /// </summary>
+    private void Fail(Look look, EndReason reason, string detail)
+    {
+        if (look.End(reason, detail))
+        {
+            log.LogError("look for grant {Grant} failed: {Reason}: {Detail}", look.Request.GrantId, reason.Code(), detail);
+            ReportFault(reason, detail, look.Request.GrantId);
+        }
+    }
+
+    /// <summary>Runs one step of starting or panning; a failure becomes a <see cref="StepFault"/> naming the part.</summary>
+    private static async Task<T> Step<T>(EndReason faultReason, Func<Task<T>> step)
     {
         try
         {
@@ -271,35 +325,23 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            throw new LookFault(faultReason, e);
+            throw new StepFault(faultReason, e);
         }
     }
 
-    private static Task Guard(EndReason faultReason, Func<Task> step) =>
-        Guard(faultReason, async () => { await step(); return true; });
+    private static Task Step(EndReason faultReason, Func<Task> step) =>
+        Step(faultReason, async () => { await step(); return true; });
 
-    private void TryHardware(Action action, Look look)
+    /// <summary>A step of making the hardware safe: a failure is reported and the next step still runs.</summary>
+    private async Task SafeStep(EndReason faultReason, Look look, Func<Task> step)
     {
         try
         {
-            action();
+            await step();
         }
-        catch (HardwareFault e)
+        catch (Exception e)
         {
-            ReportFault(EndReason.LightFault, e.Message, look.Request.GrantId);
-        }
-    }
-
-    /// <summary>
-    /// A fault found by the look itself ends it; if it is the first reason to end it, its fault event is
-    /// raised here. A look ended from outside (health's own reading, a stop) raises nothing: whoever
-    /// found the fault reports it, once.
-    /// </summary>
-    private void Fail(Look look, EndReason reason, string detail)
-    {
-        if (look.End(reason, detail))
-        {
-            ReportFault(reason, detail, look.Request.GrantId);
+            ReportFault(faultReason, e.Message, look.Request.GrantId);
         }
     }
 
@@ -344,39 +386,15 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         Check = request.Check,
     };
 
-    private void SetState(SessionState next)
+    /// <summary>Every transition, written to the hardware timeline beside what the drivers did. Called under the gate.</summary>
+    private void MoveTo(SessionState next)
     {
-        lock (gate)
+        if (state == next)
         {
-            state = next;
+            return;
         }
-    }
-
-    /// <summary>
-    /// Runs the readiness self-test's camera check while no look runs, and keeps looks out meanwhile
-    /// (they are refused as busy): one user of the camera at a time. Null when fine, else the fault.
-    /// </summary>
-    public async Task<string?> CheckCameraAsync(CancellationToken cancellationToken)
-    {
-        lock (gate)
-        {
-            if (current is not null || cameraInUse)
-            {
-                return null; // in use by a look (which proves it) or another self-test: nothing to add
-            }
-            cameraInUse = true;
-        }
-        try
-        {
-            return await hardware.Camera.CheckAsync(cancellationToken);
-        }
-        finally
-        {
-            lock (gate)
-            {
-                cameraInUse = false;
-            }
-        }
+        state = next;
+        hardware.Timeline.Record(TimelinePart, next.ToString().ToLowerInvariant());
     }
 
     /// <summary>A look in progress: its request, the first reason it was ended for, and its pan requests.</summary>
@@ -415,7 +433,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
     }
 
     /// <summary>A step of the look failed; <see cref="Reason"/> names the part, the message says how.</summary>
-    private sealed class LookFault(EndReason reason, Exception inner) : Exception(inner.Message, inner)
+    private sealed class StepFault(EndReason reason, Exception inner) : Exception(inner.Message, inner)
     {
         public EndReason Reason { get; } = reason;
     }

@@ -140,17 +140,24 @@ public sealed class BadGrantTests
     }
 
     [Fact]
-    public async Task Grant_within_the_clock_skew_is_accepted()
+    public async Task Clock_skew_widens_acceptance_but_a_look_never_outlives_exp_as_the_unit_reads_it()
     {
         using var rig = new GrantRig();
         await rig.ApplyPlanAsync(GrantRig.Plan());
+        var now = rig.Clock.GetUtcNow();
 
         var early = await rig.Authorizer.AuthorizeAsync(Window(rig, nbf: 25, exp: 200));
+        var closing = await rig.Authorizer.AuthorizeAsync(Window(rig, nbf: -200, exp: 3));
         var late = await rig.Authorizer.AuthorizeAsync(Window(rig, nbf: -200, exp: -25));
 
         Assert.True(early.Accepted, early.Reason?.Code());
-        Assert.True(late.Accepted, late.Reason?.Code());
-        Assert.True(late.Request!.MaxStreaming <= TimeSpan.FromSeconds(5), "a look never outlasts exp + skew");
+        Assert.Equal(now.AddSeconds(200).ToUnixTimeSeconds(), early.Request!.EndBy!.Value.ToUnixTimeSeconds());
+        // exp 3 s away, maxSeconds 30: the look gets the 3 s to exp, not 3 s + the skew.
+        Assert.True(closing.Accepted, closing.Reason?.Code());
+        Assert.True(closing.Request!.MaxStreaming <= TimeSpan.FromSeconds(3), $"{closing.Request.MaxStreaming} streams past exp");
+        Assert.True(closing.Request.EndBy <= now.AddSeconds(3), $"ends at {closing.Request.EndBy}, after exp");
+        // Past exp (though within the skew) nothing is left of the grant: refused, as expired.
+        Assert.Equal(RefusalReason.Expired, late.Reason);
     }
 
     [Fact]

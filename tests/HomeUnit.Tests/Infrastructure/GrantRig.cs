@@ -88,10 +88,10 @@ public sealed class GrantRig : IDisposable
     private void Start()
     {
         Database = new StateDatabase(StateDirectory);
-        Outbox = new Outbox(Database, 10_000);
-        Audit = new AuditLog(Database, Outbox, DeviceId, Clock);
+        Outbox = new Outbox(Database);
+        Audit = new AuditLog(Database, DeviceId, Clock);
         Replay = new ReplayCache(Database);
-        Events = new Events(Database, Outbox, Clock, NullLogger<Events>.Instance);
+        Events = new Events(Database, Clock, NullLogger<Events>.Instance);
         Refusals = new RefusalAudit(Audit, Clock, NullLogger<RefusalAudit>.Instance);
         var keys = Centrals is null ? TrustedKeys.Load(KeysDirectory) : TrustedKeys.Load(KeysDirectory, Centrals);
         Supervision = new Supervision(Database, keys, Audit, Events, Clock, NullLogger<Supervision>.Instance);
@@ -140,15 +140,8 @@ public sealed class GrantRig : IDisposable
         return outcome;
     }
 
-    /// <summary>What the session state machine does with an accepted look: the durable <c>session.accepted</c> record.</summary>
-    public void RecordAccepted(SessionRequest look) => Audit.Append(new AuditRecord
-    {
-        Type = AuditType.SessionAccepted,
-        Grant = look.GrantId,
-        Operator = look.Operator,
-        Kind = look.Kind,
-        Check = look.Check,
-    });
+    /// <summary>What the session state machine does first with an accepted look: its durable <c>session.accepted</c> record.</summary>
+    public void RecordAccepted(SessionRequest look) => Audit.Append(SessionMachine.AcceptedRecord(look));
 
     /// <summary>Authorizes and, if accepted, records the look as the state machine would.</summary>
     public async Task<LookDecision> LookAsync(string token)

@@ -37,9 +37,9 @@ public sealed class UnitUnderTest : IDisposable
             Timeline,
             () => (camera ?? (t => new FfmpegCamera(new CameraOptions { Source = CameraSources.TestSource }, Kernel.Files, t)))(Timeline));
         Database = new StateDatabase(directory.Combine("state"));
-        Outbox = new Outbox(Database, 10_000);
-        Audit = new AuditLog(Database, Outbox, DeviceId, TimeProvider.System);
-        Events = new Events(Database, Outbox, TimeProvider.System, NullLogger<Events>.Instance);
+        Outbox = new Outbox(Database);
+        Audit = new AuditLog(Database, DeviceId, TimeProvider.System);
+        Events = new Events(Database, TimeProvider.System, NullLogger<Events>.Instance);
         Sessions = new SessionMachine(Hardware, Audit, Events, TimeProvider.System, NullLogger<SessionMachine>.Instance);
         Checks = new HealthChecks(Hardware, new ClockTrust(Hardware.Files), new HealthSettings(StateDirectory, "dev/video0", MinFreeBytes: 1024 * 1024));
         Monitor = new HealthMonitor(Checks, Health, Sessions, Events, new LoopHeartbeats(), NullLogger<HealthMonitor>.Instance);

@@ -247,9 +247,9 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
 
         public LinkedUnit(MqttOptions options, string stateDirectory, int outboxCapacity, ILoggerFactory loggers)
         {
-            var database = new StateDatabase(stateDirectory);
-            Outbox = new Outbox(database, outboxCapacity);
-            Events = new Events(database, Outbox, TimeProvider.System, loggers.CreateLogger<Events>());
+            var database = new StateDatabase(stateDirectory, outboxCapacity);
+            Outbox = new Outbox(database);
+            Events = new Events(database, TimeProvider.System, loggers.CreateLogger<Events>());
             Link = new LinkService(options, DeviceId, Outbox, Events, Health, TimeProvider.System, loggers);
         }
 

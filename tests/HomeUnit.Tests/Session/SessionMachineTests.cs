@@ -92,6 +92,29 @@ public sealed class SessionMachineTests
     }
 
     [Fact]
+    public async Task The_timeline_shows_the_look_ending_at_exp_not_at_maxSeconds()
+    {
+        using var unit = new UnitUnderTest();
+        // exp 3 s away as the unit's clock reads it, maxSeconds 5: the local clock ends it at exp.
+        var request = await unit.RequestAsync(TimeSpan.FromSeconds(5));
+        var expMonotonic = HardwareTimeline.Now() + 3_000_000_000L;
+        request = request with { EndBy = DateTimeOffset.UtcNow.AddSeconds(3) };
+
+        Assert.Equal(StartOutcome.Started, unit.Sessions.TryStart(request));
+        await unit.Sessions.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        var timeline = unit.Timeline.Snapshot();
+        var stopping = timeline[TimelineAssert.IndexOf(timeline, SessionMachine.TimelinePart, "stopping")];
+        var captureOn = timeline[TimelineAssert.IndexOf(timeline, Parts.Capture, "on")];
+        // The deadline timer fired at exp, not at capture start + 5 s (which lies after exp).
+        Assert.True(captureOn.Nanoseconds + 5_000_000_000L > expMonotonic, "the look would have run past exp on maxSeconds alone");
+        Assert.True(stopping.Nanoseconds >= expMonotonic - 50_000_000L, "the look ended before exp");
+        Assert.True(stopping.Nanoseconds < captureOn.Nanoseconds + 5_000_000_000L, "the look ran its maxSeconds, past exp");
+        TimelineAssert.GreenWheneverCapturing(timeline);
+        Assert.Equal(EndReason.Completed.Code(), unit.Audit.List().Single(r => r.Type == AuditType.SessionEnded).Reason);
+    }
+
+    [Fact]
     public async Task A_look_whose_started_record_cannot_be_written_still_stops_capture_and_leaves_the_safe_state()
     {
         using var unit = new UnitUnderTest();
