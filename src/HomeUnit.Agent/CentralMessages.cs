@@ -105,6 +105,9 @@ public sealed class CentralMessages(
             case StartOutcome.Busy:
                 refusals.Refuse(RefusalReason.Busy, Refusal(request));
                 break;
+            case StartOutcome.Paused:
+                refusals.Refuse(RefusalReason.PrivacyPaused, Refusal(request));
+                break;
             case StartOutcome.AuditUnavailable or StartOutcome.Faulted:
                 // No durable audit → no camera (P6), or an orphaned capture: refuse, leaving a trace if storage allows.
                 TryRefuse(RefusalReason.Fault, Refusal(request));

@@ -25,23 +25,32 @@ public sealed class Events
 
     public DeviceEvent Raise(EventType type, Severity severity, object? data = null)
     {
-        DeviceEvent deviceEvent;
+        var deviceEvent = database.Write(t => Stage(t, type, severity, data));
+        Announce(deviceEvent);
+        return deviceEvent;
+    }
+
+    /// <summary>Numbers the event and puts it in the outbox inside the caller's transaction (so it commits with an audit record); call <see cref="Announce"/> after the commit.</summary>
+    internal DeviceEvent Stage(StateTransaction transaction, EventType type, Severity severity, object? data)
+    {
         lock (gate)
         {
-            deviceEvent = database.Write(t =>
-            {
-                var seq = (long)t.Scalar("""
-                    INSERT INTO event_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1;
-                    SELECT seq FROM event_seq WHERE id = 1;
-                    """)!;
-                var raised = new DeviceEvent(Guid.NewGuid().ToString(), seq, Wire.Time(clock.GetUtcNow()), type, severity, data);
-                t.Enqueue(Topics.Event, raised.Id, JsonSerializer.Serialize(raised, Wire.Json));
-                return raised;
-            });
+            var seq = (long)transaction.Scalar("""
+                INSERT INTO event_seq (id, seq) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET seq = seq + 1;
+                SELECT seq FROM event_seq WHERE id = 1;
+                """)!;
+            var deviceEvent = new DeviceEvent(Guid.NewGuid().ToString(), seq, Wire.Time(clock.GetUtcNow()), type, severity, data);
+            transaction.Enqueue(Topics.Event, deviceEvent.Id, JsonSerializer.Serialize(deviceEvent, Wire.Json));
+            return deviceEvent;
         }
-        var level = severity switch { Severity.Critical => LogLevel.Error, Severity.Warning => LogLevel.Warning, _ => LogLevel.Information };
-        log.Log(level, "event {Type} ({Severity}) {Data}", type.Code(), severity.Code(), data is null ? "" : JsonSerializer.Serialize(data, Wire.Json));
+    }
+
+    /// <summary>Logs the committed event and tells the live view and tests.</summary>
+    internal void Announce(DeviceEvent deviceEvent)
+    {
+        var level = deviceEvent.Severity switch { Severity.Critical => LogLevel.Error, Severity.Warning => LogLevel.Warning, _ => LogLevel.Information };
+        log.Log(level, "event {Type} ({Severity}) {Data}", deviceEvent.Type.Code(), deviceEvent.Severity.Code(),
+            deviceEvent.Data is null ? "" : JsonSerializer.Serialize(deviceEvent.Data, Wire.Json));
         Raised?.Invoke(deviceEvent);
-        return deviceEvent;
     }
 }

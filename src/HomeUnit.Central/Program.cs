@@ -39,10 +39,18 @@ public static class Program
     {
         var seconds = new Option<int>("--seconds") { Description = "How long the look streams", DefaultValueFactory = _ => 8 };
         var handover = new Option<bool>("--handover") { Description = "Instead: the primary hands supervision to a standby centre and goes away, the standby performs a check, the primary takes back" };
-        var command = new Command("demo", "One night check on a simulated unit: care plan, grant, green light, stream, red light, audit; then a power cut") { seconds, handover };
-        command.SetAction((parse, _) => parse.GetValue(handover)
-            ? Simulation.HandoverDemo.RunAsync(parse.GetValue(seconds))
-            : Simulation.Demo.RunAsync(parse.GetValue(seconds)));
+        var agent = new Option<string?>("--agent") { Description = "The unit's executable, e.g. an installed package's /usr/bin/homeunit (default: HOMEUNIT_AGENT, else this build's homeunit.dll)" };
+        var command = new Command("demo", "One night check on a simulated unit: care plan, grant, green light, stream, red light, audit; then a power cut") { seconds, handover, agent };
+        command.SetAction((parse, _) =>
+        {
+            if (parse.GetValue(agent) is { } executable)
+            {
+                Simulation.AgentProcess.Executable = executable;
+            }
+            return parse.GetValue(handover)
+                ? Simulation.HandoverDemo.RunAsync(parse.GetValue(seconds))
+                : Simulation.Demo.RunAsync(parse.GetValue(seconds));
+        });
         return command;
     }
 

@@ -43,6 +43,17 @@ public enum EventType
     [JsonStringEnumMemberName("handover.started")] HandoverStarted,
     /// <summary>The standby is no longer in charge; <c>data.reason</c> is a <see cref="HandoverEndReason"/>.</summary>
     [JsonStringEnumMemberName("handover.ended")] HandoverEnded,
+    /// <summary>A scheduled check's window closed with no look; <c>data.causes</c> says what the unit knows of why.</summary>
+    [JsonStringEnumMemberName("check.missed")] CheckMissed,
+    /// <summary>After the night's last check: what became of each.</summary>
+    [JsonStringEnumMemberName("night.summary")] NightSummary,
+    /// <summary>The resident paused the camera (<c>data.until</c>).</summary>
+    [JsonStringEnumMemberName("privacy.paused")] PrivacyPaused,
+    [JsonStringEnumMemberName("privacy.resumed")] PrivacyResumed,
+    /// <summary>The unit is taken out of service.</summary>
+    [JsonStringEnumMemberName("unit.decommissioned")] UnitDecommissioned,
+    /// <summary>The privacy button cannot be read: the resident cannot pause the camera.</summary>
+    [JsonStringEnumMemberName("button.fault")] ButtonFault,
 }
 
 /// <summary>The <c>type</c> of an audit record (design §4).</summary>
@@ -63,6 +74,23 @@ public enum AuditType
     [JsonStringEnumMemberName("handover.started")] HandoverStarted,
     /// <summary>The standby <c>central</c> is no longer in charge; <c>reason</c> is a <see cref="HandoverEndReason"/>.</summary>
     [JsonStringEnumMemberName("handover.ended")] HandoverEnded,
+    /// <summary>The night's ledger: what became of a scheduled check once its window closed.</summary>
+    [JsonStringEnumMemberName("check.looked")] CheckLooked,
+    [JsonStringEnumMemberName("check.missed")] CheckMissed,
+    [JsonStringEnumMemberName("check.skipped")] CheckSkipped,
+    [JsonStringEnumMemberName("night.summary")] NightSummary,
+    /// <summary>The resident's privacy pause began (with <c>until</c>) or ended.</summary>
+    [JsonStringEnumMemberName("privacy.paused")] PrivacyPaused,
+    [JsonStringEnumMemberName("privacy.resumed")] PrivacyResumed,
+    /// <summary>The unit is taken out of service (the last record before its state is erased).</summary>
+    [JsonStringEnumMemberName("unit.decommissioned")] UnitDecommissioned,
+}
+
+/// <summary>Sets of audit types that belong together.</summary>
+public static class AuditTypeSets
+{
+    /// <summary>The ledger's outcomes of a check.</summary>
+    public static readonly IReadOnlyList<AuditType> CheckOutcomes = [AuditType.CheckLooked, AuditType.CheckMissed, AuditType.CheckSkipped];
 }
 
 /// <summary>
@@ -110,7 +138,7 @@ public enum HandoverEndReason
 
 /// <summary>
 /// Why a look ended: the <c>reason</c> of <c>session.ended</c> (<see cref="Completed"/>,
-/// <see cref="Stopped"/>) and <c>session.aborted</c> (every other) records and events.
+/// <see cref="Stopped"/>, <see cref="PrivacyPaused"/>) and <c>session.aborted</c> (every other) records and events.
 /// What exactly went wrong goes in the separate <c>detail</c>.
 /// </summary>
 [JsonConverter(typeof(WireCodeConverter<EndReason>))]
@@ -120,6 +148,8 @@ public enum EndReason
     [JsonStringEnumMemberName("completed")] Completed,
     /// <summary>A <c>stop</c> command from the central.</summary>
     [JsonStringEnumMemberName("stopped")] Stopped,
+    /// <summary>The resident pressed the privacy button (an ordinary end: <c>session.ended</c>).</summary>
+    [JsonStringEnumMemberName("privacy-paused")] PrivacyPaused,
     [JsonStringEnumMemberName("agent-stopping")] AgentStopping,
     /// <summary>Found open at start: the agent died during the look.</summary>
     [JsonStringEnumMemberName("agent-died")] AgentDied,
@@ -193,5 +223,5 @@ public sealed class WireCodeConverter<T>() : JsonStringEnumConverter<T>(namingPo
 public static class EndReasons
 {
     /// <summary>Ends that are not the look's ordinary end, and so are recorded as <c>session.aborted</c>.</summary>
-    public static bool IsAbort(this EndReason reason) => reason is not (EndReason.Completed or EndReason.Stopped);
+    public static bool IsAbort(this EndReason reason) => reason is not (EndReason.Completed or EndReason.Stopped or EndReason.PrivacyPaused);
 }

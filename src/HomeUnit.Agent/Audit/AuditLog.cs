@@ -13,13 +13,31 @@ public sealed class AuditLog(StateDatabase database, string deviceId, TimeProvid
 {
     private readonly object gate = new();
 
-    /// <summary>Seals <paramref name="draft"/> onto the chain and stores it with its outbox entry, in a transaction of its own.</summary>
-    public AuditRecord Append(AuditRecord draft)
+    /// <summary>An event to commit together with an audit record: both are stored, or neither.</summary>
+    public sealed record AlongEvent(Events Events, EventType Type, Severity Severity, object? Data);
+
+    /// <summary>
+    /// Seals <paramref name="draft"/> onto the chain and stores it with its outbox entry, in a transaction of
+    /// its own (with <paramref name="along"/>'s event, in the same transaction).
+    /// </summary>
+    public AuditRecord Append(AuditRecord draft, AlongEvent? along = null)
     {
+        DeviceEvent? raised = null;
+        AuditRecord record;
         lock (gate)
         {
-            return database.Write(t => Append(draft, t));
+            record = database.Write(t =>
+            {
+                var sealedRecord = Append(draft, t);
+                raised = along?.Events.Stage(t, along.Type, along.Severity, along.Data);
+                return sealedRecord;
+            });
         }
+        if (raised is not null)
+        {
+            along!.Events.Announce(raised);
+        }
+        return record;
     }
 
     /// <summary>
@@ -68,6 +86,15 @@ public sealed class AuditLog(StateDatabase database, string deviceId, TimeProvid
     public IReadOnlyList<AuditRecord> AcceptedSince(DateTimeOffset since) => Records(
         "SELECT record FROM audit WHERE type = $accepted AND json_extract(record, '$.at') >= $since ORDER BY seq",
         ("$accepted", AuditType.SessionAccepted.Code()), ("$since", Wire.Time(since)));
+
+    /// <summary>Every record written at or after <paramref name="since"/>, in chain order.</summary>
+    public IReadOnlyList<AuditRecord> Since(DateTimeOffset since) => Records(
+        "SELECT record FROM audit WHERE json_extract(record, '$.at') >= $since ORDER BY seq", ("$since", Wire.Time(since)));
+
+    /// <summary>The records of <paramref name="types"/>, in chain order.</summary>
+    public IReadOnlyList<AuditRecord> OfTypes(params AuditType[] types) => Records(
+        $"SELECT record FROM audit WHERE type IN ({string.Join(", ", types.Select((_, i) => $"$t{i}"))}) ORDER BY seq",
+        [.. types.Select((t, i) => ($"$t{i}", (object?)t.Code()))]);
 
     /// <summary>The started record of a look, if capture began.</summary>
     public AuditRecord? StartedRecord(string grantId) => Records(

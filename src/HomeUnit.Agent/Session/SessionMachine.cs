@@ -35,6 +35,8 @@ public enum StartOutcome
     AuditUnavailable,
     /// <summary>The machine is <see cref="SessionState.Faulted"/>.</summary>
     Faulted,
+    /// <summary>The resident has paused the camera: refused as <c>privacy-paused</c>.</summary>
+    Paused,
 }
 
 /// <summary>
@@ -55,6 +57,9 @@ public enum StartOutcome
 /// The camera has one user at a time, a look or a self-test: <see cref="CameraUnavailable"/> is that rule.
 /// Every transition is written to the hardware timeline (part <c>session</c>). Every failure takes one
 /// path: <see cref="Fail"/> ends the look with its reason and reports the fault once.
+/// The resident's privacy pause lies across the states: <see cref="Pause"/> ends a running look at once
+/// (reason <c>privacy-paused</c>) and no look starts until <see cref="Resume"/>; while idle and paused the
+/// light shows the pause pattern (red with a dark beat, never green).
 /// </summary>
 public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events events, TimeProvider clock, ILogger<SessionMachine> log)
 {
@@ -67,6 +72,8 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
     private readonly Lock gate = new();
     private Look? current;
     private SessionState state = SessionState.Idle;
+    private bool paused;
+    private ITimer? refusedFlicker;
 
     public SessionState State
     {
@@ -86,6 +93,10 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
     {
         lock (gate)
         {
+            if (paused && state != SessionState.Faulted)
+            {
+                return StartOutcome.Paused;
+            }
             if (CameraUnavailable() is { } refused)
             {
                 return refused;
@@ -157,6 +168,60 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
             }
             current.End(reason, detail);
             return true;
+        }
+    }
+
+    /// <summary>The resident's pause begins: a running look ends now; none starts until <see cref="Resume"/>.</summary>
+    public void Pause()
+    {
+        lock (gate)
+        {
+            paused = true;
+            if (current is not null)
+            {
+                current.End(EndReason.PrivacyPaused); // the light follows once capture has stopped
+            }
+            else
+            {
+                TryLight(hardware.Light.ShowPaused);
+            }
+        }
+    }
+
+    /// <summary>The pause is over: looks may start again, and the light is steady red.</summary>
+    public void Resume()
+    {
+        lock (gate)
+        {
+            paused = false;
+            if (current is null)
+            {
+                TryLight(hardware.Light.ShowCameraOff);
+            }
+        }
+    }
+
+    /// <summary>A press the care plan allows no pause for: a short red flicker while idle, then steady red.</summary>
+    public void ShowPressRefused()
+    {
+        lock (gate)
+        {
+            if (current is not null || paused)
+            {
+                return;
+            }
+            TryLight(hardware.Light.ShowRefused);
+            refusedFlicker?.Dispose();
+            refusedFlicker = clock.CreateTimer(_ =>
+            {
+                lock (gate)
+                {
+                    if (current is null && !paused)
+                    {
+                        TryLight(hardware.Light.ShowCameraOff);
+                    }
+                }
+            }, null, StatusLight.RefusedFor, Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -297,6 +362,10 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
             new { grant = look.Request.GrantId, reason = reason.Code(), detail = look.Detail, durationMs = ended.DurationMs });
         lock (gate)
         {
+            if (captureGone && paused)
+            {
+                TryLight(hardware.Light.ShowPaused);
+            }
             current = null;
             MoveTo(captureGone ? SessionState.Idle : SessionState.Faulted);
         }
@@ -345,7 +414,20 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         }
     }
 
-    private void ReportFault(EndReason reason, string detail, string grant)
+    /// <summary>A light change outside a look (the pause pattern): a failure is reported as a light fault.</summary>
+    private void TryLight(Action show)
+    {
+        try
+        {
+            show();
+        }
+        catch (HardwareFault e)
+        {
+            ReportFault(EndReason.LightFault, e.Message, grant: null);
+        }
+    }
+
+    private void ReportFault(EndReason reason, string detail, string? grant)
     {
         if (FaultEvents.TryGetValue(reason, out var type))
         {

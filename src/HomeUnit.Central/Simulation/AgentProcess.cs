@@ -6,18 +6,28 @@ namespace HomeUnit.Central.Simulation;
 /// <summary>The real <c>homeunit</c> executable, run as its own process (as systemd would run it), for the demo and the tests.</summary>
 public sealed class AgentProcess : IDisposable
 {
+    /// <summary>
+    /// The agent to run: an executable such as an installed package's <c>/usr/bin/homeunit</c>, or a
+    /// script that runs one in another root. Taken from <c>HOMEUNIT_AGENT</c>; unset, the build's own
+    /// <c>homeunit.dll</c> beside this assembly runs with <c>dotnet</c>.
+    /// </summary>
+    public static string? Executable { get; set; } = Environment.GetEnvironmentVariable("HOMEUNIT_AGENT") is { Length: > 0 } path ? path : null;
+
     private readonly Process process;
     private readonly StringBuilder output = new();
 
     private AgentProcess(IEnumerable<string> arguments, IDictionary<string, string>? environment)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(Executable ?? "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "homeunit.dll"));
+        if (Executable is null)
+        {
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "homeunit.dll"));
+        }
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);

@@ -23,7 +23,8 @@ public static class Demo
         await using var central = await SimulatedCentral.StartAsync("sim-unit-1", NullLogger.Instance);
         central.Client.Received += message => Report(central, message);
         var unit = central.StartUnit();
-        unit.Line += line => Narrate(line);
+        var timeline = new List<(string Part, string State)>();
+        unit.Line += line => Narrate(line, timeline);
         try
         {
             await central.WaitForStatusAsync("online", TimeSpan.FromSeconds(90));
@@ -50,6 +51,7 @@ public static class Demo
             await central.WaitForAuditAsync(AuditType.SessionEnded, grant, TimeSpan.FromSeconds(lookSeconds + 60));
             await Task.WhenAny(frames, Task.Delay(3000));
             Say("receiver", $"the look is over: {receiver.Frames} frames were seen, none stored");
+            var framesSeen = receiver.Frames;
 
             Say("demo", "cutting the mains power to the unit (the UPS keeps it running)");
             central.SetKernelFile("sys/class/power_supply/mains/online", "0");
@@ -65,7 +67,12 @@ public static class Demo
             Say("central", broken is null
                 ? $"audit chain verified at the central: {central.AuditRecords.Count} records, intact"
                 : $"audit chain BROKEN: {broken}");
-            return broken is null ? 0 : 1;
+            List<(string Part, string State)> seen;
+            lock (timeline)
+            {
+                seen = [.. timeline];
+            }
+            return Verdict(LookProblems(seen, framesSeen).Append(broken is null ? null : $"audit chain broken: {broken}"));
         }
         catch (Exception e)
         {
@@ -75,8 +82,42 @@ public static class Demo
         }
     }
 
+    /// <summary>
+    /// What the demo proves, read from the unit's hardware timeline: the safe state (red, lens up) before
+    /// the look, green before capture, capture stopped before red, and frames at the receiver.
+    /// </summary>
+    private static IEnumerable<string?> LookProblems(IReadOnlyList<(string Part, string State)> timeline, int frames)
+    {
+        int First(Func<(string Part, string State), bool> match) => timeline.ToList().FindIndex(e => match(e));
+        int Last(Func<(string Part, string State), bool> match) => timeline.ToList().FindLastIndex(e => match(e));
+        var greenOn = First(e => e is ("green", "on"));
+        var captureOn = First(e => e.Part == "capture" && e.State.StartsWith("on", StringComparison.Ordinal));
+        var captureOff = Last(e => e is ("capture", "off"));
+        var redAfter = captureOff < 0 ? -1 : timeline.Skip(captureOff).ToList().FindIndex(e => e is ("red", "on"));
+        var lensUpBefore = First(e => e.Part == "servo" && e.State.StartsWith("lens-up", StringComparison.Ordinal));
+        var redBefore = First(e => e is ("red", "on"));
+        yield return redBefore >= 0 && (greenOn < 0 || redBefore < greenOn) ? null : "no red light before the look";
+        yield return lensUpBefore >= 0 && (greenOn < 0 || lensUpBefore < greenOn) ? null : "the lens was not up before the look";
+        yield return greenOn >= 0 && captureOn > greenOn ? null : "green was not lit before capture started";
+        yield return captureOff > captureOn && redAfter >= 0 ? null : "capture did not stop before the light turned red";
+        yield return frames > 0 ? null : "no frame reached the receiver";
+    }
+
+    private static int Verdict(IEnumerable<string?> problems)
+    {
+        var failed = problems.OfType<string>().ToList();
+        foreach (var problem in failed)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]demo failed: {problem}[/]");
+        }
+        Say("demo", failed.Count == 0 ? "ok: safe state, green before capture, frames at the receiver, red after, audit chain intact" : $"{failed.Count} problem(s)");
+        return failed.Count == 0 ? 0 : 1;
+    }
+
     /// <summary>The unit's timeline, told in words: what the resident would see.</summary>
-    internal static void Narrate(string line)
+    internal static void Narrate(string line) => Narrate(line, null);
+
+    private static void Narrate(string line, List<(string Part, string State)>? timeline)
     {
         if (!line.StartsWith("timeline ", StringComparison.Ordinal))
         {
@@ -84,6 +125,13 @@ public static class Demo
         }
         var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var (part, state) = (parts[2], string.Join(' ', parts[3..]));
+        if (timeline is not null)
+        {
+            lock (timeline)
+            {
+                timeline.Add((part, state));
+            }
+        }
         var text = (part, state) switch
         {
             ("green", "on") => "[black on green] light GREEN [/] camera about to start",

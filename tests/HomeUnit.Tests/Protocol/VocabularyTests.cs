@@ -40,9 +40,9 @@ public sealed class VocabularyTests
     }
 
     [Fact]
-    public void Only_completed_and_stopped_are_ordinary_ends()
+    public void Only_completed_stopped_and_privacy_paused_are_ordinary_ends()
     {
-        Assert.Equal([EndReason.Completed, EndReason.Stopped], Codes.All<EndReason>().Where(r => !r.IsAbort()));
+        Assert.Equal([EndReason.Completed, EndReason.Stopped, EndReason.PrivacyPaused], Codes.All<EndReason>().Where(r => !r.IsAbort()));
     }
 
     [Fact]
