@@ -47,6 +47,18 @@ public static class Schema
             """),
         // 2: crash markers and follow-up history are found by record type, not by a scan of the whole log.
         new("an index of audit records by type", "CREATE INDEX audit_type ON audit (type, seq);"),
+        // 3: the night ledger's record of the unit's conditions (faults, offline, paused) and its alive mark.
+        // IF NOT EXISTS: units that ran the ledger before the schema was versioned already have them.
+        new("the night ledger's conditions", """
+            CREATE TABLE IF NOT EXISTS ledger_conditions (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                since TEXT NOT NULL,
+                until TEXT);
+            CREATE TABLE IF NOT EXISTS ledger_meta (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL);
+            """),
     ];
 
     /// <summary>The schema version this release writes.</summary>
