@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using HomeUnit.Agent.Link;
-using HomeUnit.Central.Simulation;
 using HomeUnit.Mqtt;
+using HomeUnit.Central.Simulation;
 
 namespace HomeUnit.Bench;
 

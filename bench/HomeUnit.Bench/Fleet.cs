@@ -6,10 +6,10 @@ using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Ledger;
 using HomeUnit.Agent.Link;
+using HomeUnit.Mqtt;
 using HomeUnit.Agent.Session;
 using HomeUnit.Central;
 using HomeUnit.Central.Simulation;
-using HomeUnit.Mqtt;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;
 using HomeUnit.Drivers.Kernel;
@@ -113,12 +113,10 @@ public static class Fleet
                 else if (root.TryGetProperty("type", out var type))
                 {
                     var isAudit = message.Topic.EndsWith("/audit", StringComparison.Ordinal);
-                    switch (type.GetString())
-                    {
-                        case AuditTypes.SessionStarted when isAudit: audited.TryAdd(device, now); break;
-                        case "session.started" when !isAudit: started.TryAdd(device, now); break;
-                        case AuditTypes.CarePlanApplied when isAudit: applied[device] = true; break;
-                    }
+                    var code = type.GetString();
+                    if (isAudit && code == AuditType.SessionStarted.Code()) audited.TryAdd(device, now);
+                    else if (!isAudit && code == EventType.SessionStarted.Code()) started.TryAdd(device, now);
+                    else if (isAudit && code == AuditType.CarePlanApplied.Code()) applied[device] = true;
                 }
             };
 

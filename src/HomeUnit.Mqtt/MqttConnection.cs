@@ -52,9 +52,16 @@ public sealed class MqttConnection : IMqttConnection
         client.DisconnectedAsync += OnDisconnectedAsync;
     }
 
+    /// <summary>Closed as soon as MQTTnet knows, even before its disconnection event has run here.</summary>
     public MqttConnectionState State
     {
-        get { lock (gate) { return state; } }
+        get
+        {
+            lock (gate)
+            {
+                return state == MqttConnectionState.Connected && !client.IsConnected ? MqttConnectionState.Closed : state;
+            }
+        }
     }
 
     public int SendWindow => Volatile.Read(ref sendWindow);
@@ -271,7 +278,7 @@ public sealed class MqttConnection : IMqttConnection
         }
         catch (Exception e)
         {
-            throw new MqttException(Ended(e));
+            throw new MqttException(Failed(e));
         }
         // A PUBACK with a failure reason is a result, not an exception, in MQTTnet.
         if (!result.IsSuccess)
@@ -298,7 +305,7 @@ public sealed class MqttConnection : IMqttConnection
         }
         catch (Exception e)
         {
-            throw new MqttException(Ended(e));
+            throw new MqttException(Failed(e));
         }
         if (result.Items.FirstOrDefault(i => (int)i.ResultCode >= 0x80) is { } refused)
         {
@@ -435,6 +442,22 @@ public sealed class MqttConnection : IMqttConnection
         alive.Cancel();
         messages.Writer.TryComplete();
         closed.TrySetResult(reason);
+    }
+
+    /// <summary>
+    /// Why an operation failed. A transport failure (a broken pipe, a DISCONNECT from the broker) ends
+    /// the connection here and now, before MQTTnet's own disconnection event, so no caller sees it as
+    /// connected after its publish failed.
+    /// </summary>
+    private string Failed(Exception e)
+    {
+        var reason = Ended(e);
+        if (e is MQTTnet.Exceptions.MqttCommunicationException or IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
+        {
+            Close(reason);
+            client.Dispose();
+        }
+        return reason;
     }
 
     /// <summary>Why an operation failed: the connection's end if it has ended, else the library's own words.</summary>

@@ -188,7 +188,7 @@ public sealed class LinkService : BackgroundService
         {
             try
             {
-                events.Raise("link.restored", Severity.Info, new { downSeconds = Math.Round((since - lost).TotalSeconds, 1), lostAt = Wire.Time(lost), path = presence.Path });
+                events.Raise(EventType.LinkRestored, Severity.Info, new { downSeconds = Math.Round((since - lost).TotalSeconds, 1), lostAt = Wire.Time(lost), path = presence.Path });
             }
             catch (SqliteException e)
             {

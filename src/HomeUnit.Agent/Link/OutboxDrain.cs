@@ -140,7 +140,7 @@ public sealed class OutboxDrain(string deviceId, Outbox outbox, Events events, T
         acknowledged.Clear();
         if (outbox.TakeDroppedCount() is var dropped and > 0)
         {
-            events.Raise("outbox.overflow", Severity.Warning, new { dropped });
+            events.Raise(EventType.OutboxOverflow, Severity.Warning, new { dropped });
         }
     }
 }

@@ -113,21 +113,21 @@ public sealed class SecondPathTests(ITestOutputHelper output) : IAsyncLifetime
         // The central keeps the care plan retained on both of its brokers.
         await atFirst.PublishAsync(Topic(Topics.CarePlan), plan, retain: true);
         await atSecond.PublishAsync(Topic(Topics.CarePlan), plan, retain: true);
-        await Eventually.Until(() => AuditRecords().FirstOrDefault(r => r.Type == AuditTypes.CarePlanApplied), "care plan applied");
+        await Eventually.Until(() => AuditRecords().FirstOrDefault(r => r.Type == AuditType.CarePlanApplied), "care plan applied");
         await using var receiver = await SrtReceiver.StartAsync(UnitUnderTest.Passphrase);
         const int lookSeconds = 20;
         var jti = Guid.NewGuid().ToString();
         await atFirst.PublishAsync(Topic(Topics.Grant), Signer.Grant(new GrantSpec(DeviceId, "operator-9", LookKinds.Scheduled, Views.Bed,
             now.AddSeconds(-5), TimeSpan.FromMinutes(2), lookSeconds, new StreamPayload(receiver.Url, "look", UnitUnderTest.Passphrase), "c1", jti), now));
-        await Eventually.Until(() => AuditRecords().FirstOrDefault(r => r.Type == AuditTypes.SessionStarted), "the look to start", TimeSpan.FromSeconds(60));
-        await Eventually.Until(() => Events().FirstOrDefault(e => e.GetProperty("type").GetString() == AuditTypes.SessionStarted), "session.started");
+        await Eventually.Until(() => AuditRecords().FirstOrDefault(r => r.Type == AuditType.SessionStarted), "the look to start", TimeSpan.FromSeconds(60));
+        await Eventually.Until(() => Events().FirstOrDefault(e => e.GetProperty("type").GetString() == EventType.SessionStarted.Code()), "session.started");
 
         var killed = Stopwatch.StartNew();
         await first.KillAsync();
         await WaitForStatusAsync(atSecond, "online", second);
         output.WriteLine($"failover: first broker killed → unit online on the second after {killed.Elapsed.TotalSeconds:F1} s (Mqtt:FailoverSeconds={FailoverSeconds})");
 
-        var ended = await Eventually.Until(() => AuditRecords().FirstOrDefault(r => r.Type == AuditTypes.SessionEnded), "the look to end on its own timer", TimeSpan.FromSeconds(90));
+        var ended = await Eventually.Until(() => AuditRecords().FirstOrDefault(r => r.Type == AuditType.SessionEnded), "the look to end on its own timer", TimeSpan.FromSeconds(90));
         Assert.Equal("completed", ended.Reason);
         Assert.InRange(ended.DurationMs!.Value, (lookSeconds - 1) * 1000, (lookSeconds + 10) * 1000);
         var timeline = HardwareTimeline.ReadFile(directory.Combine("state", "timeline.jsonl"));
@@ -147,7 +147,7 @@ public sealed class SecondPathTests(ITestOutputHelper output) : IAsyncLifetime
 
         agent.Terminate();
         await agent.WaitForExitAsync(TimeSpan.FromSeconds(30));
-        var device = new AuditLog(new StateDatabase(directory.Combine("state")), new Outbox(new StateDatabase(directory.Combine("state")), 10_000), DeviceId, TimeProvider.System).List();
+        var device = new AuditLog(new StateDatabase(directory.Combine("state")), DeviceId, TimeProvider.System).List();
         var central = await Eventually.Until(() => AuditRecords() is var r && r.Count == device.Count ? r : null, "every audit record at the central");
         Assert.Equal(device.Select(r => r.Hash), central.Select(r => r.Hash));
         Assert.Null(AuditChain.Verify(central));

@@ -3,12 +3,12 @@ using System.Text;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Central.Simulation;
 using HomeUnit.Tests.Infrastructure;
-using Microsoft.Extensions.Hosting.Internal;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace HomeUnit.Tests.Hosting;
 
-/// <summary>systemd's watchdog is fed only while every main loop turns, so a stuck loop becomes a restart.</summary>
+/// <summary>systemd's watchdog is fed (through the library's notifier) only while every main loop turns, so a stuck loop becomes a restart.</summary>
 public sealed class WatchdogTests : IDisposable
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
@@ -39,6 +39,75 @@ public sealed class WatchdogTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// The library's own notifier, aimed at this test's socket. It reads <c>$NOTIFY_SOCKET</c> once, when
+    /// made; outside systemd the host registers none, which is why the watchdog takes it as a parameter.
+    /// </summary>
+    private static SystemdNotifier LibraryNotifier(string socket)
+    {
+        lock (typeof(WatchdogTests))
+        {
+            var before = Environment.GetEnvironmentVariable("NOTIFY_SOCKET");
+            Environment.SetEnvironmentVariable("NOTIFY_SOCKET", socket);
+            try
+            {
+                return new SystemdNotifier();
+            }
+            finally
+            {
+                Environment.SetEnvironmentVariable("NOTIFY_SOCKET", before);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Without_systemd_the_watchdog_sends_nothing()
+    {
+        var heartbeats = new LoopHeartbeats();
+        heartbeats.Beat("health");
+        var service = new SystemdWatchdog(null, Interval, heartbeats, NullLogger<SystemdWatchdog>.Instance);
+        await service.StartAsync(CancellationToken.None);
+        try
+        {
+            await service.ExecuteTask!.WaitAsync(Eventually.DefaultTimeout); // returned at once: nothing to feed
+            Assert.Null(Receive(Interval * 10));
+        }
+        finally
+        {
+            await service.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task A_loop_that_ended_on_purpose_no_longer_starves_the_watchdog()
+    {
+        var heartbeats = new LoopHeartbeats();
+        heartbeats.Beat("drain");
+        await Eventually.True(() => heartbeats.Stale(Interval * 2).Contains("drain"), "the drain's last beat to be stale");
+        heartbeats.Forget("drain"); // its connection ended: it is not stuck, it is gone
+        using var beating = new CancellationTokenSource();
+        var loop = Task.Run(async () =>
+        {
+            while (!beating.IsCancellationRequested)
+            {
+                heartbeats.Beat("health");
+                await Task.Delay(20);
+            }
+        });
+        var service = new SystemdWatchdog(LibraryNotifier(directory.Combine("notify")), Interval, heartbeats, NullLogger<SystemdWatchdog>.Instance);
+        await service.StartAsync(CancellationToken.None);
+        try
+        {
+            Assert.Equal("WATCHDOG=1", Receive(TimeSpan.FromSeconds(10)));
+        }
+        finally
+        {
+            await beating.CancelAsync();
+            await loop;
+            await service.StopAsync(CancellationToken.None);
+        }
+    }
+
     [Fact]
     public async Task The_watchdog_is_fed_while_the_loops_turn_and_starved_while_one_is_stuck()
     {
@@ -56,8 +125,7 @@ public sealed class WatchdogTests : IDisposable
                 await Task.Delay(20);
             }
         });
-        var service = new SystemdService(new SdNotify(directory.Combine("notify"), Interval), heartbeats,
-            new ApplicationLifetime(NullLogger<ApplicationLifetime>.Instance), NullLogger<SystemdService>.Instance);
+        var service = new SystemdWatchdog(LibraryNotifier(directory.Combine("notify")), Interval, heartbeats, NullLogger<SystemdWatchdog>.Instance);
         await service.StartAsync(CancellationToken.None);
         try
         {
