@@ -37,15 +37,15 @@ public static class UpgradeRehearsal
             await central.WaitForStatusAsync("online", TimeSpan.FromSeconds(120));
             var before = StatusVersion(central);
             await central.PublishCarePlanAsync();
-            await central.WaitForAuditAsync(AuditTypes.CarePlanApplied, timeout: TimeSpan.FromSeconds(60));
+            await central.WaitForAuditAsync(AuditType.CarePlanApplied, timeout: TimeSpan.FromSeconds(60));
             await using (var first = await SrtReceiver.StartAsync(SimulatedCentral.Passphrase))
             {
                 var grant = await central.PublishGrantAsync(first, 3);
-                await central.WaitForAuditAsync(AuditTypes.SessionEnded, grant, TimeSpan.FromSeconds(90));
+                await central.WaitForAuditAsync(AuditType.SessionEnded, grant, TimeSpan.FromSeconds(90));
                 Console.WriteLine($"old version {before}: care plan applied, one look done ({grant})");
                 await using var second = await SrtReceiver.StartAsync(SimulatedCentral.Passphrase);
                 var running = await central.PublishGrantAsync(second, 60);
-                await central.WaitForAuditAsync(AuditTypes.SessionStarted, running, TimeSpan.FromSeconds(90));
+                await central.WaitForAuditAsync(AuditType.SessionStarted, running, TimeSpan.FromSeconds(90));
                 await Eventually.True(() => second.Frames > 0, "frames of the running look", TimeSpan.FromSeconds(60));
                 var delivered = central.AuditRecords.Count;
                 Console.WriteLine($"a look is running ({running}); {delivered} audit records delivered; the broker goes away");
@@ -62,19 +62,19 @@ public static class UpgradeRehearsal
                 unit = central.StartUnit();
                 await Eventually.True(() => unit.Output.Contains("agent.started", StringComparison.Ordinal), "the new version started", TimeSpan.FromSeconds(120));
                 await central.Broker.StartAsync();
-                await central.WaitForAuditAsync(AuditTypes.SessionAborted, running, TimeSpan.FromSeconds(120));
-                await Eventually.True(() => central.AuditRecords.Count(r => r.Type == AuditTypes.AgentStarted) >= 2,
+                await central.WaitForAuditAsync(AuditType.SessionAborted, running, TimeSpan.FromSeconds(120));
+                await Eventually.True(() => central.AuditRecords.Count(r => r.Type == AuditType.AgentStarted) >= 2,
                     "the new version's agent.started record", TimeSpan.FromSeconds(60));
                 var after = await Eventually.Until(() => StatusVersion(central) is { } v && v != before ? v : null, "the new version's status", TimeSpan.FromSeconds(60));
                 Console.WriteLine($"new version {after} online");
 
                 var records = central.AuditRecords;
-                var aborted = records.Single(r => r.Grant == running && r.Type == AuditTypes.SessionAborted);
+                var aborted = records.Single(r => r.Grant == running && r.Type == AuditType.SessionAborted);
                 Expect(aborted.Reason == "agent-stopping", $"the running look ended as session.aborted with reason agent-stopping (was {aborted.Reason})");
                 Expect(records.Select(r => r.Seq).SequenceEqual(Enumerable.Range(1, records.Count).Select(i => (long)i)),
                     $"every audit record arrived, 1..{records.Count}, none missing");
                 Expect(AuditChain.Verify(records) is null, "the audit chain verifies across the upgrade");
-                Expect(records.Count(r => r.Type == AuditTypes.CarePlanApplied) == 1, "the stored care plan survived (the retained one again was not applied anew)");
+                Expect(records.Count(r => r.Type == AuditType.CarePlanApplied) == 1, "the stored care plan survived (the retained one again was not applied anew)");
 
                 var timeline = HardwareTimeline.ReadFile(Path.Combine(central.StateDirectory, "timeline.jsonl"));
                 var lastCapture = timeline.LastOrDefault(e => e.Part == Parts.Capture);
@@ -85,7 +85,7 @@ public static class UpgradeRehearsal
                 Expect(lastCapture.Nanoseconds < lastRed.Nanoseconds, "capture stopped before the light turned red");
 
                 await central.PublishGrantAsync(second.Url, 3, jti: grant);
-                var refused = await central.WaitForAuditAsync(AuditTypes.SessionRefused, grant, TimeSpan.FromSeconds(60));
+                var refused = await central.WaitForAuditAsync(AuditType.SessionRefused, grant, TimeSpan.FromSeconds(60));
                 Expect(refused.Reason == "replayed", $"the first grant again is refused as replayed (was {refused.Reason})");
             }
             unit.Terminate();
