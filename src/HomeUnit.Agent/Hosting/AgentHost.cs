@@ -147,7 +147,12 @@ public static class AgentHost
         return new PrivacyButton(new GpioController(driver), options.Hardware.ButtonPin, timeline);
     }
 
-    public static IHost Build(AgentOptions options, IConfigurationRoot configuration, TrustedKeys trustedKeys, SimulatedKernel? simulation, RunFlags flags)
+    /// <summary>
+    /// The agent's one composition, for the daemon and for whoever hosts units in-process (the fleet bench).
+    /// <paramref name="overrides"/> runs last and may replace a part (a stand-in camera) or remove a loop.
+    /// </summary>
+    public static IHost Build(AgentOptions options, IConfigurationRoot configuration, TrustedKeys trustedKeys, SimulatedKernel? simulation, RunFlags flags,
+        Action<IServiceCollection>? overrides = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
@@ -246,6 +251,7 @@ public static class AgentHost
         {
             services.AddHostedService<LiveView>();
         }
+        overrides?.Invoke(services);
         return builder.Build();
     }
 }

@@ -235,14 +235,27 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
                     hardware.Ir.Set(true);
                     return Task.CompletedTask;
                 });
-                await Guard(EndReasons.ServoFault, () => hardware.Servo.MoveAsync(request.View, look.Ending));
-                capture = await Guard(EndReasons.CameraFault, () => hardware.Camera.StartAsync(request.Stream, look.Ending));
+                // The lens turns while the capture pipeline starts, so a look costs the longer of the two, not
+                // their sum. Green is already lit (P3); both steps finish before either fault is acted on, and a
+                // capture that started is stopped like any other.
+                var turning = Guard(EndReasons.ServoFault, () => hardware.Servo.MoveAsync(request.View, look.Ending));
+                var starting = Guard(EndReasons.CameraFault, async () =>
+                {
+                    var started = await hardware.Camera.StartAsync(request.Stream, look.Ending);
+                    startedAt = clock.GetUtcNow();
+                    return started;
+                });
+                await Task.WhenAll(turning, starting).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                capture = starting.IsCompletedSuccessfully ? starting.Result : null;
+                await turning;
+                capture = await starting;
             }
-            startedAt = clock.GetUtcNow();
             _ = capture.Failed.ContinueWith(
                 failed => look.End($"{EndReasons.CameraFault}: {failed.Result}"),
                 CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
-            using var deadline = clock.CreateTimer(_ => look.End(EndReasons.Completed), null, Streaming(request, startedAt.Value), Timeout.InfiniteTimeSpan);
+            // P5 counts from the moment capture started, not from when the lens arrived.
+            var left = Streaming(request, startedAt!.Value) - (clock.GetUtcNow() - startedAt.Value);
+            using var deadline = clock.CreateTimer(_ => look.End(EndReasons.Completed), null, left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
             lock (gate)
             {
                 if (look.Ending.IsCancellationRequested)
