@@ -80,7 +80,7 @@ public static class ProvisionCheck
     }
 
     /// <summary>A TLS handshake with the unit's certificate, without an MQTT session (which would take over the running agent's).</summary>
-    private static async Task<CheckLine> BrokerAsync(Link.MqttOptions mqtt, string deviceId, CancellationToken cancellationToken)
+    private static async Task<CheckLine> BrokerAsync(HomeUnit.Mqtt.MqttOptions mqtt, string deviceId, CancellationToken cancellationToken)
     {
         var broker = $"{mqtt.Host}:{mqtt.Port}";
         if (mqtt.CaFile is null || mqtt.CertFile is null || mqtt.KeyFile is null)

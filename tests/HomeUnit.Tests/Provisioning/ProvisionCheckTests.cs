@@ -23,7 +23,7 @@ public sealed class ProvisionCheckTests : IAsyncLifetime
         kernel = SimulatedKernel.Create(directory.Combine("kernel"));
     }
 
-    private AgentOptions Options(Agent.Link.MqttOptions mqtt) => new()
+    private AgentOptions Options(HomeUnit.Mqtt.MqttOptions mqtt) => new()
     {
         DeviceId = "hu-0042",
         Mqtt = mqtt,
