@@ -76,7 +76,7 @@ public static class InboundFuzz
         var audit = central.AuditRecords.Skip(auditBefore).ToList();
         var output = agent.Output[outputBefore..];
         var problems = new List<string>();
-        var foreign = audit.Where(r => r.Type is not (AuditTypes.SessionRefused or AuditTypes.CarePlanRefused or AuditTypes.CommandRefused)).Select(r => $"{r.Type} {r.Reason}").Distinct().ToList();
+        var foreign = audit.Where(r => r.Type is not (AuditType.SessionRefused or AuditType.CarePlanRefused or AuditType.CommandRefused)).Select(r => $"{r.Type} {r.Reason}").Distinct().ToList();
         if (foreign.Count > 0)
         {
             problems.Add("audit records other than refusals: " + string.Join(", ", foreign));
@@ -85,7 +85,7 @@ public static class InboundFuzz
         {
             problems.Add($"the agent exited with {agent.ExitCode}");
         }
-        var accepted = audit.Count(r => r.Type is AuditTypes.SessionAccepted or AuditTypes.SessionStarted or AuditTypes.CarePlanApplied);
+        var accepted = audit.Count(r => r.Type is AuditType.SessionAccepted or AuditType.SessionStarted or AuditType.CarePlanApplied);
         var timeline = HardwareTimeline.ReadFile(Path.Combine(central.StateDirectory, "timeline.jsonl"));
         var captures = timeline.Count(e => e.Part == Parts.Capture && e.State.StartsWith("on", StringComparison.Ordinal))
             + timeline.Count(e => e.Part == Parts.Green && e.State == "on");
@@ -259,7 +259,8 @@ public static class InboundFuzz
                 claims["nbf"] = now - 3700 - random.Next(100_000);
                 return;
             case 1:
-                claims["version"] = random.Next(2) == 0 ? planVersion - random.Next(0, 3) : BadValue(random);
+                // Never a larger integer: that would be a valid newer care plan.
+                claims["version"] = random.Next(2) == 0 ? planVersion - random.Next(0, 3) : BadValue(random, largeInteger: false);
                 return;
             case 2 when topic == Topics.Grant:
                 claims["kind"] = random.Next(2) == 0 ? "sightseeing" : BadValue(random);
@@ -281,11 +282,11 @@ public static class InboundFuzz
         }
     }
 
-    private static JsonNode? BadValue(Random random) => random.Next(10) switch
+    private static JsonNode? BadValue(Random random, bool largeInteger = true) => random.Next(10) switch
     {
         0 => null,
         1 => JsonValue.Create(-1),
-        2 => JsonValue.Create(long.MaxValue),
+        2 => largeInteger ? JsonValue.Create(long.MaxValue) : JsonValue.Create("seven"),
         3 => JsonValue.Create(1e308),
         4 => JsonValue.Create(""),
         5 => JsonValue.Create(new string('z', random.Next(1000, 20_000))),
