@@ -3,6 +3,7 @@ using HomeUnit.Central;
 using HomeUnit.Central.Simulation;
 using HomeUnit.Drivers;
 using HomeUnit.Protocol;
+using HomeUnit.Tests.Contract;
 using HomeUnit.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -27,7 +28,10 @@ public sealed class LookEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
         {
             output.WriteLine(agent.Output);
         }
+        var seen = central.Client.Messages.Select(m => (m.Topic, SimulatedCentral.Text(m))).ToList();
         await central.DisposeAsync();
+        // Everything the unit published in the test, held against docs/schemas: the contract cannot drift from the code.
+        ContractSchemas.AssertPublishedMatch(seen);
     }
 
     private IReadOnlyList<TimelineEntry> Timeline() => HardwareTimeline.ReadFile(Path.Combine(central.StateDirectory, "timeline.jsonl"));
