@@ -6,8 +6,8 @@ using Microsoft.Extensions.Logging;
 namespace HomeUnit.Central.Simulation;
 
 /// <summary>
-/// The central's side of the broker, for the demo and tests: a persistent session that reconnects by
-/// itself (so it survives broker restarts) and keeps every message it receives.
+/// The central's side of the broker, for the tool's verbs, the demo and tests: a persistent session that
+/// reconnects by itself (so it survives broker restarts) and, unless told not to, keeps every message it receives.
 /// </summary>
 public sealed class CentralClient : IAsyncDisposable
 {
@@ -15,26 +15,37 @@ public sealed class CentralClient : IAsyncDisposable
     private readonly string clientId;
     private readonly string[] filters;
     private readonly ILogger log;
+    private readonly bool keepMessages;
     private readonly List<MqttMessage> received = [];
     private readonly CancellationTokenSource stop = new();
     private readonly TaskCompletionSource subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task loop;
     private volatile IMqttConnection? current;
+    private volatile string? lastError;
 
-    private CentralClient(MqttOptions options, string clientId, string[] filters, ILogger log)
+    private CentralClient(MqttOptions options, string clientId, string[] filters, ILogger log, bool keepMessages)
     {
         this.options = options;
+        this.keepMessages = keepMessages;
         this.clientId = clientId;
         this.filters = filters;
         this.log = log;
         loop = Task.Run(RunAsync);
     }
 
-    /// <summary>Connects and returns once its subscriptions are in place.</summary>
-    public static async Task<CentralClient> ConnectAsync(MqttOptions options, ILogger log, string[] filters, string clientId = "central")
+    /// <summary>Connects and returns once its subscriptions are in place (a <see cref="TimeoutException"/> if the broker cannot be reached in time).</summary>
+    public static async Task<CentralClient> ConnectAsync(MqttOptions options, ILogger log, string[] filters, string clientId = "central", bool keepMessages = true, TimeSpan? timeout = null)
     {
-        var central = new CentralClient(options, clientId, filters, log);
-        await central.subscribed.Task.WaitAsync(Eventually.DefaultTimeout);
+        var central = new CentralClient(options, clientId, filters, log, keepMessages);
+        try
+        {
+            await central.subscribed.Task.WaitAsync(timeout ?? Eventually.DefaultTimeout);
+        }
+        catch (TimeoutException)
+        {
+            await central.DisposeAsync();
+            throw new TimeoutException($"the broker {options.Host}:{options.EffectivePort} could not be reached as {clientId}{(central.lastError is { } e ? $": {e}" : "")}");
+        }
         return central;
     }
 
@@ -77,9 +88,12 @@ public sealed class CentralClient : IAsyncDisposable
                 subscribed.TrySetResult();
                 await foreach (var message in connection.ReadMessagesAsync(stop.Token))
                 {
-                    lock (received)
+                    if (keepMessages)
                     {
-                        received.Add(message);
+                        lock (received)
+                        {
+                            received.Add(message);
+                        }
                     }
                     try
                     {
@@ -95,9 +109,10 @@ public sealed class CentralClient : IAsyncDisposable
             {
                 return;
             }
-            catch (MqttException)
+            catch (MqttException e)
             {
                 // The broker is away: try again shortly.
+                lastError = e.Message;
             }
             try
             {

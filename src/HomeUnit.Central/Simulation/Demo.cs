@@ -17,8 +17,9 @@ public static class Demo
 {
     private static readonly Stopwatch Clock = Stopwatch.StartNew();
 
-    public static async Task<int> RunAsync(int lookSeconds)
+    public static async Task<int> RunAsync(bool fast)
     {
+        var lookSeconds = fast ? 4 : 8;
         Say("central", "starting a local broker (the shipped mosquitto configuration, mTLS) and the unit");
         await using var central = await SimulatedCentral.StartAsync("sim-unit-1", NullLogger.Instance);
         central.Client.Received += message => Report(central, message);
