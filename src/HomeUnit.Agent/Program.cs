@@ -7,6 +7,7 @@ using Spectre.Console;
 using HomeUnit.Agent.Provisioning;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;
+using HomeUnit.Drivers.Kernel;
 using Microsoft.Extensions.Hosting;
 
 namespace HomeUnit.Agent;
@@ -24,6 +25,8 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        // Every verb may hold a secret (the stream passphrase, the device key): none leaves a core file or an attach point.
+        ProcessHardening.NoCoreFilesNorAttach();
         var root = new RootCommand("HomeUnit: the agent in the night-check camera box");
         root.Options.Add(ConfigOption);
         root.Options.Add(SetOption);
@@ -61,6 +64,10 @@ public static class Program
                 if (options.Mqtt.Validate() is { Count: > 0 } linkProblems)
                 {
                     return Fail(linkProblems);
+                }
+                if (options.Mqtt.KeyFile is { } keyFile && DeviceKeyFile.Problem(keyFile) is { } keyProblem)
+                {
+                    return Fail([keyProblem]);
                 }
                 if (sources.Simulate)
                 {

@@ -7,14 +7,16 @@ using HomeUnit.Agent.Link;
 namespace HomeUnit.Central.Simulation;
 
 /// <summary>
-/// A real mosquitto on 127.0.0.1 and a free port, running the shipped
-/// <c>deploy/mosquitto/mosquitto.conf</c> and <c>acl</c> with their paths pointed at a temp
-/// directory and certificates made on the spot (for the demo and the tests). It can be stopped and started again on the
+/// A real mosquitto on 127.0.0.1, running the shipped <c>deploy/mosquitto/mosquitto.conf</c>,
+/// <c>acl</c> and <c>central.acl</c> with their paths pointed at a temp directory, certificates made
+/// on the spot, and its two listeners (units, the central) on free ports (for the demo and the tests). It can be stopped and started again on the
 /// same port (its persistence file keeps the sessions), and is killed on dispose.
 /// </summary>
 public sealed class LocalBroker : IAsyncDisposable
 {
     public const string Host = "127.0.0.1";
+    /// <summary>The CN of the central service's certificate (deploy/mosquitto/central.acl).</summary>
+    public const string CentralIdentity = "central";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
 
     private readonly string directory = Directory.CreateTempSubdirectory("homeunit-broker-").FullName;
@@ -29,6 +31,7 @@ public sealed class LocalBroker : IAsyncDisposable
         {
             Certificates = new LocalCertificates(Path.Combine(directory, "pki"));
             Port = FreePort();
+            CentralPort = FreePort();
             configurationFile = WriteConfiguration();
         }
         catch
@@ -40,7 +43,11 @@ public sealed class LocalBroker : IAsyncDisposable
 
     public LocalCertificates Certificates { get; }
 
+    /// <summary>The units' listener.</summary>
     public int Port { get; }
+
+    /// <summary>The central's listener (central-CA certificates only).</summary>
+    public int CentralPort { get; }
 
     /// <summary>Everything the broker printed (its log), for assertions and failure messages.</summary>
     public string Log
@@ -63,21 +70,26 @@ public sealed class LocalBroker : IAsyncDisposable
         }
     }
 
-    /// <summary>Link settings for a device whose certificate CN is <paramref name="deviceId"/>, reconnecting quickly.</summary>
+    /// <summary>
+    /// Link settings for a device whose certificate CN is <paramref name="deviceId"/>, reconnecting
+    /// quickly. The id <c>central</c> is the central service: its certificate comes from the central's
+    /// CA and it connects to the central's listener.
+    /// </summary>
     public MqttOptions ClientOptions(string deviceId)
     {
+        var central = deviceId == CentralIdentity;
         PemPair pair;
         lock (clients)
         {
             if (!clients.TryGetValue(deviceId, out pair!))
             {
-                clients[deviceId] = pair = Certificates.Client(deviceId);
+                clients[deviceId] = pair = central ? Certificates.CentralClient(deviceId) : Certificates.Client(deviceId);
             }
         }
         return new MqttOptions
         {
             Host = Host,
-            Port = Port,
+            Port = central ? CentralPort : Port,
             CaFile = Certificates.CaFile,
             CertFile = pair.CertFile,
             KeyFile = pair.KeyFile,
@@ -87,6 +99,16 @@ public sealed class LocalBroker : IAsyncDisposable
             ConnectTimeoutSeconds = 20,
         };
     }
+
+    /// <summary>The certificate and key <see cref="ClientOptions"/> gives <paramref name="deviceId"/>.</summary>
+    public PemPair ClientCertificate(string deviceId)
+    {
+        var options = ClientOptions(deviceId);
+        return new PemPair(options.CertFile!, options.KeyFile!);
+    }
+
+    /// <summary>Revokes a unit's certificate; the broker reads the new CRL when it next starts.</summary>
+    public void Revoke(string deviceId) => Certificates.Revoke(ClientCertificate(deviceId));
 
     public async Task StartAsync()
     {
@@ -108,7 +130,7 @@ public sealed class LocalBroker : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var running = process;
-        await Eventually.True(() => running.HasExited || Listening(), $"mosquitto to listen on {Host}:{Port}", StartTimeout);
+        await Eventually.True(() => running.HasExited || (Listening(Port) && Listening(CentralPort)), $"mosquitto to listen on {Host}:{Port} and {CentralPort}", StartTimeout);
         if (running.HasExited)
         {
             throw new InvalidOperationException($"mosquitto exited with {running.ExitCode}:\n{Log}");
@@ -148,12 +170,12 @@ public sealed class LocalBroker : IAsyncDisposable
         }
     }
 
-    private bool Listening()
+    private static bool Listening(int port)
     {
         try
         {
             using var probe = new TcpClient();
-            probe.Connect(Host, Port);
+            probe.Connect(Host, port);
             return true;
         }
         catch (SocketException)
@@ -182,10 +204,16 @@ public sealed class LocalBroker : IAsyncDisposable
         File.Copy(Certificates.CaFile, Path.Combine(etc, "ca.pem"));
         File.Copy(Certificates.Server.CertFile, Path.Combine(etc, "server.pem"));
         File.Copy(Certificates.Server.KeyFile, Path.Combine(etc, "server.key"));
+        File.Copy(Certificates.CentralCaFile, Path.Combine(etc, "central-ca.pem"));
         File.Copy(Path.Combine(deploy, "acl"), Path.Combine(etc, "acl"));
+        File.Copy(Path.Combine(deploy, "central.acl"), Path.Combine(etc, "central.acl"));
 
         var text = File.ReadAllText(Path.Combine(deploy, "mosquitto.conf"));
         text = ReplaceOnce(text, "listener 8883\n", $"listener {Port} {Host}\n");
+        text = ReplaceOnce(text, "listener 8884\n", $"listener {CentralPort} {Host}\n");
+        // The revocation lists are the PKI's own files, so a revocation shows at the next start.
+        text = ReplaceOnce(text, "crlfile /etc/mosquitto/homeunit/crl.pem\n", $"crlfile {Certificates.CrlFile}\n");
+        text = ReplaceOnce(text, "crlfile /etc/mosquitto/homeunit/central-crl.pem\n", $"crlfile {Certificates.CentralCrlFile}\n");
         text = ReplaceOnce(text, "log_dest syslog\n", "log_dest stderr\n");
         text = ReplaceOnce(text, "persistence_location /var/lib/mosquitto/\n", $"persistence_location {data}/\n");
         text = text.Replace("/etc/mosquitto/homeunit/", etc + "/", StringComparison.Ordinal);

@@ -13,7 +13,9 @@ namespace HomeUnit.Drivers.Camera;
 /// dedicated thread that lives as long as the agent; a thread-pool thread could retire and take the capture with it.</item>
 /// <item>Its environment holds only PATH: no FFREPORT (which would make ffmpeg write a log file), no locale or
 /// configuration lookups. Its stdin, stdout and stderr are pipes to the agent; stderr is always drained, and its
-/// last lines are kept in memory to explain a failure.</item>
+/// last lines are kept in memory to explain a failure. It inherits no other descriptor (all are made
+/// close-on-exec before each start) and a core limit of 0: a crash mid-look writes no core file, which would
+/// hold frames and the stream passphrase (P4).</item>
 /// <item>Stop: SIGTERM, SIGKILL after <see cref="KillAfter"/>, return once the process has been reaped.</item>
 /// </list>
 /// </summary>
@@ -35,12 +37,15 @@ internal sealed partial class ChildProcess : IDisposable
 
     static ChildProcess()
     {
+        // The limit is inherited by every child; the process that runs the capture must not dump core either.
+        ProcessHardening.NoCoreFiles();
         var spawner = new Thread(() =>
         {
             foreach (var (start, started) in Spawns.GetConsumingEnumerable())
             {
                 try
                 {
+                    ProcessHardening.CloseDescriptorsOnExec();
                     started.SetResult(Process.Start(start) ?? throw new InvalidOperationException("no process was started"));
                 }
                 catch (Exception e)

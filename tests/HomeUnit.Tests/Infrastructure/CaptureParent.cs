@@ -21,7 +21,7 @@ public static class CaptureParent
         : 2;
 
     /// <summary>Starts this assembly as a capture parent, optionally under a tracer such as strace.</summary>
-    public static Process Start(StreamTarget target, IReadOnlyList<string>? tracer = null, IDictionary<string, string>? environment = null)
+    public static Process Start(StreamTarget target, IReadOnlyList<string>? tracer = null, IDictionary<string, string>? environment = null, string? workingDirectory = null)
     {
         string[] command = [.. tracer ?? [], DotnetHost(), "exec", typeof(CaptureParent).Assembly.Location, Verb, target.Url, target.StreamId, target.Passphrase];
         var start = new ProcessStartInfo(command[0])
@@ -30,6 +30,7 @@ public static class CaptureParent
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? "",
         };
         foreach (var argument in command[1..])
         {
