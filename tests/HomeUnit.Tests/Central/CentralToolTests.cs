@@ -127,13 +127,14 @@ public sealed class CentralToolTests : IDisposable
         var forged = AuditChain.Seal(new AuditRecord { Type = AuditTypes.CarePlanApplied, Device = "unit-w", Version = 3, At = first.At }, 4, first.Hash!);
         var deviceEvent = JsonSerializer.Serialize(new DeviceEvent(Guid.NewGuid().ToString(), 1, first.At, "agent.stopping", Severity.Info, null), Wire.Json);
 
-        // As a broker or a network might deliver them: a repeat, a record overtaken by its successor, one that does not link.
+        // As a faulty unit or network might deliver them: a repeat, a record overtaken by its successor, one that does not link.
+        await using var unit = await CentralClient.ConnectAsync(installation.Broker.ClientOptions("unit-w"), NullLogger.Instance, [], clientId: "unit-w");
         foreach (var record in new[] { first, first, third, second, forged })
         {
-            await installation.Client.PublishAsync(audit, JsonSerializer.Serialize(record, Wire.Json));
+            await unit.PublishAsync(audit, JsonSerializer.Serialize(record, Wire.Json));
         }
-        await installation.Client.PublishAsync(installation.Topic(Topics.Event), deviceEvent);
-        await installation.Client.PublishAsync(installation.Topic(Topics.Event), deviceEvent);
+        await unit.PublishAsync(installation.Topic(Topics.Event), deviceEvent);
+        await unit.PublishAsync(installation.Topic(Topics.Event), deviceEvent);
         await watch.WaitForAsync(l => l["kind"]?.GetValue<string>() == Topics.Event && l["chain"]?.GetValue<string>() == "duplicate", "the repeated event");
 
         Assert.Equal(["joined", "duplicate", "gap", "filled", "broken"], watch.ChainChecks);

@@ -7,7 +7,8 @@ namespace HomeUnit.Tests.Infrastructure;
 
 /// <summary>
 /// The central as an integrator runs it: the real <c>homeunit-central</c> executable, one process per verb,
-/// against the simulated installation's broker (mTLS with the certificate of CN "central") and signing key.
+/// against the simulated installation's broker (the central's listener, mTLS with its certificate of CN "central")
+/// and signing key.
 /// </summary>
 public sealed class CentralTool(SimulatedCentral installation)
 {
@@ -15,8 +16,8 @@ public sealed class CentralTool(SimulatedCentral installation)
 
     public string[] BrokerArguments()
     {
-        var tls = installation.Broker.ClientOptions("central");
-        return ["--broker", $"{LocalBroker.Host}:{installation.Broker.Port}", "--ca", tls.CaFile!, "--cert", tls.CertFile!, "--cert-key", tls.KeyFile!];
+        var tls = installation.Broker.ClientOptions(LocalBroker.CentralIdentity);
+        return ["--broker", $"{tls.Host}:{tls.Port}", "--ca", tls.CaFile!, "--cert", tls.CertFile!, "--cert-key", tls.KeyFile!];
     }
 
     private string[] Signing(string? key = null) => ["--key", key ?? installation.KeyFile, "--kid", SimulatedCentral.Kid, "--device", installation.DeviceId];
