@@ -116,15 +116,17 @@ public static class TokenFuzz
         Directory.CreateDirectory(Path.Combine(hardware, "run/systemd/timesync"));
         File.WriteAllText(Path.Combine(hardware, ClockTrust.SynchronizedMarker), "");
         var clock = TimeProvider.System;
-        var policy = new TrustPolicy(DeviceId, TrustPolicy.DefaultIssuer, TrustPolicy.DefaultClockSkew, TrustPolicy.DefaultMaxSession);
+        var policy = new TrustPolicy(DeviceId, TrustPolicy.DefaultClockSkew, TrustPolicy.DefaultMaxSession);
         var database = new StateDatabase(Path.Combine(root, "state"));
         var outbox = new Outbox(database, 100_000);
         var audit = new AuditLog(database, outbox, DeviceId, clock);
         var refusals = new RefusalAudit(audit, clock, NullLogger<RefusalAudit>.Instance);
-        var reader = new SignedTokenReader(TrustedKeys.Load(keys), policy);
-        var plans = new CarePlanStore(database, reader, audit, refusals, NullLogger<CarePlanStore>.Instance);
+        var trusted = TrustedKeys.Load(keys);
+        var supervision = new Supervision(database, trusted, audit, new Events(database, outbox, clock, NullLogger<Events>.Instance), clock, NullLogger<Supervision>.Instance);
+        var reader = new SignedTokenReader(trusted, policy);
+        var plans = new CarePlanStore(database, reader, supervision, audit, refusals, NullLogger<CarePlanStore>.Instance);
         var grants = new GrantVerifier(reader, policy);
-        var authorizer = new LookAuthorizer(grants, policy, new ClockTrust(new KernelFiles(hardware)), new ReplayCache(database), plans, audit, refusals,
+        var authorizer = new LookAuthorizer(grants, policy, new ClockTrust(new KernelFiles(hardware)), new ReplayCache(database), plans, supervision, audit, refusals,
             () => false, clock, NullLogger<LookAuthorizer>.Instance);
         return new FuzzedDevice(grants, authorizer, refusals, audit);
     }

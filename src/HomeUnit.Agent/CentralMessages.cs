@@ -12,7 +12,8 @@ namespace HomeUnit.Agent;
 
 /// <summary>
 /// What the central sends, routed: a grant through the authorizer to the session state machine, a
-/// care plan to its store, a command (verified like a grant) to the running look or the self-test.
+/// care plan to its store, a command (verified like a grant) to the running look, the self-test or —
+/// a <c>handover</c> — to <see cref="Supervision"/>.
 /// Messages are handled one at a time, in order, so a grant and a stop cannot overtake each other; only a
 /// self-test runs in the background (it can take seconds, and a stop must not wait behind it).
 /// </summary>
@@ -21,6 +22,7 @@ public sealed class CentralMessages(
     LookAuthorizer authorizer,
     CarePlanStore plans,
     CommandVerifier commands,
+    Supervision supervision,
     SessionMachine sessions,
     RefusalAudit refusals,
     Readiness readiness,
@@ -123,15 +125,34 @@ public sealed class CentralMessages(
             CommandNames.Pan => command.Grant is { } grant && command.View is { } view && sessions.RequestPan(grant, view),
             // In the background: a self-test can take seconds, and a stop must not wait behind it.
             CommandNames.SelfTest => readiness.ReportAsync(check: null, CancellationToken.None) is { },
+            // A look already running goes on to its own end: the stream goes to the grant's target, whoever is in charge.
+            CommandNames.Handover => HandOver(command),
             _ => false,
         };
         log.LogInformation("command {Command} {Outcome}", command.Name, done ? "carried out" : "had nothing to act on");
+    }
+
+    private bool HandOver(DeviceCommand command)
+    {
+        try
+        {
+            supervision.HandOver(command.Issuer, command.To!, command.Until, via: CommandNames.Handover);
+            return true;
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException e)
+        {
+            // No durable handover record, no handover: the central in charge stays in charge.
+            log.LogError("handover to {Central} not carried out: SQLite error {Code}", command.To, e.SqliteErrorCode);
+            TryRefuse(new AuditRecord { Type = AuditTypes.CommandRefused, Reason = RefusalReasons.Fault, Issuer = command.Issuer, Command = command.Name });
+            return false;
+        }
     }
 
     private static AuditRecord Refusal(SessionRequest request, string reason) => new()
     {
         Type = AuditTypes.SessionRefused,
         Grant = request.GrantId,
+        Issuer = request.Issuer,
         Operator = request.Operator,
         Kind = request.Kind,
         Check = request.Check,

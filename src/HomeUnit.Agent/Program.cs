@@ -76,7 +76,7 @@ public static class Program
                 TrustedKeys trustedKeys;
                 try
                 {
-                    trustedKeys = TrustedKeys.Load(options.Trust.KeysDirectory);
+                    trustedKeys = options.Trust.LoadKeys();
                 }
                 catch (InvalidDataException e)
                 {

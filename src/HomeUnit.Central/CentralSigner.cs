@@ -57,6 +57,11 @@ public sealed class CentralSigner(ECDsa key, string kid, string issuer)
         Sign(new CommandPayload(Issuer, device, Guid.NewGuid().ToString(), now.ToUnixTimeSeconds(), now.ToUnixTimeSeconds(),
             (now + validFor).ToUnixTimeSeconds(), name, grant, view));
 
+    /// <summary>A <c>handover</c> putting the central <paramref name="to"/> in charge (this one: taking back), until <paramref name="until"/> if given.</summary>
+    public string Handover(string device, string to, DateTimeOffset now, TimeSpan validFor, DateTimeOffset? until = null) =>
+        Sign(new CommandPayload(Issuer, device, Guid.NewGuid().ToString(), now.ToUnixTimeSeconds(), now.ToUnixTimeSeconds(),
+            (now + validFor).ToUnixTimeSeconds(), CommandNames.Handover, To: to, Until: until?.ToUnixTimeSeconds()));
+
     /// <summary>Signs a payload record (its <c>iss</c> and <c>aud</c> are taken as they are).</summary>
     public string Sign<T>(T payload) => SignJson(JsonSerializer.Serialize(payload, TokenJson.Options));
 

@@ -300,7 +300,9 @@ public static class Program
         var followUp = new Option<string?>("--follow-up") { Description = "withinMinutes/max, e.g. 30/2 (without it, follow-up looks are refused)" };
         var paused = new Option<string[]>("--paused") { Description = "local date (yyyy-MM-dd) on which a paused night starts (repeatable)" };
         var validFrom = new Option<string>("--valid-from") { Description = "'now', ISO 8601 or seconds since the epoch", DefaultValueFactory = _ => "now" };
-        var command = new Command("careplan", "sign a care plan and publish it retained on the unit's careplan topic (or print it)") { file, version, tz, checks, followUp, paused, validFrom };
+        var activeCentral = new Option<string?>("--active-central") { Description = "the iss of the central in charge (signed by the primary: hands over, or takes back)" };
+        var activeUntil = new Option<string?>("--active-until") { Description = "with --active-central: ISO 8601 or seconds since the epoch when supervision returns to the primary" };
+        var command = new Command("careplan", "sign a care plan and publish it retained on the unit's careplan topic (or print it)") { file, version, tz, checks, followUp, paused, validFrom, activeCentral, activeUntil };
         AddAll(command, SignerOptions);
         AddAll(command, BrokerOptions);
         command.SetAction((r, _) =>
@@ -330,6 +332,14 @@ public static class Program
             plan["iss"] = signer.Issuer;
             plan["aud"] = device;
             plan["iat"] = now.ToUnixTimeSeconds();
+            if (r.GetValue(activeCentral) is { } active)
+            {
+                plan["activeCentral"] = active;
+            }
+            if (r.GetValue(activeUntil) is { } untilText)
+            {
+                plan["activeUntil"] = (ParseTime(untilText, now) ?? throw new BadInputException("--active-until must be an ISO 8601 time or seconds since the epoch")).ToUnixTimeSeconds();
+            }
             // Read back through the payload type and the unit's own rules: a plan the unit would refuse is not signed.
             CarePlanPayload payload;
             try
@@ -390,9 +400,9 @@ public static class Program
             {
                 return $"check {check.Id}: '{check.At}' is not a local time HH:mm";
             }
-            if (check.ToleranceMinutes is < 0 or > 720)
+            if (check.ToleranceMinutes is < 1 or > HomeUnit.Agent.Grants.CarePlan.MaxToleranceMinutes)
             {
-                return $"check {check.Id}: toleranceMinutes must be 0–720";
+                return $"check {check.Id}: toleranceMinutes must be 1–{HomeUnit.Agent.Grants.CarePlan.MaxToleranceMinutes}";
             }
         }
         if (plan.Checks.Select(c => c.Id).Distinct(StringComparer.Ordinal).Count() != plan.Checks.Count)
@@ -415,13 +425,15 @@ public static class Program
 
     private static Command DeviceCommand()
     {
-        var name = new Argument<string>("name") { Description = "stop, pan or selftest" };
+        var name = new Argument<string>("name") { Description = "stop, pan, selftest or handover" };
         name.AcceptOnlyFromAmong([.. CommandNames.All]);
         var grant = new Option<string?>("--grant") { Description = "the look's grant id (required for pan; for stop, only that look is stopped)" };
         var view = new Option<string?>("--view") { Description = "bed or room (pan)" };
         view.AcceptOnlyFromAmong([.. Views.All]);
+        var to = new Option<string?>("--to") { Description = "handover: the iss of the central to put in charge (the primary's own: take back)" };
+        var until = new Option<string?>("--until") { Description = "handover: ISO 8601 or seconds since the epoch when supervision returns to the primary" };
         var validSeconds = new Option<int>("--valid-seconds") { Description = "how long the command stays valid (1–300)", DefaultValueFactory = _ => 60 };
-        var command = new Command("command", "sign a command and publish it on the unit's command topic (or print it)") { name, grant, view, validSeconds };
+        var command = new Command("command", "sign a command and publish it on the unit's command topic (or print it)") { name, grant, view, to, until, validSeconds };
         AddAll(command, SignerOptions);
         AddAll(command, BrokerOptions);
         command.SetAction((r, _) =>
@@ -435,7 +447,21 @@ public static class Program
                 throw new BadInputException("--valid-seconds must be 1–300");
             }
             var device = Device(r);
-            var token = Signer(r).Command(device, r.GetValue(name)!, DateTimeOffset.UtcNow, TimeSpan.FromSeconds(r.GetValue(validSeconds)), r.GetValue(grant), r.GetValue(view));
+            var now = DateTimeOffset.UtcNow;
+            var validFor = TimeSpan.FromSeconds(r.GetValue(validSeconds));
+            string token;
+            if (r.GetValue(name) == CommandNames.Handover)
+            {
+                var central = r.GetValue(to) ?? throw new BadInputException("handover needs --to ISSUER (the central to put in charge)");
+                DateTimeOffset? end = r.GetValue(until) is { } text
+                    ? ParseTime(text, now) ?? throw new BadInputException("--until must be an ISO 8601 time or seconds since the epoch")
+                    : null;
+                token = Signer(r).Handover(device, central, now, validFor, end);
+            }
+            else
+            {
+                token = Signer(r).Command(device, r.GetValue(name)!, now, validFor, r.GetValue(grant), r.GetValue(view));
+            }
             return DeliverAsync(r, device, Topics.Command, token, retain: false, $"command {r.GetValue(name)}");
         });
         return command;
@@ -502,9 +528,19 @@ public static class Program
 
     private static Command DemoCommand()
     {
-        var fast = new Option<bool>("--fast") { Description = "a shorter night: shorter looks and checks closer together" };
-        var command = new Command("demo", "a night of supervision on a simulated unit, told as it happens: care plan, scheduled look, follow-up, a refused look, a power cut") { fast };
-        command.SetAction((parse, _) => Demo.RunAsync(parse.GetValue(fast)));
+        var fast = new Option<bool>("--fast") { Description = "a shorter night (under a minute): shorter looks, the self-test asked for at once" };
+        var seconds = new Option<int?>("--seconds") { Description = "how long each look streams (default 8, 4 with --fast)" };
+        var handover = new Option<bool>("--handover") { Description = "instead: the primary hands supervision to a standby centre and goes away, the standby performs a check, the primary takes back" };
+        var command = new Command("demo", "a night of supervision on a simulated unit, told as it happens: care plan, scheduled look, follow-up, a refused look, a power cut and 'send staff'") { fast, seconds, handover };
+        command.SetAction((parse, cancel) =>
+        {
+            var look = parse.GetValue(seconds) ?? (parse.GetValue(fast) ? 4 : 8);
+            if (look is < 1 or > 60)
+            {
+                throw new BadInputException("--seconds must be 1–60");
+            }
+            return parse.GetValue(handover) ? HandoverDemo.RunAsync(look) : Demo.RunAsync(parse.GetValue(fast), look, cancel);
+        });
         return command;
     }
 

@@ -83,8 +83,9 @@ public sealed class Watch(string deviceId, bool json, TextWriter output)
         var state = Text(status, "state");
         var ready = status["ready"]?.GetValueKind() == JsonValueKind.True;
         var faults = status["faults"] is JsonArray list ? string.Join(", ", list.Select(f => f?.ToString())) : "";
+        var inCharge = status["central"] is { } central ? $", central in charge: {central}" : "";
         var line = state == "online"
-            ? $"online, {(ready ? "ready" : "NOT READY")}{(faults.Length > 0 ? $", faults: {faults}" : "")} (agent {Text(status, "version")}, since {Text(status, "since")})"
+            ? $"online, {(ready ? "ready" : "NOT READY")}{(faults.Length > 0 ? $", faults: {faults}" : "")}{inCharge} (agent {Text(status, "version")}, since {Text(status, "since")})"
             : $"OFFLINE since {Text(status, "since")}: no look is possible, send staff for the next check";
         Emit(Topics.Status, status, null, line, state == "online" && ready ? Style.Good : Style.Bad);
     }
@@ -140,6 +141,8 @@ public sealed class Watch(string deviceId, bool json, TextWriter output)
         }
         var parts = new List<string> { $"#{record.Seq} {record.Type}" };
         if (record.Operator is not null) parts.Add($"operator {record.Operator}");
+        if (record.Issuer is not null) parts.Add($"from {record.Issuer}");
+        if (record.Central is not null) parts.Add($"central {record.Central}");
         if (record.Kind is not null) parts.Add(record.Kind);
         if (record.View is not null) parts.Add(record.View);
         if (record.Check is not null) parts.Add($"check {record.Check}");

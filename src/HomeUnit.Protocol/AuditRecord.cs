@@ -11,6 +11,11 @@ public static class AuditTypes
     public const string CarePlanApplied = "careplan.applied";
     public const string CarePlanRefused = "careplan.refused";
     public const string AgentStarted = "agent.started";
+    public const string CommandRefused = "command.refused";
+    /// <summary>A standby central took charge (<c>central</c>, optional <c>until</c>; <c>issuer</c> = the primary that handed over).</summary>
+    public const string HandoverStarted = "handover.started";
+    /// <summary>The standby <c>central</c> is no longer in charge (<c>reason</c>: <c>taken-back</c>, <c>expired</c> or <c>handed-on</c>).</summary>
+    public const string HandoverEnded = "handover.ended";
 }
 
 /// <summary>
@@ -25,6 +30,14 @@ public sealed record AuditRecord
     public string Type { get; init; } = "";
     public string? Device { get; init; }
     public string? Grant { get; init; }
+    /// <summary>The central (<c>iss</c>) whose signed token caused the record: for a look, the one whose grant opened it.</summary>
+    public string? Issuer { get; init; }
+    /// <summary>For handover records: the standby central that took or left charge.</summary>
+    public string? Central { get; init; }
+    /// <summary>For <c>handover.started</c>: when supervision returns to the primary by itself, if set.</summary>
+    public string? Until { get; init; }
+    /// <summary>For <c>command.refused</c>: the command's name, once its signature has proved it.</summary>
+    public string? Command { get; init; }
     public string? Operator { get; init; }
     public string? Kind { get; init; }
     public string? View { get; init; }

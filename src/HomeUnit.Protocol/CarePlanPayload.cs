@@ -5,6 +5,8 @@ namespace HomeUnit.Protocol;
 /// <c>version</c> only grows; <c>tz</c> is an IANA zone; check times are local <c>HH:mm</c>;
 /// <c>pausedNights</c> are the local dates (<c>yyyy-MM-dd</c>) on which a paused night starts;
 /// <c>validFrom</c> is a NumericDate. No <c>followUp</c> means no follow-up looks.
+/// <c>activeCentral</c> (the <c>iss</c> of the central in charge, optionally until <c>activeUntil</c>)
+/// lets the primary hand supervision over, or take it back, with the plan itself.
 /// </summary>
 public sealed record CarePlanPayload(
     string Iss,
@@ -15,7 +17,9 @@ public sealed record CarePlanPayload(
     IReadOnlyList<CarePlanCheck> Checks,
     long ValidFrom,
     FollowUpRule? FollowUp = null,
-    IReadOnlyList<string>? PausedNights = null) : ISignedPayload;
+    IReadOnlyList<string>? PausedNights = null,
+    string? ActiveCentral = null,
+    long? ActiveUntil = null) : ISignedPayload;
 
 /// <summary>One agreed check: local time <c>HH:mm</c> and how far either side of it a scheduled look may run.</summary>
 public sealed record CarePlanCheck(string Id, string At, int ToleranceMinutes);

@@ -12,7 +12,13 @@ public static class CommandNames
     /// <summary>Runs the readiness self-test now.</summary>
     public const string SelfTest = "selftest";
 
-    public static readonly IReadOnlyList<string> All = [Stop, Pan, SelfTest];
+    /// <summary>
+    /// Puts the central named by <c>to</c> in charge, until <c>until</c> if given; only the primary signs it,
+    /// and naming the primary itself takes supervision back.
+    /// </summary>
+    public const string Handover = "handover";
+
+    public static readonly IReadOnlyList<string> All = [Stop, Pan, SelfTest, Handover];
 }
 
 /// <summary>
@@ -28,4 +34,6 @@ public sealed record CommandPayload(
     long Exp,
     string Command,
     string? Grant = null,
-    string? View = null) : ISignedPayload;
+    string? View = null,
+    string? To = null,
+    long? Until = null) : ISignedPayload;

@@ -12,5 +12,9 @@ public static class Severity
 /// <summary>An event sent to the central (design §4).</summary>
 public sealed record DeviceEvent(string Id, long Seq, string At, string Type, string Severity, object? Data);
 
-/// <summary>The retained presence message.</summary>
-public sealed record DeviceStatus(string State, string Version, string Since, bool Ready, IReadOnlyList<string> Faults);
+/// <summary>
+/// The retained presence message. <see cref="Central"/> is the <c>iss</c> of the central in charge;
+/// <see cref="Path"/> names the broker the unit is connected through.
+/// </summary>
+public sealed record DeviceStatus(string State, string Version, string Since, bool Ready, IReadOnlyList<string> Faults,
+    string? Central = null, string? Path = null);

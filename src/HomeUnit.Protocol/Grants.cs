@@ -70,4 +70,28 @@ public static class RefusalReasons
     public const string Fault = "fault";
     public const string Malformed = "malformed";
     public const string TooLong = "too-long";
+
+    /// <summary>A standby central's token while it is not the central in charge.</summary>
+    public const string StandbyNotActive = "standby-not-active";
+
+    /// <summary>The primary's grant, command (other than <c>handover</c>) or plain care plan while a standby is in charge.</summary>
+    public const string PrimaryNotActive = "primary-not-active";
+
+    /// <summary>Only the primary central hands supervision over (a <c>handover</c>, or a care plan naming another central).</summary>
+    public const string NotPrimary = "not-primary";
+
+    /// <summary>A handover naming a central this unit does not trust.</summary>
+    public const string UnknownCentral = "unknown-central";
+}
+
+/// <summary>
+/// The roles of the centrals a unit trusts. The <c>primary</c> is in charge unless it has handed
+/// supervision to a <c>standby</c>; it can always take it back.
+/// </summary>
+public static class CentralRoles
+{
+    public const string Primary = "primary";
+    public const string Standby = "standby";
+
+    public static readonly IReadOnlyList<string> All = [Primary, Standby];
 }

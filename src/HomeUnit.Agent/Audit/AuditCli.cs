@@ -97,6 +97,10 @@ public static class AuditCli
         r.Reason is null ? null : $"reason={r.Reason}",
         r.Count is null ? null : $"count={r.Count}",
         r.Version is null ? null : $"version={r.Version}",
+        r.Issuer is null ? null : $"issuer={r.Issuer}",
+        r.Central is null ? null : $"central={r.Central}",
+        r.Until is null ? null : $"until={r.Until}",
+        r.Command is null ? null : $"command={r.Command}",
     }.OfType<string>());
 
     private static List<Row> Rows(StateDatabase database)

@@ -21,21 +21,25 @@ public enum CarePlanOutcome
 /// grant, must carry a newer <c>version</c> (an older one is refused as <c>replayed</c>, the same one
 /// ignored) and is kept in the state database, so it is in force again after a restart.
 /// Each plan applied or refused leaves a <c>careplan.applied</c> / <c>careplan.refused</c> audit record.
+/// A plan comes only from the central in charge, or from the primary naming the <c>activeCentral</c>:
+/// then, once the plan is applied, that central is put in charge (<see cref="Supervision.HandOver"/>).
 /// </summary>
 public sealed class CarePlanStore
 {
     private readonly StateDatabase database;
     private readonly SignedTokenReader reader;
+    private readonly Supervision supervision;
     private readonly AuditLog audit;
     private readonly RefusalAudit refusals;
     private readonly ILogger<CarePlanStore> log;
     private readonly SemaphoreSlim applying = new(1, 1);
     private volatile CarePlan? current;
 
-    public CarePlanStore(StateDatabase database, SignedTokenReader reader, AuditLog audit, RefusalAudit refusals, ILogger<CarePlanStore> log)
+    public CarePlanStore(StateDatabase database, SignedTokenReader reader, Supervision supervision, AuditLog audit, RefusalAudit refusals, ILogger<CarePlanStore> log)
     {
         this.database = database;
         this.reader = reader;
+        this.supervision = supervision;
         this.audit = audit;
         this.refusals = refusals;
         this.log = log;
@@ -59,24 +63,33 @@ public sealed class CarePlanStore
         {
             return Refuse(read.Reason!, null);
         }
-        if (CarePlan.From(payload) is not { } plan)
+        if (CarePlan.From(payload) is not { } plan || (payload.ActiveUntil is not null && payload.ActiveCentral is null)
+            || payload.ActiveUntil is < 0 or > 253_402_300_799)
         {
-            return Refuse(RefusalReasons.Malformed, payload.Version);
+            return Refuse(RefusalReasons.Malformed, payload.Version, payload.Iss);
         }
         await applying.WaitAsync();
         try
         {
-            if (current is { } inForce && plan.Version <= inForce.Version)
+            // The same version again is the retained message on a reconnect: ignored whoever sent it,
+            // so it can neither repeat a handover nor be refused again and again.
+            if (current is { } same && plan.Version == same.Version)
             {
-                return plan.Version == inForce.Version
-                    ? (CarePlanOutcome.Unchanged, null)
-                    : Refuse(RefusalReasons.Replayed, plan.Version);
+                return (CarePlanOutcome.Unchanged, null);
+            }
+            if (supervision.CarePlanRefusal(payload.Iss, payload.ActiveCentral) is { } notInCharge)
+            {
+                return Refuse(notInCharge, plan.Version, payload.Iss);
+            }
+            if (current is { } inForce && plan.Version < inForce.Version)
+            {
+                return Refuse(RefusalReasons.Replayed, plan.Version, payload.Iss);
             }
             var previous = StoredPayload();
             Store(plan.Version, JsonSerializer.Serialize(payload, TokenJson.Options));
             try
             {
-                audit.Append(new AuditRecord { Type = AuditTypes.CarePlanApplied, Version = plan.Version });
+                audit.Append(new AuditRecord { Type = AuditTypes.CarePlanApplied, Version = plan.Version, Issuer = payload.Iss });
             }
             catch (SqliteException)
             {
@@ -86,12 +99,16 @@ public sealed class CarePlanStore
             }
             current = plan;
             log.LogInformation("care plan version {Version} applied ({Checks} checks, zone {Zone})", plan.Version, plan.Checks.Count, plan.Zone.Id);
+            if (payload.ActiveCentral is { } active)
+            {
+                HandOver(payload, active);
+            }
             return (CarePlanOutcome.Applied, null);
         }
         catch (SqliteException e)
         {
             log.LogError("care plan version {Version} could not be stored: {Error}", plan.Version, e.SqliteErrorCode);
-            return Refuse(RefusalReasons.Fault, plan.Version);
+            return Refuse(RefusalReasons.Fault, plan.Version, payload.Iss);
         }
         finally
         {
@@ -99,9 +116,24 @@ public sealed class CarePlanStore
         }
     }
 
-    private (CarePlanOutcome, string?) Refuse(string reason, long? version)
+    private void HandOver(CarePlanPayload payload, string active)
     {
-        refusals.Refuse(new AuditRecord { Type = AuditTypes.CarePlanRefused, Reason = reason, Version = version });
+        try
+        {
+            supervision.HandOver(payload.Iss, active, payload.ActiveUntil is { } until ? DateTimeOffset.FromUnixTimeSeconds(until) : null,
+                via: Topics.CarePlan, payload.Version);
+        }
+        catch (SqliteException e)
+        {
+            // The plan stands; without a durable handover record the central in charge stays in charge.
+            log.LogError("care plan version {Version} applied, but the handover to {Central} could not be recorded: SQLite error {Code}",
+                payload.Version, active, e.SqliteErrorCode);
+        }
+    }
+
+    private (CarePlanOutcome, string?) Refuse(string reason, long? version, string? issuer = null)
+    {
+        refusals.Refuse(new AuditRecord { Type = AuditTypes.CarePlanRefused, Reason = reason, Version = version, Issuer = issuer });
         return (CarePlanOutcome.Refused, reason);
     }
 

@@ -8,6 +8,7 @@ namespace HomeUnit.Agent.Grants;
 /// time window, replay or care plan). <see cref="MaxStreaming"/> is already capped by device policy.
 /// </summary>
 public sealed record Grant(
+    string Issuer,
     string Jti,
     string Operator,
     string Kind,

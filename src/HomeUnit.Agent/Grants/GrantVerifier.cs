@@ -32,7 +32,7 @@ public sealed class GrantVerifier(SignedTokenReader reader, TrustPolicy policy)
         }
         var streaming = TimeSpan.FromSeconds(Math.Min(p.MaxSeconds, policy.MaxSession.TotalSeconds));
         return Verdict<Grant>.Pass(new Grant(
-            p.Jti, p.Sub, p.Kind, view, p.Check,
+            p.Iss, p.Jti, p.Sub, p.Kind, view, p.Check,
             DateTimeOffset.FromUnixTimeSeconds(p.Nbf), DateTimeOffset.FromUnixTimeSeconds(p.Exp),
             streaming, stream));
     }

@@ -14,7 +14,7 @@ public sealed record LookDecision(SessionRequest? Request, string? Reason)
 
 /// <summary>
 /// Decides whether a session grant becomes a look (P1, P8). In order: the signed token and its claims,
-/// a synchronised clock, the grant's time window, replay, device faults, the care plan; only then is
+/// its central being the one in charge (<see cref="Supervision"/>), a synchronised clock, the grant's time window, replay, device faults, the care plan; only then is
 /// the <c>jti</c> recorded as used. The look it returns ends at the earliest of the grant's
 /// <c>maxSeconds</c> (capped by policy), the grant's expiry and the end of the care-plan window.
 /// Refusals are audited as <c>session.refused</c> (rate-limited); the session state machine audits
@@ -26,6 +26,7 @@ public sealed class LookAuthorizer(
     ClockTrust clockTrust,
     ReplayCache replay,
     CarePlanStore plans,
+    Supervision supervision,
     AuditLog audit,
     RefusalAudit refusals,
     Func<bool> faultPresent,
@@ -44,6 +45,10 @@ public sealed class LookAuthorizer(
         if (read.Value is not { } grant)
         {
             return Refuse(read.Reason!, null);
+        }
+        if (supervision.Refusal(grant.Issuer) is { } notInCharge)
+        {
+            return Refuse(notInCharge, grant);
         }
         if (!clockTrust.IsSynchronized)
         {
@@ -97,7 +102,7 @@ public sealed class LookAuthorizer(
             return Refuse(RefusalReasons.Replayed, grant);
         }
         log.LogInformation("grant {Grant} accepted: {Kind} look at {View} for at most {Seconds:0.#} s", grant.Jti, grant.Kind, grant.View, streaming.TotalSeconds);
-        return new LookDecision(new SessionRequest(grant.Jti, grant.Operator, grant.Kind, grant.View, streaming, grant.Stream, plan.Check ?? grant.Check, ends), null);
+        return new LookDecision(new SessionRequest(grant.Jti, grant.Operator, grant.Kind, grant.View, streaming, grant.Stream, plan.Check ?? grant.Check, ends, grant.Issuer), null);
     }
 
     private LookDecision Refuse(string reason, Grant? grant)
@@ -108,6 +113,7 @@ public sealed class LookAuthorizer(
             Type = AuditTypes.SessionRefused,
             Reason = reason,
             Grant = grant?.Jti,
+            Issuer = grant?.Issuer,
             Operator = grant?.Operator,
             Kind = grant?.Kind,
             View = grant is null ? null : GrantVerifier.ViewName(grant.View),

@@ -11,7 +11,8 @@ namespace HomeUnit.Agent.Grants;
 /// Reads a compact JWS from the central, in this order: size and shape; header (alg pinned to ES256,
 /// <c>kid</c> names a trusted key, never tried against the others); payload syntax (JSON object, no
 /// duplicate names); the signature (Microsoft.IdentityModel); the claims strictly as
-/// <typeparamref name="T"/>; <c>iss</c> and <c>aud</c>. Time claims are left to the caller.
+/// <typeparamref name="T"/>; <c>iss</c> (the central the key belongs to) and <c>aud</c>. Time claims, and
+/// whether that central is in charge, are left to the caller.
 /// Refusals carry only a reason code: never the token, its claims or a library message.
 /// </summary>
 public sealed class SignedTokenReader(TrustedKeys keys, TrustPolicy policy)
@@ -40,7 +41,7 @@ public sealed class SignedTokenReader(TrustedKeys keys, TrustPolicy policy)
         {
             return Verdict<T>.Refuse(RefusalReasons.Malformed);
         }
-        if (await SignatureProblemAsync(token, key) is { } signatureProblem)
+        if (await SignatureProblemAsync(token, key.Key) is { } signatureProblem)
         {
             return Verdict<T>.Refuse(signatureProblem);
         }
@@ -48,9 +49,9 @@ public sealed class SignedTokenReader(TrustedKeys keys, TrustPolicy policy)
         {
             return Verdict<T>.Refuse(RefusalReasons.Malformed);
         }
-        // A trusted key is trusted only for its issuer: a token naming another issuer is treated as
-        // signed by a key we do not know for it.
-        if (payload.Iss != policy.Issuer)
+        // A trusted key is trusted only for its own central: a token naming another issuer is treated as
+        // signed by a key we do not know for it, so one central's key never speaks for another.
+        if (payload.Iss != key.Central.Issuer)
         {
             return Verdict<T>.Refuse(RefusalReasons.UnknownKey);
         }

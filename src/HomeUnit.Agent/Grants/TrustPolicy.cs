@@ -3,10 +3,10 @@ using HomeUnit.Protocol;
 namespace HomeUnit.Agent.Grants;
 
 /// <summary>
-/// What this device accepts: tokens issued by <see cref="Issuer"/> for <see cref="DeviceId"/>,
-/// clocks that differ by at most <see cref="ClockSkew"/>, looks of at most <see cref="MaxSession"/>.
+/// What this device accepts: tokens for <see cref="DeviceId"/> (issued by a trusted central, see
+/// <see cref="TrustedKeys"/>), clocks that differ by at most <see cref="ClockSkew"/>, looks of at most <see cref="MaxSession"/>.
 /// </summary>
-public sealed record TrustPolicy(string DeviceId, string Issuer, TimeSpan ClockSkew, TimeSpan MaxSession)
+public sealed record TrustPolicy(string DeviceId, TimeSpan ClockSkew, TimeSpan MaxSession)
 {
     public const string DefaultIssuer = CentralDefaults.Issuer;
     public static readonly TimeSpan DefaultClockSkew = TimeSpan.FromSeconds(30);

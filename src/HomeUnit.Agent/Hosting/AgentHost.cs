@@ -165,20 +165,22 @@ public static class AgentHost
         services.AddSingleton(sp => HealthChecks(options, sp.GetRequiredService<UnitHardware>()));
         services.AddSingleton(sp => new SelfTest(sp.GetRequiredService<HealthChecks>(), sp.GetRequiredService<SessionMachine>().CheckCameraAsync, sp.GetRequiredService<HealthState>()));
         services.AddSingleton(sp => new LinkService(options.Mqtt, options.DeviceId, sp.GetRequiredService<Outbox>(),
-            sp.GetRequiredService<Events>(), sp.GetRequiredService<HealthState>(), TimeProvider.System, sp.GetRequiredService<ILoggerFactory>()));
+            sp.GetRequiredService<Events>(), sp.GetRequiredService<HealthState>(), TimeProvider.System, sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetRequiredService<Supervision>()));
 
-        services.AddSingleton(new TrustPolicy(options.DeviceId, options.Trust.Issuer,
+        services.AddSingleton(new TrustPolicy(options.DeviceId,
             TimeSpan.FromSeconds(options.Policy.ClockSkewSeconds), TimeSpan.FromSeconds(options.Policy.MaxSessionSeconds)));
         services.AddSingleton(trustedKeys);
         services.AddSingleton<SignedTokenReader>();
         services.AddSingleton<GrantVerifier>();
         services.AddSingleton<CommandVerifier>();
         services.AddSingleton<ReplayCache>();
+        services.AddSingleton<Supervision>();
         services.AddSingleton<RefusalAudit>();
         services.AddSingleton<CarePlanStore>();
         services.AddSingleton(sp => new LookAuthorizer(
             sp.GetRequiredService<GrantVerifier>(), sp.GetRequiredService<TrustPolicy>(), sp.GetRequiredService<ClockTrust>(),
-            sp.GetRequiredService<ReplayCache>(), sp.GetRequiredService<CarePlanStore>(), sp.GetRequiredService<AuditLog>(),
+            sp.GetRequiredService<ReplayCache>(), sp.GetRequiredService<CarePlanStore>(), sp.GetRequiredService<Supervision>(), sp.GetRequiredService<AuditLog>(),
             sp.GetRequiredService<RefusalAudit>(), () => sp.GetRequiredService<HealthState>().BlocksLook, TimeProvider.System,
             sp.GetRequiredService<ILogger<LookAuthorizer>>()));
         services.AddSingleton(sp => new Readiness(sp.GetRequiredService<SelfTest>(), sp.GetRequiredService<CarePlanStore>(),
@@ -198,6 +200,7 @@ public static class AgentHost
         services.AddHostedService(sp => sp.GetRequiredService<HealthMonitor>());
         services.AddHostedService(sp => sp.GetRequiredService<Readiness>());
         services.AddHostedService<RefusalFlush>();
+        services.AddHostedService<HandoverExpiry>();
         services.AddHostedService(sp => sp.GetRequiredService<CentralMessages>());
         if (flags.LiveView)
         {

@@ -31,7 +31,7 @@ public sealed class AgentOptions
             problems.Add($"DeviceId: '{DeviceId}' may hold only letters, digits, '.', '_' and '-' (at most 64), so it is a safe MQTT topic level");
         }
         Require(problems, "Trust:KeysDirectory", Trust.KeysDirectory);
-        Require(problems, "Trust:Issuer", Trust.Issuer);
+        problems.AddRange(Trust.Validate());
         Require(problems, "State:Directory", State.Directory);
         problems.AddRange(ValidateHardware());
         if (Policy.MaxSessionSeconds is < 5 or > 300)
@@ -91,12 +91,89 @@ public sealed class AgentOptions
     }
 }
 
+/// <summary>
+/// The centrals this unit trusts. Either <see cref="Centrals"/> names each (issuer, role, keys), or —
+/// as units provisioned before several centrals existed are — <see cref="Issuer"/> alone names one
+/// primary that holds every key in <see cref="KeysDirectory"/>.
+/// </summary>
 public sealed class TrustOptions
 {
     public string KeysDirectory { get; set; } = "/etc/homeunit/trust";
 
-    /// <summary>The central whose grants are accepted (the <c>iss</c> claim).</summary>
+    /// <summary>The one central whose tokens are accepted (the <c>iss</c> claim), when <see cref="Centrals"/> is empty.</summary>
     public string Issuer { get; set; } = Grants.TrustPolicy.DefaultIssuer;
+
+    public List<CentralOptions> Centrals { get; set; } = [];
+
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(KeysDirectory))
+        {
+            problems.Add("Trust:KeysDirectory: missing");
+        }
+        if (Centrals.Count == 0)
+        {
+            if (!Grants.GrantVerifier.IsIdentifier(Issuer))
+            {
+                problems.Add("Trust:Issuer: missing or not printable ASCII (at most 128 characters)");
+            }
+            return problems;
+        }
+        var kids = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < Centrals.Count; i++)
+        {
+            var central = Centrals[i];
+            var key = $"Trust:Centrals:{i}";
+            if (!Grants.GrantVerifier.IsIdentifier(central.Issuer ?? ""))
+            {
+                problems.Add($"{key}:Issuer: missing or not printable ASCII (at most 128 characters)");
+            }
+            else if (Centrals.Take(i).Any(c => c.Issuer == central.Issuer))
+            {
+                problems.Add($"{key}:Issuer: '{central.Issuer}' is named twice");
+            }
+            if (!Protocol.CentralRoles.All.Contains(central.Role))
+            {
+                problems.Add($"{key}:Role: '{central.Role}' must be primary or standby");
+            }
+            if (central.Keys.Count == 0)
+            {
+                problems.Add($"{key}:Keys: give at least one key id (its public key is <kid>.pem in Trust:KeysDirectory)");
+            }
+            foreach (var kid in central.Keys)
+            {
+                if (!System.Text.RegularExpressions.Regex.IsMatch(kid ?? "", "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"))
+                {
+                    problems.Add($"{key}:Keys: '{kid}' is not a key id (letters, digits, '.', '_', '-')");
+                }
+                else if (!kids.Add(kid!))
+                {
+                    problems.Add($"{key}:Keys: key '{kid}' is named twice; a key belongs to exactly one central");
+                }
+            }
+        }
+        var primaries = Centrals.Count(c => c.Role == Protocol.CentralRoles.Primary);
+        if (primaries != 1)
+        {
+            problems.Add($"Trust:Centrals: exactly one central must be primary ({primaries} are)");
+        }
+        return problems;
+    }
+
+    /// <summary>The trusted keys as configured.</summary>
+    /// <exception cref="InvalidDataException">A key file is missing or not a P-256 public key.</exception>
+    public Grants.TrustedKeys LoadKeys() => Centrals.Count == 0
+        ? Grants.TrustedKeys.Load(KeysDirectory, Issuer)
+        : Grants.TrustedKeys.Load(KeysDirectory, [.. Centrals.Select(c => new Grants.TrustedCentral(c.Issuer, c.Role, [.. c.Keys]))]);
+}
+
+/// <summary>One trusted central: its <c>iss</c>, <c>primary</c> or <c>standby</c>, and the ids of its keys.</summary>
+public sealed class CentralOptions
+{
+    public string Issuer { get; set; } = "";
+    public string Role { get; set; } = "";
+    public List<string> Keys { get; set; } = [];
 }
 
 public sealed class HealthOptions

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
+using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Link.Mosquitto;
@@ -28,7 +29,7 @@ public sealed record InboundMessage(string Topic, string Payload);
 /// Keeps the device connected to the central and supervises each connection: it creates the
 /// client, notices when the connection is refused or ends (libmosquitto's thread can die quietly
 /// after a TLS failure or a refused CONNACK), and makes a new one after a growing, jittered delay.
-/// While online it keeps the retained <c>status</c> up to date, drains the outbox in order
+/// While online it keeps the retained <c>status</c> (faults, readiness, the central in charge) up to date, drains the outbox in order
 /// (removing a record only on PUBACK) and hands inbound messages to <see cref="Inbound"/>.
 /// </summary>
 public sealed class LinkService : BackgroundService
@@ -46,16 +47,19 @@ public sealed class LinkService : BackgroundService
     private readonly Outbox outbox;
     private readonly Events events;
     private readonly HealthState health;
+    private readonly Supervision? supervision;
     private readonly TimeProvider clock;
     private readonly ILogger<LinkService> log;
     private readonly ILogger<MosquittoConnection> connectionLog;
     private readonly Channel<InboundMessage> inbound = Channel.CreateBounded<InboundMessage>(64);
-    private readonly Channel<bool> healthChanged = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Channel<bool> statusChanged = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private LinkStatus status;
     private DateTimeOffset? lostAt;
 
-    public LinkService(MqttOptions options, string deviceId, Outbox outbox, Events events, HealthState health, TimeProvider clock, ILoggerFactory loggers)
+    public LinkService(MqttOptions options, string deviceId, Outbox outbox, Events events, HealthState health, TimeProvider clock, ILoggerFactory loggers,
+        Supervision? supervision = null)
     {
+        this.supervision = supervision;
         this.options = options;
         this.deviceId = deviceId;
         this.outbox = outbox;
@@ -65,7 +69,11 @@ public sealed class LinkService : BackgroundService
         log = loggers.CreateLogger<LinkService>();
         connectionLog = loggers.CreateLogger<MosquittoConnection>();
         status = new LinkStatus(LinkState.Connecting, clock.GetUtcNow(), null);
-        health.Changed += OnHealthChanged;
+        health.Changed += OnStatusChanged;
+        if (supervision is not null)
+        {
+            supervision.Changed += OnStatusChanged;
+        }
     }
 
     public LinkStatus Status => Volatile.Read(ref status);
@@ -75,11 +83,15 @@ public sealed class LinkService : BackgroundService
 
     public override void Dispose()
     {
-        health.Changed -= OnHealthChanged;
+        health.Changed -= OnStatusChanged;
+        if (supervision is not null)
+        {
+            supervision.Changed -= OnStatusChanged;
+        }
         base.Dispose();
     }
 
-    private void OnHealthChanged() => healthChanged.Writer.TryWrite(true);
+    private void OnStatusChanged() => statusChanged.Writer.TryWrite(true);
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
@@ -148,7 +160,7 @@ public sealed class LinkService : BackgroundService
         {
             await connection.SubscribeAsync(Topics.For(deviceId, topic), stopping);
         }
-        while (healthChanged.Reader.TryRead(out _))
+        while (statusChanged.Reader.TryRead(out _))
         {
             // Older changes are covered by the status published now.
         }
@@ -318,12 +330,12 @@ public sealed class LinkService : BackgroundService
         }
     }
 
-    /// <summary>Republishes the retained status whenever the unit's faults change.</summary>
+    /// <summary>Republishes the retained status whenever the unit's faults or the central in charge change.</summary>
     private async Task KeepStatusAsync(IMqttConnection connection, DateTimeOffset since, CancellationToken token)
     {
         try
         {
-            await foreach (var _ in healthChanged.Reader.ReadAllAsync(token))
+            await foreach (var _ in statusChanged.Reader.ReadAllAsync(token))
             {
                 try
                 {
@@ -383,7 +395,8 @@ public sealed class LinkService : BackgroundService
     private byte[] StatusPayload(string state, DateTimeOffset since)
     {
         var online = state == "online";
-        var deviceStatus = new DeviceStatus(state, AgentVersion.Text, Wire.Time(since), online && health.Ready, online ? health.Faults : []);
+        var deviceStatus = new DeviceStatus(state, AgentVersion.Text, Wire.Time(since), online && health.Ready, online ? health.Faults : [],
+            supervision?.Current.Central.Issuer);
         return JsonSerializer.SerializeToUtf8Bytes(deviceStatus, Wire.Json);
     }
 

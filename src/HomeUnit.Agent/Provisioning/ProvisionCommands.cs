@@ -24,18 +24,21 @@ public static class ProvisionCommands
         var ca = new Option<string>("--ca") { Description = "The broker's CA certificate (PEM)", Required = true };
         var cert = new Option<string>("--cert") { Description = "This unit's client certificate (PEM)", Required = true };
         var key = new Option<string>("--key") { Description = "This unit's private key (PEM); copied with mode 0600", Required = true };
-        var trust = new Option<string[]>("--trust") { Description = "A central public key, <kid>.pem (repeat for several)", Required = true };
+        var trust = new Option<string[]>("--trust") { Description = "A public key of the primary central, <kid>.pem (repeat for several)", Required = true };
+        var issuer = new Option<string>("--issuer") { Description = "The primary central's iss", DefaultValueFactory = _ => HomeUnit.Protocol.CentralDefaults.Issuer };
+        var standby = new Option<string[]>("--standby") { Description = "A standby central, ISSUER=KEY.pem[,KEY.pem] (repeat for several)" };
         var camera = new Option<string>("--camera") { Description = "v4l2 (USB IR camera) or rpicam (CSI NoIR)", DefaultValueFactory = _ => "v4l2" };
         var directory = new Option<string>("--config-dir") { Description = "Where to write", DefaultValueFactory = _ => Path.GetDirectoryName(AgentHost.SystemConfigFile)! };
         var command = new Command("init", "Write /etc/homeunit/homeunit.json and install the certificates and trusted keys")
         {
-            deviceId, broker, ca, cert, key, trust, camera, directory,
+            deviceId, broker, ca, cert, key, trust, issuer, standby, camera, directory,
         };
         command.SetAction(parse =>
         {
             var (host, port) = SplitBroker(parse.GetValue(broker)!);
             var request = new ProvisionRequest(parse.GetValue(deviceId)!, host, port, parse.GetValue(ca)!, parse.GetValue(cert)!,
-                parse.GetValue(key)!, parse.GetValue(trust) ?? [], parse.GetValue(camera)!);
+                parse.GetValue(key)!, parse.GetValue(trust) ?? [], parse.GetValue(camera)!, parse.GetValue(issuer)!,
+                [.. (parse.GetValue(standby) ?? []).Select(StandbyOf)]);
             var problems = Provisioner.Check(request);
             if (problems.Count > 0)
             {
@@ -54,6 +57,13 @@ public static class ProvisionCommands
             return Program.ExitOk;
         });
         return command;
+    }
+
+    /// <summary><c>ISSUER=KEY.pem[,KEY.pem]</c>; without '=' the whole is an issuer with no keys (which the check refuses).</summary>
+    private static StandbyCentral StandbyOf(string value)
+    {
+        var at = value.IndexOf('=');
+        return at < 0 ? new StandbyCentral(value, []) : new StandbyCentral(value[..at], value[(at + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries));
     }
 
     private static (string Host, int Port) SplitBroker(string broker)

@@ -5,7 +5,13 @@ using System.Text.Json.Nodes;
 
 namespace HomeUnit.Agent.Provisioning;
 
-/// <summary>What an installer gives when setting up a unit.</summary>
+/// <summary>A standby central: its <c>iss</c> and its public keys (<c>&lt;kid&gt;.pem</c>).</summary>
+public sealed record StandbyCentral(string Issuer, IReadOnlyList<string> KeyFiles);
+
+/// <summary>
+/// What an installer gives when setting up a unit: <see cref="TrustedKeyFiles"/> are the primary
+/// central's keys (its <c>iss</c> is <see cref="Issuer"/>); <see cref="Standbys"/> the standby centrals.
+/// </summary>
 public sealed record ProvisionRequest(
     string DeviceId,
     string BrokerHost,
@@ -14,7 +20,12 @@ public sealed record ProvisionRequest(
     string CertFile,
     string KeyFile,
     IReadOnlyList<string> TrustedKeyFiles,
-    string CameraSource);
+    string CameraSource,
+    string Issuer = HomeUnit.Protocol.CentralDefaults.Issuer,
+    IReadOnlyList<StandbyCentral>? Standbys = null)
+{
+    public IReadOnlyList<StandbyCentral> StandbyCentrals => Standbys ?? [];
+}
 
 /// <summary>
 /// Writes a unit's configuration and copies its certificates and the central's trusted keys into the
@@ -56,6 +67,7 @@ public static partial class Provisioner
                 problems.Add($"--trust: {problem}");
             }
         }
+        problems.AddRange(CheckStandbys(request));
         if (request.CameraSource is not ("v4l2" or "rpicam"))
         {
             problems.Add($"--camera: '{request.CameraSource}' is not v4l2 or rpicam");
@@ -107,6 +119,38 @@ public static partial class Provisioner
         }
     }
 
+    private static IEnumerable<string> CheckStandbys(ProvisionRequest request)
+    {
+        var issuers = new HashSet<string>(StringComparer.Ordinal) { request.Issuer };
+        var kids = request.TrustedKeyFiles.Select(Path.GetFileName).ToHashSet(StringComparer.Ordinal);
+        if (!Grants.GrantVerifier.IsIdentifier(request.Issuer))
+        {
+            yield return $"--issuer: '{request.Issuer}' is not an issuer (printable ASCII, at most 128 characters)";
+        }
+        foreach (var standby in request.StandbyCentrals)
+        {
+            if (!Grants.GrantVerifier.IsIdentifier(standby.Issuer) || !issuers.Add(standby.Issuer))
+            {
+                yield return $"--standby: '{standby.Issuer}' is not a new issuer (each central once, printable ASCII)";
+            }
+            if (standby.KeyFiles.Count == 0)
+            {
+                yield return $"--standby: give {standby.Issuer}'s keys as ISSUER=KEY.pem[,KEY.pem]";
+            }
+            foreach (var file in standby.KeyFiles)
+            {
+                if (CheckTrustedKey(file) is { } problem)
+                {
+                    yield return $"--standby: {problem}";
+                }
+                else if (!kids.Add(Path.GetFileName(file)))
+                {
+                    yield return $"--standby: {Path.GetFileName(file)} is named twice; a key belongs to exactly one central";
+                }
+            }
+        }
+    }
+
     private static string? CheckTrustedKey(string file)
     {
         if (!File.Exists(file))
@@ -142,7 +186,8 @@ public static partial class Provisioner
             Copy(request.CertFile, Path.Combine(tls, "device.pem"), secret: false),
             Copy(request.KeyFile, Path.Combine(tls, "device.key"), secret: true),
         };
-        written.AddRange(request.TrustedKeyFiles.Select(file => Copy(file, Path.Combine(trust, Path.GetFileName(file)), secret: false)));
+        written.AddRange(request.TrustedKeyFiles.Concat(request.StandbyCentrals.SelectMany(s => s.KeyFiles))
+            .Select(file => Copy(file, Path.Combine(trust, Path.GetFileName(file)), secret: false)));
 
         var configFile = Path.Combine(configDirectory, "homeunit.json");
         var config = File.Exists(configFile) ? JsonNode.Parse(File.ReadAllText(configFile))?.AsObject() ?? [] : [];
@@ -155,12 +200,24 @@ public static partial class Provisioner
             ["CertFile"] = Path.Combine(tls, "device.pem"),
             ["KeyFile"] = Path.Combine(tls, "device.key"),
         };
-        config["Trust"] = new JsonObject { ["KeysDirectory"] = trust };
+        var centrals = new JsonArray { Central(request.Issuer, HomeUnit.Protocol.CentralRoles.Primary, request.TrustedKeyFiles) };
+        foreach (var standby in request.StandbyCentrals)
+        {
+            centrals.Add(Central(standby.Issuer, HomeUnit.Protocol.CentralRoles.Standby, standby.KeyFiles));
+        }
+        config["Trust"] = new JsonObject { ["KeysDirectory"] = trust, ["Centrals"] = centrals };
         config["Camera"] = new JsonObject { ["Source"] = request.CameraSource };
         File.WriteAllText(configFile, config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         written.Add(configFile);
         return written;
     }
+
+    private static JsonObject Central(string issuer, string role, IReadOnlyList<string> keyFiles) => new()
+    {
+        ["Issuer"] = issuer,
+        ["Role"] = role,
+        ["Keys"] = new JsonArray([.. keyFiles.Select(f => (JsonNode)Path.GetFileNameWithoutExtension(f))]),
+    };
 
     /// <summary>Saves a servo calibration value into the configuration file.</summary>
     public static void SaveServo(string configFile, string key, int microseconds)

@@ -327,6 +327,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
     {
         Type = type,
         Grant = request.GrantId,
+        Issuer = request.Issuer,
         Operator = request.Operator,
         Kind = request.Kind,
         View = PanServo.Name(request.View),

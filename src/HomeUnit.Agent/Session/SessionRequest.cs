@@ -8,6 +8,7 @@ namespace HomeUnit.Agent.Session;
 /// streaming time is capped by device policy. The session state machine trusts nothing else.
 /// A look streams for at most <see cref="MaxStreaming"/> from the moment capture starts, and never
 /// past <see cref="EndBy"/> (the grant's expiry or the end of the care-plan window, whichever is first).
+/// <see cref="Issuer"/> is the central whose grant opened it.
 /// </summary>
 public sealed record SessionRequest(
     string GrantId,
@@ -17,4 +18,5 @@ public sealed record SessionRequest(
     TimeSpan MaxStreaming,
     StreamTarget Stream,
     string? Check = null,
-    DateTimeOffset? EndBy = null);
+    DateTimeOffset? EndBy = null,
+    string? Issuer = null);

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text;
 using System.Text.Json.Nodes;
+using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Session;
 using HomeUnit.Central;
@@ -44,6 +45,7 @@ public sealed class ContractTests
         { "look kinds", [.. LookKinds.All], [.. Enum("common", "definitions/lookKind")] },
         { "views", [.. Views.All], [.. Enum("common", "definitions/view")] },
         { "commands", [.. CommandNames.All], [.. Enum("common", "definitions/commandName")] },
+        { "handover end reasons", [Supervision.TakenBack, Supervision.Expired, Supervision.HandedOn], [.. Enum("common", "definitions/handoverEndReason")] },
     };
 
     [Theory]
@@ -133,6 +135,7 @@ public sealed class ContractTests
         Assert.Null(ContractSchemas.Problems("grant", Claims(grant)));
         Assert.Null(ContractSchemas.Problems("careplan", Claims(plan)));
         Assert.Null(ContractSchemas.Problems("command", Claims(command)));
+        Assert.Null(ContractSchemas.Problems("command", Claims(signer.Handover("unit-1", "standby-centre", now, TimeSpan.FromMinutes(1), now.AddHours(1)))));
         Assert.NotNull(ContractSchemas.Problems("command", Claims(signer.Command("unit-1", CommandNames.Pan, now, TimeSpan.FromMinutes(1)))));
     }
 }

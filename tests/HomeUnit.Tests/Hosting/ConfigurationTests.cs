@@ -38,6 +38,26 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Contains(ProblemsWith(setting), p => p.Contains(expected, StringComparison.Ordinal));
     }
 
+    private static string[] Central(int index, string issuer, string role, params string[] kids) =>
+        [$"Trust:Centrals:{index}:Issuer={issuer}", $"Trust:Centrals:{index}:Role={role}", .. kids.Select((k, i) => $"Trust:Centrals:{index}:Keys:{i}={k}")];
+
+    [Fact]
+    public void Several_centrals_are_a_valid_configuration() =>
+        Assert.Empty(ProblemsWith([.. Central(0, "kalix-larm", "primary", "kalix-1", "kalix-2"), .. Central(1, "supplier", "standby", "supplier-1")]));
+
+    [Fact]
+    public void Centrals_need_one_primary_distinct_issuers_and_keys_of_their_own()
+    {
+        var problems = ProblemsWith([.. Central(0, "a", "standby", "k1"), .. Central(1, "a", "backup", "k1"), .. Central(2, "c", "standby")]);
+
+        Assert.Contains(problems, p => p.StartsWith("Trust:Centrals: exactly one central must be primary (0 are)", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Trust:Centrals:1:Issuer: 'a' is named twice", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Trust:Centrals:1:Role: 'backup'", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Trust:Centrals:1:Keys: key 'k1' is named twice", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Trust:Centrals:2:Keys: give at least one key id", StringComparison.Ordinal));
+        Assert.Contains(ProblemsWith([.. Central(0, "a", "primary", "k1"), .. Central(1, "b", "primary", "k2")]), p => p.Contains("(2 are)", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Later_sources_win_over_the_config_file()
     {

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using HomeUnit.Agent;
 using HomeUnit.Agent.Audit;
 using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Link;
@@ -16,24 +17,36 @@ namespace HomeUnit.Tests.Infrastructure;
 /// <summary>
 /// The device's grant path on real files: a trusted key directory, a kernel tree with the
 /// timesync marker, a real SQLite state database, and the central's signer. <see cref="Restart"/>
-/// builds every device-side part anew on the same files, as after a reboot.
+/// builds every device-side part anew on the same files, as after a reboot. With <c>standby: true</c>
+/// the unit trusts two centrals: <see cref="Central"/> as primary and <see cref="Standby"/> as standby,
+/// each with its own key; otherwise one central configured the old way (<c>Trust:Issuer</c>).
 /// </summary>
 public sealed class GrantRig : IDisposable
 {
     public const string DeviceId = "hu-test-1";
     public const string Kid = "central-1";
+    public const string StandbyKid = "standby-1";
+    public const string PrimaryIssuer = "kalix-larm";
+    public const string StandbyIssuer = "supplier-larm";
     public const string Passphrase = "correct-horse-battery-staple";
 
     /// <summary>2026-11-22 22:30 in Stockholm (CET, UTC+1).</summary>
     public static readonly DateTimeOffset Evening = new(2026, 11, 22, 21, 30, 0, TimeSpan.Zero);
 
-    public GrantRig(DateTimeOffset? now = null)
+    public GrantRig(DateTimeOffset? now = null, bool standby = false)
     {
         Root = Directory.CreateTempSubdirectory("homeunit-grants-").FullName;
         Directory.CreateDirectory(KeysDirectory);
         Key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         File.WriteAllText(Path.Combine(KeysDirectory, Kid + ".pem"), Key.ExportSubjectPublicKeyInfoPem());
-        Central = new CentralSigner(Key, Kid, CentralSigner.DefaultIssuer);
+        StandbyKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        if (standby)
+        {
+            File.WriteAllText(Path.Combine(KeysDirectory, StandbyKid + ".pem"), StandbyKey.ExportSubjectPublicKeyInfoPem());
+            Centrals = [new TrustedCentral(PrimaryIssuer, CentralRoles.Primary, [Kid]), new TrustedCentral(StandbyIssuer, CentralRoles.Standby, [StandbyKid])];
+        }
+        Central = new CentralSigner(Key, Kid, standby ? PrimaryIssuer : CentralSigner.DefaultIssuer);
+        Standby = new CentralSigner(StandbyKey, StandbyKid, StandbyIssuer);
         Directory.CreateDirectory(Path.Combine(HardwareRoot, "run/systemd/timesync"));
         SetClockSynchronized(true);
         Clock = new ManualClock(now ?? Evening);
@@ -45,14 +58,22 @@ public sealed class GrantRig : IDisposable
     public string HardwareRoot => Path.Combine(Root, "hw");
     public string StateDirectory => Path.Combine(Root, "state");
     public ECDsa Key { get; }
+    public ECDsa StandbyKey { get; }
+    /// <summary>The primary central (the only one without <c>standby: true</c>).</summary>
     public CentralSigner Central { get; }
+    /// <summary>The standby central; trusted only with <c>standby: true</c>.</summary>
+    public CentralSigner Standby { get; }
+    /// <summary>The trusted centrals as <c>Trust:Centrals</c> would name them, or null for the single <c>Trust:Issuer</c>.</summary>
+    public IReadOnlyList<TrustedCentral>? Centrals { get; }
     public ManualClock Clock { get; }
-    public TrustPolicy Policy { get; } = new(DeviceId, TrustPolicy.DefaultIssuer, TrustPolicy.DefaultClockSkew, TrustPolicy.DefaultMaxSession);
+    public TrustPolicy Policy { get; } = new(DeviceId, TrustPolicy.DefaultClockSkew, TrustPolicy.DefaultMaxSession);
     public bool FaultPresent { get; set; }
 
     public StateDatabase Database { get; private set; } = null!;
     public Outbox Outbox { get; private set; } = null!;
     public AuditLog Audit { get; private set; } = null!;
+    public Events Events { get; private set; } = null!;
+    public Supervision Supervision { get; private set; } = null!;
     public ReplayCache Replay { get; private set; } = null!;
     public RefusalAudit Refusals { get; private set; } = null!;
     public SignedTokenReader Reader { get; private set; } = null!;
@@ -70,13 +91,16 @@ public sealed class GrantRig : IDisposable
         Outbox = new Outbox(Database, 10_000);
         Audit = new AuditLog(Database, Outbox, DeviceId, Clock);
         Replay = new ReplayCache(Database);
+        Events = new Events(Database, Outbox, Clock, NullLogger<Events>.Instance);
         Refusals = new RefusalAudit(Audit, Clock, NullLogger<RefusalAudit>.Instance);
-        Reader = new SignedTokenReader(TrustedKeys.Load(KeysDirectory), Policy);
-        Plans = new CarePlanStore(Database, Reader, Audit, Refusals, NullLogger<CarePlanStore>.Instance);
+        var keys = Centrals is null ? TrustedKeys.Load(KeysDirectory) : TrustedKeys.Load(KeysDirectory, Centrals);
+        Supervision = new Supervision(Database, keys, Audit, Events, Clock, NullLogger<Supervision>.Instance);
+        Reader = new SignedTokenReader(keys, Policy);
+        Plans = new CarePlanStore(Database, Reader, Supervision, Audit, Refusals, NullLogger<CarePlanStore>.Instance);
         Grants = new GrantVerifier(Reader, Policy);
-        Authorizer = new LookAuthorizer(Grants, Policy, new ClockTrust(new KernelFiles(HardwareRoot)), Replay, Plans, Audit, Refusals,
+        Authorizer = new LookAuthorizer(Grants, Policy, new ClockTrust(new KernelFiles(HardwareRoot)), Replay, Plans, Supervision, Audit, Refusals,
             () => FaultPresent, Clock, NullLogger<LookAuthorizer>.Instance);
-        Commands = new CommandVerifier(Reader, Policy, Replay, Clock, NullLogger<CommandVerifier>.Instance);
+        Commands = new CommandVerifier(Reader, Policy, Replay, Supervision, Refusals, Clock, NullLogger<CommandVerifier>.Instance);
     }
 
     public void SetClockSynchronized(bool synchronized)
@@ -111,7 +135,7 @@ public sealed class GrantRig : IDisposable
 
     public async Task<CarePlanOutcome> ApplyPlanAsync(CarePlanPayload plan)
     {
-        var (outcome, reason) = await Plans.ApplyAsync(Central.Sign(plan));
+        var (outcome, reason) = await Plans.ApplyAsync(Central.Sign(plan with { Iss = Central.Issuer }));
         Assert.True(outcome != CarePlanOutcome.Refused, $"plan refused: {reason}");
         return outcome;
     }
@@ -142,6 +166,7 @@ public sealed class GrantRig : IDisposable
     public void Dispose()
     {
         Key.Dispose();
+        StandbyKey.Dispose();
         try
         {
             Directory.Delete(Root, recursive: true);

@@ -3,6 +3,7 @@ using HomeUnit.Agent.Provisioning;
 using HomeUnit.Central;
 using HomeUnit.Central.Simulation;
 using HomeUnit.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
 
 namespace HomeUnit.Tests.Provisioning;
 
@@ -40,6 +41,37 @@ public sealed class ProvisionerTests : IDisposable
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(directory.Combine("etc", "tls", "device.key")));
         Assert.True(File.Exists(directory.Combine("etc", "trust", "central-1.pem")));
         Assert.Equal(5, written.Count); // CA, certificate, key, one trust key, the configuration
+    }
+
+    [Fact]
+    public void A_standby_central_is_written_as_a_trusted_central_with_its_own_keys_and_the_agent_accepts_the_result()
+    {
+        var standbyKey = directory.Combine("supplier-1.pem");
+        File.WriteAllText(standbyKey, CentralSigner.CreateKeyPair().PublicPem);
+        var request = Request() with { Issuer = "kalix-larm", Standbys = [new StandbyCentral("supplier", [standbyKey])] };
+        Assert.Empty(Provisioner.Check(request));
+
+        Provisioner.Apply(request, directory.Combine("etc"));
+
+        var file = directory.Combine("etc", "homeunit.json");
+        var centrals = JsonNode.Parse(File.ReadAllText(file))!["Trust"]!["Centrals"]!.AsArray();
+        Assert.Equal(["kalix-larm/primary/central-1", "supplier/standby/supplier-1"],
+            centrals.Select(c => $"{c!["Issuer"]}/{c["Role"]}/{string.Join(",", c["Keys"]!.AsArray().Select(k => (string?)k))}"));
+        var (configuration, _) = HomeUnit.Agent.Hosting.AgentHost.Load(new HomeUnit.Agent.Hosting.ConfigurationSources(file, [], Simulate: false));
+        var keys = configuration!.GetSection("Trust").Get<HomeUnit.Agent.Hosting.TrustOptions>()!.LoadKeys();
+        Assert.Equal(["kalix-larm", "supplier"], keys.Centrals.Select(c => c.Issuer));
+        Assert.Equal("supplier", keys.Find("supplier-1")!.Central.Issuer);
+    }
+
+    [Fact]
+    public void A_standby_reusing_the_primary_key_or_issuer_is_refused()
+    {
+        var request = Request() with { Standbys = [new StandbyCentral(HomeUnit.Protocol.CentralDefaults.Issuer, [trustKey])] };
+
+        var problems = Provisioner.Check(request);
+
+        Assert.Contains(problems, p => p.Contains("is not a new issuer"));
+        Assert.Contains(problems, p => p.Contains("central-1.pem is named twice"));
     }
 
     [Fact]
