@@ -18,7 +18,7 @@ public sealed class SimulatedKernel : IDisposable
 {
     public const string MainsSupply = "mains";
 
-    private readonly Timer exporter;
+    private readonly List<FileSystemWatcher> exportWatchers = [];
 
     private SimulatedKernel(string root, SimulatedBoard board)
     {
@@ -46,7 +46,21 @@ public sealed class SimulatedKernel : IDisposable
         WriteFile("sys/class/hwmon/hwmon1/in0_lcrit_alarm", "0");
         WriteFile("dev/video0", "");
         WriteFile("run/systemd/timesync/synchronized", "");
-        exporter = new Timer(_ => ServeExports(), null, TimeSpan.Zero, TimeSpan.FromMilliseconds(10));
+        // The kernel acts when export is written, so the simulation does too (inotify): polling the
+        // export files would keep a thread waking a hundred times a second on an idle unit.
+        foreach (var chip in Files.Children("sys/class/pwm"))
+        {
+            var watcher = new FileSystemWatcher(Files.PathOf($"sys/class/pwm/{chip}"), "export")
+            {
+                NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.FileName,
+            };
+            watcher.Changed += (_, _) => ServeExports();
+            watcher.Created += (_, _) => ServeExports();
+            watcher.Renamed += (_, _) => ServeExports();
+            watcher.EnableRaisingEvents = true;
+            exportWatchers.Add(watcher);
+        }
+        ServeExports();
     }
 
     public KernelFiles Files { get; }
@@ -94,6 +108,14 @@ public sealed class SimulatedKernel : IDisposable
 
     private void ServeExports()
     {
+        lock (exportWatchers)
+        {
+            ServeExportsLocked();
+        }
+    }
+
+    private void ServeExportsLocked()
+    {
         try
         {
             foreach (var chip in Files.Children("sys/class/pwm"))
@@ -114,7 +136,7 @@ public sealed class SimulatedKernel : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or HardwareFault)
         {
-            // A test may be tearing the tree down or making it read-only; the next tick tries again.
+            // A test may be tearing the tree down or making it read-only; the next write to export tries again.
         }
     }
 
@@ -128,5 +150,11 @@ public sealed class SimulatedKernel : IDisposable
         File.Move(aside, path, overwrite: true);
     }
 
-    public void Dispose() => exporter.Dispose();
+    public void Dispose()
+    {
+        foreach (var watcher in exportWatchers)
+        {
+            watcher.Dispose();
+        }
+    }
 }

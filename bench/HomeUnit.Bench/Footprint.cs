@@ -1,0 +1,312 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using HomeUnit.Central;
+using HomeUnit.Central.Simulation;
+using HomeUnit.Drivers.Kernel;
+
+namespace HomeUnit.Bench;
+
+/// <summary>
+/// <c>footprint [--seconds 60] [--starts 5] [--simulate] [--agent-property P=V]… [--agent-env K=V]…</c>: the agent as the
+/// package ships it (<c>dotnet publish src/HomeUnit.Agent -c Release -r linux-x64 --self-contained</c>) beside a
+/// minimal Generic Host service (<c>bench/MinimalService</c>: READY to systemd, one 2 Hz timer) published the same way.
+/// Both run at once, so they share the machine's load: start-up time from exec to READY=1 on their notify socket
+/// (median of alternating starts), then CPU and resident memory while idle. The agent runs against a real mosquitto
+/// with mTLS, on a kernel tree this process keeps (as the kernel would), not simulating unless <c>--simulate</c>.
+/// <c>--agent-property</c> and <c>--agent-env</c> try a lever on the agent only. One JSON object a line.
+/// </summary>
+public static class Footprint
+{
+    private const string DeviceId = "footprint-unit";
+    // Past start-up and the first tier-up of the JIT (methods called at 2 Hz are recompiled after ~15 s).
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var seconds = 60;
+        var starts = 5;
+        var simulate = false;
+        var properties = new List<string>();
+        var environment = new Dictionary<string, string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--seconds": seconds = int.Parse(args[++i]); break;
+                case "--starts": starts = int.Parse(args[++i]); break;
+                case "--simulate": simulate = true; break;
+                case "--agent-property": properties.Add(args[++i]); break;
+                case "--agent-env":
+                    var (key, value) = Split(args[++i]);
+                    environment[key] = value;
+                    break;
+                default:
+                    Console.Error.WriteLine($"footprint: unknown option {args[i]}");
+                    return 2;
+            }
+        }
+
+        var work = Directory.CreateTempSubdirectory("homeunit-footprint-").FullName;
+        try
+        {
+            var agentExe = Publish("src/HomeUnit.Agent", Path.Combine(work, "agent"), properties, "homeunit");
+            var minimalExe = Publish("bench/MinimalService", Path.Combine(work, "minimal"), [], "MinimalService");
+            await using var broker = await LocalBroker.LaunchAsync();
+            using var kernel = simulate ? null : SimulatedKernel.Create(Path.Combine(work, "unit", "kernel"));
+            var agentArgs = AgentArguments(work, broker, simulate);
+
+            Emit(new { bench = "footprint", metric = "setup", simulate, agentProperties = properties, agentEnvironment = environment, seconds, starts, load = LoadAverage() });
+
+            var startup = new Dictionary<string, List<double>> { ["minimal"] = [], ["agent"] = [] };
+            for (var i = 0; i < starts; i++)
+            {
+                foreach (var (name, exe, arguments, env) in new[] { ("minimal", minimalExe, (string[])[], new Dictionary<string, string>()), ("agent", agentExe, agentArgs, environment) })
+                {
+                    await using var run = await Launched.StartAsync(exe, arguments, env, work);
+                    startup[name].Add(run.StartupMs);
+                }
+            }
+            foreach (var (name, values) in startup)
+            {
+                Emit(new { bench = "footprint", process = name, metric = "startup-to-ready-ms", median = Median(values), min = Math.Round(values.Min(), 1), max = Math.Round(values.Max(), 1) });
+            }
+
+            // Idle, side by side.
+            await using var minimal = await Launched.StartAsync(minimalExe, [], new Dictionary<string, string>(), work);
+            await using var agent = await Launched.StartAsync(agentExe, agentArgs, environment, work);
+            await Task.Delay(Settle);
+            var loadBefore = LoadAverage();
+            var cpuBefore = (Minimal: minimal.CpuTicks(), Agent: agent.CpuTicks());
+            var clock = Stopwatch.StartNew();
+            var rss = new Dictionary<string, List<long>> { ["minimal"] = [], ["agent"] = [] };
+            while (clock.Elapsed < TimeSpan.FromSeconds(seconds))
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1));
+                rss["minimal"].Add(minimal.RssKb());
+                rss["agent"].Add(agent.RssKb());
+            }
+            var elapsed = clock.Elapsed.TotalSeconds;
+            var cpu = new Dictionary<string, double>
+            {
+                ["minimal"] = CpuPercent(minimal.CpuTicks() - cpuBefore.Minimal, elapsed),
+                ["agent"] = CpuPercent(agent.CpuTicks() - cpuBefore.Agent, elapsed),
+            };
+            foreach (var (name, run) in new[] { ("minimal", minimal), ("agent", agent) })
+            {
+                Emit(new
+                {
+                    bench = "footprint", process = name, metric = "idle", seconds = Math.Round(elapsed, 1),
+                    cpuPercentOfCore = cpu[name], rssMbMedian = Math.Round(MedianLong(rss[name]) / 1024.0, 1),
+                    rssMbMax = Math.Round(rss[name].Max() / 1024.0, 1), threads = run.Threads(),
+                });
+            }
+            var ratios = new
+            {
+                memory = Math.Round(MedianLong(rss["agent"]) / (double)MedianLong(rss["minimal"]), 2),
+                cpu = cpu["minimal"] > 0 ? Math.Round(cpu["agent"] / cpu["minimal"], 2) : double.NaN,
+                startup = Math.Round(Median(startup["agent"]) / Median(startup["minimal"]), 2),
+            };
+            Emit(new
+            {
+                bench = "footprint", metric = "agent-vs-minimal", ratios.memory, ratios.cpu, ratios.startup,
+                aims = new { memory = 1.3, cpu = 1.5, startup = 1.5 },
+                met = new { memory = ratios.memory <= 1.3, cpu = ratios.cpu <= 1.5, startup = ratios.startup <= 1.5 },
+                loadBefore, loadAfter = LoadAverage(),
+            });
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static string[] AgentArguments(string work, LocalBroker broker, bool simulate)
+    {
+        var unit = Path.Combine(work, "unit");
+        var trust = Path.Combine(unit, "trust");
+        Directory.CreateDirectory(trust);
+        File.WriteAllText(Path.Combine(trust, "central.pem"), CentralSigner.CreateKeyPair().PublicPem);
+        var tls = broker.ClientOptions(DeviceId);
+        string[] settings =
+        [
+            $"DeviceId={DeviceId}", $"State:Directory={unit}", $"Hardware:Root={Path.Combine(unit, "kernel")}",
+            $"Trust:KeysDirectory={trust}", $"Mqtt:Host={LocalBroker.Host}", $"Mqtt:Port={broker.Port}",
+            $"Mqtt:CaFile={tls.CaFile}", $"Mqtt:CertFile={tls.CertFile}", $"Mqtt:KeyFile={tls.KeyFile}",
+            "Camera:Source=testsrc",
+        ];
+        return [
+            "run", .. simulate ? new[] { "--simulate" } : [],
+            .. settings.SelectMany(s => new[] { "--set", s }),
+        ];
+    }
+
+    /// <summary><c>dotnet publish PROJECT -c Release -r linux-x64 --self-contained</c>, as the package is built.</summary>
+    private static string Publish(string project, string output, IEnumerable<string> properties, string executable)
+    {
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in (string[])["publish", Path.Combine(RepositoryRoot(), project), "-c", "Release", "-r", "linux-x64", "--self-contained", "-o", output, "-nologo", "-v", "q"])
+        {
+            start.ArgumentList.Add(argument);
+        }
+        foreach (var property in properties)
+        {
+            start.ArgumentList.Add("-p:" + property);
+        }
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"publishing {project} failed:\n{stdout.Result}{stderr.Result}");
+        }
+        var size = new DirectoryInfo(output).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+        Emit(new { bench = "footprint", metric = "published", project, megabytes = Math.Round(size / 1e6, 1) });
+        return Path.Combine(output, executable);
+    }
+
+    internal static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "HomeUnit.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException("HomeUnit.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    private static (string, string) Split(string setting)
+    {
+        var at = setting.IndexOf('=');
+        return at > 0 ? (setting[..at], setting[(at + 1)..]) : throw new ArgumentException($"'{setting}' is not K=V");
+    }
+
+    private static double CpuPercent(long ticks, double seconds) => Math.Round(ticks / 100.0 / seconds * 100, 3);
+
+    private static string LoadAverage() => File.ReadAllText("/proc/loadavg").Trim();
+
+    private static double Median(IReadOnlyList<double> values) => Math.Round(values.Order().ElementAt(values.Count / 2), 1);
+
+    private static long MedianLong(IReadOnlyList<long> values) => values.Order().ElementAt(values.Count / 2);
+
+    internal static void Emit(object line) => Console.WriteLine(JsonSerializer.Serialize(line));
+
+    /// <summary>A process started as systemd would start a Type=notify service: with its own notify socket.</summary>
+    private sealed class Launched : IAsyncDisposable
+    {
+        private readonly Process process;
+        private readonly Socket notify;
+        private readonly StringBuilder output = new();
+
+        private Launched(Process process, Socket notify)
+        {
+            this.process = process;
+            this.notify = notify;
+        }
+
+        public double StartupMs { get; private set; }
+
+        public static async Task<Launched> StartAsync(string exe, IEnumerable<string> arguments, IDictionary<string, string> environment, string work)
+        {
+            var socketPath = Path.Combine(work, $"notify-{Guid.NewGuid():N}"[..20]);
+            var notify = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+            notify.Bind(new UnixDomainSocketEndPoint(socketPath));
+            var start = new ProcessStartInfo(exe) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var argument in arguments)
+            {
+                start.ArgumentList.Add(argument);
+            }
+            start.Environment["NOTIFY_SOCKET"] = socketPath;
+            foreach (var (key, value) in environment)
+            {
+                start.Environment[key] = value;
+            }
+            var clock = Stopwatch.StartNew();
+            var process = Process.Start(start)!;
+            var launched = new Launched(process, notify);
+            process.OutputDataReceived += (_, e) => launched.Append(e.Data);
+            process.ErrorDataReceived += (_, e) => launched.Append(e.Data);
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            var buffer = new byte[256];
+            using var timeout = new CancellationTokenSource(ReadyTimeout);
+            try
+            {
+                while (true)
+                {
+                    var received = await notify.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+                    if (Encoding.UTF8.GetString(buffer, 0, received).Split('\n').Contains("READY=1"))
+                    {
+                        break;
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                await launched.DisposeAsync();
+                throw new InvalidOperationException($"{exe} sent no READY=1 within {ReadyTimeout.TotalSeconds} s:\n{launched.Output}");
+            }
+            launched.StartupMs = clock.Elapsed.TotalMilliseconds;
+            return launched;
+        }
+
+        private string Output
+        {
+            get { lock (output) return output.ToString(); }
+        }
+
+        private void Append(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+            lock (output)
+            {
+                if (output.Length < 64_000) output.AppendLine(line);
+            }
+        }
+
+        /// <summary>utime + stime in clock ticks (fields 14 and 15 of /proc/PID/stat).</summary>
+        public long CpuTicks()
+        {
+            var stat = File.ReadAllText($"/proc/{process.Id}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(fields[11]) + long.Parse(fields[12]);
+        }
+
+        public long RssKb() => StatusField("VmRSS:");
+
+        public long Threads() => StatusField("Threads:");
+
+        private long StatusField(string name)
+        {
+            var line = File.ReadLines($"/proc/{process.Id}/status").First(l => l.StartsWith(name, StringComparison.Ordinal));
+            return long.Parse(line[name.Length..].Trim().Split(' ')[0]);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!process.HasExited)
+            {
+                Process.Start("kill", ["-TERM", process.Id.ToString()])!.WaitForExit();
+                try
+                {
+                    await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
+                }
+                catch (TimeoutException)
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+            }
+            process.Dispose();
+            notify.Dispose();
+        }
+    }
+}
