@@ -22,7 +22,17 @@ public static class Demo
     {
         Say("demo", fast ? $"a short night (--fast): looks of {lookSeconds} s, the self-test asked for at once" : "a night of supervision, in about two minutes (--fast for a shorter one)");
         Say("central", "starting a local broker (the shipped mosquitto configuration, mTLS) and the unit on simulated hardware");
-        await using var central = await SimulatedCentral.StartAsync(DeviceId, NullLogger.Instance);
+        SimulatedCentral central;
+        try
+        {
+            central = await SimulatedCentral.StartAsync(DeviceId, NullLogger.Instance);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or TimeoutException)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]demo failed: the local broker did not start: {e.Message}[/]");
+            return ExitCodes.Failed;
+        }
+        await using var _ = central;
         var watch = new Watch(DeviceId, json: false, Console.Out);
         central.Client.Received += watch.Show;
         // The readiness self-test runs a minute before each check (5 by default), so the night fits in the demo.
