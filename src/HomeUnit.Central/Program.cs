@@ -531,9 +531,14 @@ public static class Program
         var fast = new Option<bool>("--fast") { Description = "a shorter night (under a minute): shorter looks, the self-test asked for at once" };
         var seconds = new Option<int?>("--seconds") { Description = "how long each look streams (default 8, 4 with --fast)" };
         var handover = new Option<bool>("--handover") { Description = "instead: the primary hands supervision to a standby centre and goes away, the standby performs a check, the primary takes back" };
-        var command = new Command("demo", "a night of supervision on a simulated unit, told as it happens: care plan, scheduled look, follow-up, a refused look, a power cut and 'send staff'") { fast, seconds, handover };
+        var agent = new Option<string?>("--agent") { Description = "the unit's executable, e.g. an installed package's /usr/bin/homeunit (default: HOMEUNIT_AGENT, else this build's homeunit.dll)" };
+        var command = new Command("demo", "a night of supervision on a simulated unit, told as it happens: care plan, scheduled look, follow-up, a refused look, a power cut and 'send staff'") { fast, seconds, handover, agent };
         command.SetAction((parse, cancel) =>
         {
+            if (parse.GetValue(agent) is { } executable)
+            {
+                AgentProcess.Executable = executable;
+            }
             var look = parse.GetValue(seconds) ?? (parse.GetValue(fast) ? 4 : 8);
             if (look is < 1 or > 60)
             {

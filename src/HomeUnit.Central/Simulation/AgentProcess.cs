@@ -9,6 +9,13 @@ namespace HomeUnit.Central.Simulation;
 /// </summary>
 public sealed class AgentProcess : IDisposable
 {
+    /// <summary>
+    /// The agent to run (the central tool always runs from this build): an executable such as an installed package's <c>/usr/bin/homeunit</c>, or a
+    /// script that runs one in another root. Taken from <c>HOMEUNIT_AGENT</c>; unset, the build's own
+    /// <c>homeunit.dll</c> beside this assembly runs with <c>dotnet</c>.
+    /// </summary>
+    public static string? Executable { get; set; } = Environment.GetEnvironmentVariable("HOMEUNIT_AGENT") is { Length: > 0 } path ? path : null;
+
     private readonly Process process;
     private readonly StringBuilder output = new();
     private readonly StringBuilder standardOutput = new();
@@ -18,13 +25,16 @@ public sealed class AgentProcess : IDisposable
 
     private AgentProcess(IEnumerable<string> arguments, IDictionary<string, string>? environment, string program)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(program == Agent && Executable is not null ? Executable : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, program));
+        if (program != Agent || Executable is null)
+        {
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, program));
+        }
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);

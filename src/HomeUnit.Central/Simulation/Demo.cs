@@ -37,8 +37,9 @@ public static class Demo
         central.Client.Received += watch.Show;
         // The readiness self-test runs a minute before each check (5 by default), so the night fits in the demo.
         var unit = central.StartUnit("Health:ReadinessLeadMinutes=1");
-        unit.Line += Narrate;
-        var night = RunNightAsync(central, unit, lookSeconds, fast);
+        var timeline = new List<(string Part, string State)>();
+        unit.Line += line => Narrate(line, timeline);
+        var night = RunNightAsync(central, unit, timeline, lookSeconds, fast);
         try
         {
             await Task.WhenAny(night, Task.Delay(Timeout.Infinite, cancellationToken));
@@ -61,7 +62,7 @@ public static class Demo
         }
     }
 
-    private static async Task<int> RunNightAsync(SimulatedCentral central, AgentProcess unit, int lookSeconds, bool fast)
+    private static async Task<int> RunNightAsync(SimulatedCentral central, AgentProcess unit, List<(string Part, string State)> timeline, int lookSeconds, bool fast)
     {
         await central.WaitForStatusAsync("online", TimeSpan.FromSeconds(90));
 
@@ -117,8 +118,14 @@ public static class Demo
         Say("central", broken is null
             ? $"audit chain verified at the central: {central.AuditRecords.Count} records, intact"
             : $"audit chain BROKEN: {broken}");
+        List<(string Part, string State)> seen;
+        lock (timeline)
+        {
+            seen = [.. timeline];
+        }
+        var verdict = Verdict(LookProblems(seen, frames).Append(broken is null ? null : $"audit chain broken: {broken}"));
         Say("demo", "done: the unit and the broker are stopped, nothing was stored");
-        return broken is null ? ExitCodes.Ok : ExitCodes.Failed;
+        return verdict;
     }
 
     /// <summary>
@@ -156,8 +163,42 @@ public static class Demo
 
     private static string Hm(DateTimeOffset at) => at.ToString("HH:mm", CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// What the demo proves, read from the unit's hardware timeline: the safe state (red, lens up) before
+    /// the look, green before capture, capture stopped before red, and frames at the receiver.
+    /// </summary>
+    private static IEnumerable<string?> LookProblems(IReadOnlyList<(string Part, string State)> timeline, int frames)
+    {
+        int First(Func<(string Part, string State), bool> match) => timeline.ToList().FindIndex(e => match(e));
+        int Last(Func<(string Part, string State), bool> match) => timeline.ToList().FindLastIndex(e => match(e));
+        var greenOn = First(e => e is ("green", "on"));
+        var captureOn = First(e => e.Part == "capture" && e.State.StartsWith("on", StringComparison.Ordinal));
+        var captureOff = Last(e => e is ("capture", "off"));
+        var redAfter = captureOff < 0 ? -1 : timeline.Skip(captureOff).ToList().FindIndex(e => e is ("red", "on"));
+        var lensUpBefore = First(e => e.Part == "servo" && e.State.StartsWith("lens-up", StringComparison.Ordinal));
+        var redBefore = First(e => e is ("red", "on"));
+        yield return redBefore >= 0 && (greenOn < 0 || redBefore < greenOn) ? null : "no red light before the look";
+        yield return lensUpBefore >= 0 && (greenOn < 0 || lensUpBefore < greenOn) ? null : "the lens was not up before the look";
+        yield return greenOn >= 0 && captureOn > greenOn ? null : "green was not lit before capture started";
+        yield return captureOff > captureOn && redAfter >= 0 ? null : "capture did not stop before the light turned red";
+        yield return frames > 0 ? null : "no frame reached the receiver";
+    }
+
+    private static int Verdict(IEnumerable<string?> problems)
+    {
+        var failed = problems.OfType<string>().ToList();
+        foreach (var problem in failed)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]demo failed: {problem}[/]");
+        }
+        Say("demo", failed.Count == 0 ? "ok: safe state, green before capture, frames at the receiver, red after, audit chain intact" : $"{failed.Count} problem(s)");
+        return failed.Count == 0 ? ExitCodes.Ok : ExitCodes.Failed;
+    }
+
     /// <summary>The unit's timeline, told in words: what the resident would see.</summary>
-    internal static void Narrate(string line)
+    internal static void Narrate(string line) => Narrate(line, null);
+
+    private static void Narrate(string line, List<(string Part, string State)>? timeline)
     {
         if (!line.StartsWith("timeline ", StringComparison.Ordinal))
         {
@@ -165,6 +206,13 @@ public static class Demo
         }
         var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var (part, state) = (parts[2], string.Join(' ', parts[3..]));
+        if (timeline is not null)
+        {
+            lock (timeline)
+            {
+                timeline.Add((part, state));
+            }
+        }
         var text = (part, state) switch
         {
             ("green", "on") => "[black on green] light GREEN [/] camera about to start",
