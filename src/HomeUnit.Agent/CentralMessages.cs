@@ -105,6 +105,9 @@ public sealed class CentralMessages(
             case StartOutcome.Busy:
                 refusals.Refuse(Refusal(request, RefusalReasons.Busy));
                 break;
+            case StartOutcome.Paused:
+                refusals.Refuse(Refusal(request, RefusalReasons.PrivacyPaused));
+                break;
             case StartOutcome.AuditUnavailable or StartOutcome.Faulted:
                 // No durable audit → no camera (P6), or an orphaned capture: refuse, leaving a trace if storage allows.
                 TryRefuse(Refusal(request, RefusalReasons.Fault));

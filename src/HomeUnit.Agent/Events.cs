@@ -2,6 +2,7 @@ using System.Text.Json;
 using HomeUnit.Agent.Link;
 using HomeUnit.Agent.State;
 using HomeUnit.Protocol;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
 namespace HomeUnit.Agent;
@@ -35,6 +36,19 @@ public sealed class Events
         {
             using var connection = database.Open();
             using var transaction = connection.BeginTransaction();
+            deviceEvent = Stage(connection, transaction, type, severity, data);
+            transaction.Commit();
+            outbox.Committed();
+        }
+        Announce(deviceEvent);
+        return deviceEvent;
+    }
+
+    /// <summary>Numbers the event and puts it in the outbox inside the caller's transaction (so it commits with an audit record); call <see cref="Announce"/> after the commit.</summary>
+    internal DeviceEvent Stage(SqliteConnection connection, SqliteTransaction transaction, string type, string severity, object? data)
+    {
+        lock (gate)
+        {
             using var next = connection.CreateCommand();
             next.Transaction = transaction;
             next.CommandText = """
@@ -42,14 +56,17 @@ public sealed class Events
                 SELECT seq FROM event_seq WHERE id = 1;
                 """;
             var seq = (long)next.ExecuteScalar()!;
-            deviceEvent = new DeviceEvent(Guid.NewGuid().ToString(), seq, Wire.Time(clock.GetUtcNow()), type, severity, data);
+            var deviceEvent = new DeviceEvent(Guid.NewGuid().ToString(), seq, Wire.Time(clock.GetUtcNow()), type, severity, data);
             outbox.Enqueue(Topics.Event, deviceEvent.Id, JsonSerializer.Serialize(deviceEvent, Wire.Json), transaction);
-            transaction.Commit();
-            outbox.Committed();
+            return deviceEvent;
         }
-        var level = severity switch { Severity.Critical => LogLevel.Error, Severity.Warning => LogLevel.Warning, _ => LogLevel.Information };
-        log.Log(level, "event {Type} ({Severity}) {Data}", type, severity, data is null ? "" : JsonSerializer.Serialize(data, Wire.Json));
+    }
+
+    internal void Announce(DeviceEvent deviceEvent)
+    {
+        var level = deviceEvent.Severity switch { Severity.Critical => LogLevel.Error, Severity.Warning => LogLevel.Warning, _ => LogLevel.Information };
+        log.Log(level, "event {Type} ({Severity}) {Data}", deviceEvent.Type, deviceEvent.Severity,
+            deviceEvent.Data is null ? "" : JsonSerializer.Serialize(deviceEvent.Data, Wire.Json));
         Raised?.Invoke(deviceEvent);
-        return deviceEvent;
     }
 }

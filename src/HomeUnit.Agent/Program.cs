@@ -160,7 +160,10 @@ public static class Program
         list.SetAction(parse => WithState(parse, database => AuditCli.List(database, Console.Out, parse.GetValue(json), parse.GetValue(last))));
         var verify = new Command("verify", "Check the hash chain; non-zero and where it broke if a record was edited, deleted or reordered");
         verify.SetAction(parse => WithState(parse, database => AuditCli.Verify(database, Console.Out)));
-        return new Command("audit", "Who looked, when and for how long") { list, verify };
+        var nightsLast = new Option<int?>("--last") { Description = "Only the newest N nights" };
+        var nights = new Command("nights", "One row per night: checks planned, looked, followed up, missed, skipped; refusals, faults, time offline") { nightsLast };
+        nights.SetAction(parse => WithState(parse, database => AuditCli.Nights(database, Console.Out, parse.GetValue(nightsLast))));
+        return new Command("audit", "Who looked, when and for how long") { list, verify, nights };
     }
 
     private static int WithState(ParseResult parse, Func<StateDatabase, int> action)

@@ -17,6 +17,7 @@ public static class Parts
     public const string Ir = "ir";
     public const string Servo = "servo";
     public const string Capture = "capture";
+    public const string Button = "button";
 }
 
 /// <summary>

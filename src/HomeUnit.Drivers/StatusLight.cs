@@ -5,12 +5,25 @@ namespace HomeUnit.Drivers;
 /// <summary>
 /// The red/green light the resident reads (P3): green = camera on, red = camera off. Changes are
 /// make-before-break — the new colour is lit before the old one goes dark — so the light is never
-/// dark while powered.
+/// dark while powered, but for the short dark beats of the two red patterns below. Neither ever
+/// lights green, so neither can be mistaken for the camera being on:
+/// <list type="bullet">
+/// <item><see cref="ShowPaused"/>: the resident's privacy pause — red that goes dark for a short beat every
+/// two seconds (<see cref="PausedOn"/>/<see cref="PausedOff"/>), for as long as the pause lasts. Mostly lit, so it
+/// still reads "camera off"; the regular beat is visible from bed in a dark room and unlike any other state.</item>
+/// <item><see cref="ShowRefused"/>: the answer to a press when the care plan allows no pause — a quick red
+/// flicker (<see cref="RefusedBeat"/>) for about a second, then steady red again.</item>
+/// </list>
 /// </summary>
 public sealed class StatusLight(LedClassDevice red, LedClassDevice green, HardwareTimeline timeline)
 {
     public const string RedLabel = "homeunit-red";
     public const string GreenLabel = "homeunit-green";
+
+    public static readonly TimeSpan PausedOn = TimeSpan.FromMilliseconds(1700);
+    public static readonly TimeSpan PausedOff = TimeSpan.FromMilliseconds(300);
+    public static readonly TimeSpan RefusedBeat = TimeSpan.FromMilliseconds(100);
+    public static readonly TimeSpan RefusedFor = TimeSpan.FromSeconds(1.2);
 
     public IEnumerable<LedClassDevice> Devices => [red, green];
 
@@ -19,6 +32,20 @@ public sealed class StatusLight(LedClassDevice red, LedClassDevice green, Hardwa
 
     /// <summary>Red: call only after capture has stopped.</summary>
     public void ShowCameraOff() => Switch(red, Parts.Red, green, Parts.Green);
+
+    /// <summary>The privacy pause: red with a short dark beat every two seconds. Call only while no capture runs.</summary>
+    public void ShowPaused() => ShowRedPattern(PausedOn, PausedOff, "paused");
+
+    /// <summary>A press the care plan does not allow: a quick red flicker; <see cref="ShowCameraOff"/> afterwards.</summary>
+    public void ShowRefused() => ShowRedPattern(RefusedBeat, RefusedBeat, "refused");
+
+    private void ShowRedPattern(TimeSpan on, TimeSpan off, string name)
+    {
+        red.Blink(on, off);
+        timeline.Record(Parts.Red, $"blink {name} {on.TotalMilliseconds:0}/{off.TotalMilliseconds:0} ms");
+        green.Set(false);
+        timeline.Record(Parts.Green, "off");
+    }
 
     private void Switch(LedClassDevice on, string onPart, LedClassDevice off, string offPart)
     {

@@ -10,17 +10,17 @@ public static class AuditChain
 {
     public static readonly string Genesis = new('0', 64);
 
-    /// <summary>Canonical JSON: keys sorted by ordinal, no whitespace, nulls and <c>hash</c> left out.</summary>
-    public static string Canonical(AuditRecord record)
+    /// <summary>Canonical JSON: keys sorted by ordinal at every depth, no whitespace, nulls and <c>hash</c> left out.</summary>
+    public static string Canonical(AuditRecord record) =>
+        Sorted(JsonSerializer.SerializeToNode(record with { Hash = null }, Wire.Json)!).ToJsonString();
+
+    private static JsonNode Sorted(JsonNode node) => node switch
     {
-        var node = JsonSerializer.SerializeToNode(record with { Hash = null }, Wire.Json)!.AsObject();
-        var sorted = new JsonObject();
-        foreach (var (key, value) in node.OrderBy(p => p.Key, StringComparer.Ordinal))
-        {
-            sorted[key] = value?.DeepClone();
-        }
-        return sorted.ToJsonString();
-    }
+        JsonObject o => new JsonObject(o.Where(p => p.Value is not null).OrderBy(p => p.Key, StringComparer.Ordinal)
+            .Select(p => KeyValuePair.Create(p.Key, (JsonNode?)Sorted(p.Value!)))),
+        JsonArray a => new JsonArray(a.Select(v => v is null ? null : Sorted(v)).ToArray()),
+        _ => node.DeepClone(),
+    };
 
     public static string ComputeHash(AuditRecord record) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Canonical(record))));

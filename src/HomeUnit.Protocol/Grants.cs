@@ -70,6 +70,7 @@ public static class RefusalReasons
     public const string Fault = "fault";
     public const string Malformed = "malformed";
     public const string TooLong = "too-long";
+    public const string PrivacyPaused = "privacy-paused";
 
     /// <summary>A standby central's token while it is not the central in charge.</summary>
     public const string StandbyNotActive = "standby-not-active";

@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace HomeUnit.Agent.Audit;
 
 /// <summary>
-/// <c>homeunit audit list</c> and <c>homeunit audit verify</c>. Both read the audit table row by row
+/// <c>homeunit audit list</c>, <c>homeunit audit verify</c> and <c>homeunit audit nights</c>. Both read the audit table row by row
 /// as stored, so an edited, unreadable, deleted or reordered row is reported where it is rather
 /// than hidden by the way it was read.
 /// </summary>
@@ -79,6 +79,50 @@ public static class AuditCli
                     r.DurationMs is { } ms ? $"{ms / 1000.0:0.0} s" : "", Details(r)];
             table.AddRow(cells.Select(Markup.Escape).ToArray());
         }
+        Write(output, table);
+        output.WriteLine($"{rows.Count} records");
+        return 0;
+    }
+
+    /// <summary>
+    /// One row per night from the ledger's records: the <c>night.summary</c> where the night is over, else
+    /// the checks recorded so far (marked open). <paramref name="last"/> keeps the newest N nights.
+    /// </summary>
+    public static int Nights(StateDatabase database, TextWriter output, int? last = null)
+    {
+        var records = Rows(database).Select(r => r.Record).OfType<AuditRecord>()
+            .Where(r => r.Night is not null && (r.Type == AuditTypes.NightSummary || AuditTypes.CheckOutcomes.Contains(r.Type)))
+            .ToList();
+        var nights = records.GroupBy(r => r.Night!).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+        if (last is { } count)
+        {
+            nights = nights.TakeLast(Math.Max(0, count)).ToList();
+        }
+        var table = new Table().Border(TableBorder.Simple);
+        foreach (var column in new[] { "night", "planned", "looked", "follow-ups", "missed", "skipped", "refused", "faults", "offline", "" })
+        {
+            table.AddColumn(column);
+        }
+        foreach (var night in nights)
+        {
+            var summary = night.LastOrDefault(r => r.Type == AuditTypes.NightSummary)?.Summary;
+            var outcomes = night.Where(r => r.Type != AuditTypes.NightSummary).ToList();
+            string[] cells = summary is { } s
+                ? [night.Key, $"{s.Planned}", $"{s.Looked}", $"{s.FollowUps}", $"{s.Missed}", $"{s.Skipped}",
+                    string.Join(" ", s.Refused.Select(p => $"{p.Key}={p.Value}")), string.Join(" ", s.Faults),
+                    s.OfflineSeconds > 0 ? $"{s.OfflineSeconds} s" : "", ""]
+                : [night.Key, $"{outcomes.Count}", $"{outcomes.Count(r => r.Type == AuditTypes.CheckLooked)}", "",
+                    $"{outcomes.Count(r => r.Type == AuditTypes.CheckMissed)}", $"{outcomes.Count(r => r.Type == AuditTypes.CheckSkipped)}",
+                    "", "", "", "open: checks so far"];
+            table.AddRow(cells.Select(Markup.Escape).ToArray());
+        }
+        Write(output, table);
+        output.WriteLine($"{nights.Count} nights");
+        return 0;
+    }
+
+    private static void Write(TextWriter output, Table table)
+    {
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(output),
@@ -88,8 +132,6 @@ public static class AuditCli
         });
         console.Profile.Width = 200;
         console.Write(table);
-        output.WriteLine($"{rows.Count} records");
-        return 0;
     }
 
     private static string Details(AuditRecord r) => string.Join(" ", new[]
@@ -101,6 +143,9 @@ public static class AuditCli
         r.Central is null ? null : $"central={r.Central}",
         r.Until is null ? null : $"until={r.Until}",
         r.Command is null ? null : $"command={r.Command}",
+        r.Night is null ? null : $"night={r.Night}",
+        r.Causes is null ? null : $"causes={string.Join(",", r.Causes)}",
+        r.Detail is null ? null : r.Detail,
     }.OfType<string>());
 
     private static List<Row> Rows(StateDatabase database)

@@ -36,9 +36,14 @@ public sealed class AuditLog
             """);
     }
 
-    /// <summary>Seals <paramref name="draft"/> onto the chain and stores it with its outbox entry.</summary>
-    public AuditRecord Append(AuditRecord draft)
+    /// <summary>An event to commit together with an audit record: both are stored, or neither.</summary>
+    public sealed record AlongEvent(Events Events, string Type, string Severity, object? Data);
+
+    /// <summary>Seals <paramref name="draft"/> onto the chain and stores it with its outbox entry (and <paramref name="along"/>'s event, in the same transaction).</summary>
+    public AuditRecord Append(AuditRecord draft, AlongEvent? along = null)
     {
+        DeviceEvent? raised = null;
+        AuditRecord sealedRecord;
         lock (gate)
         {
             using var connection = database.Open();
@@ -60,10 +65,19 @@ public sealed class AuditLog
                 insert.ExecuteNonQuery();
             }
             outbox.Enqueue(Topics.Audit, record.Hash!, json, transaction);
+            if (along is not null)
+            {
+                raised = along.Events.Stage(connection, transaction, along.Type, along.Severity, along.Data);
+            }
             transaction.Commit();
             outbox.Committed();
-            return record;
+            sealedRecord = record;
         }
+        if (raised is not null)
+        {
+            along!.Events.Announce(raised);
+        }
+        return sealedRecord;
     }
 
     private static (long Seq, string Hash) Last(SqliteConnection connection, SqliteTransaction transaction)
@@ -77,11 +91,42 @@ public sealed class AuditLog
     }
 
     /// <summary>All records in chain order (as stored: an edited row shows up in <see cref="AuditChain.Verify"/>).</summary>
-    public IReadOnlyList<AuditRecord> List()
+    public IReadOnlyList<AuditRecord> List() => Query("SELECT record FROM audit ORDER BY seq");
+
+    /// <summary>
+    /// Looks that were accepted but never ended: the agent died during them. Their accepted (or
+    /// started) record is the crash marker, written durably before the camera could start.
+    /// </summary>
+    public IReadOnlyList<AuditRecord> OpenSessions() => Query("""
+        SELECT a.record FROM audit a
+        WHERE a.type = 'session.accepted'
+          AND NOT EXISTS (SELECT 1 FROM audit e WHERE e.grant_id = a.grant_id AND e.seq > a.seq
+                          AND e.type IN ('session.ended', 'session.aborted'))
+        ORDER BY a.seq
+        """);
+
+    /// <summary>The <c>session.accepted</c> records written at or after <paramref name="since"/>, in order (for the care plan's follow-up rules).</summary>
+    public IReadOnlyList<AuditRecord> AcceptedSince(DateTimeOffset since) => Query(
+        "SELECT record FROM audit WHERE type = 'session.accepted' AND json_extract(record, '$.at') >= $since ORDER BY seq", ("$since", Wire.Time(since)));
+
+    /// <summary>Every record written at or after <paramref name="since"/>, in chain order.</summary>
+    public IReadOnlyList<AuditRecord> Since(DateTimeOffset since) => Query(
+        "SELECT record FROM audit WHERE json_extract(record, '$.at') >= $since ORDER BY seq", ("$since", Wire.Time(since)));
+
+    /// <summary>The records of <paramref name="types"/>, in chain order.</summary>
+    public IReadOnlyList<AuditRecord> OfTypes(params string[] types) => Query(
+        $"SELECT record FROM audit WHERE type IN ({string.Join(", ", types.Select((_, i) => $"$t{i}"))}) ORDER BY seq",
+        [.. types.Select((t, i) => ($"$t{i}", t))]);
+
+    private List<AuditRecord> Query(string sql, params (string Name, string Value)[] parameters)
     {
         using var connection = database.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT record FROM audit ORDER BY seq";
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
         using var reader = command.ExecuteReader();
         var records = new List<AuditRecord>();
         while (reader.Read())
@@ -89,46 +134,6 @@ public sealed class AuditLog
             records.Add(JsonSerializer.Deserialize<AuditRecord>(reader.GetString(0), Wire.Json)!);
         }
         return records;
-    }
-
-    /// <summary>
-    /// Looks that were accepted but never ended: the agent died during them. Their accepted (or
-    /// started) record is the crash marker, written durably before the camera could start.
-    /// </summary>
-    public IReadOnlyList<AuditRecord> OpenSessions()
-    {
-        using var connection = database.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT a.record FROM audit a
-            WHERE a.type = 'session.accepted'
-              AND NOT EXISTS (SELECT 1 FROM audit e WHERE e.grant_id = a.grant_id AND e.seq > a.seq
-                              AND e.type IN ('session.ended', 'session.aborted'))
-            ORDER BY a.seq
-            """;
-        using var reader = command.ExecuteReader();
-        var open = new List<AuditRecord>();
-        while (reader.Read())
-        {
-            open.Add(JsonSerializer.Deserialize<AuditRecord>(reader.GetString(0), Wire.Json)!);
-        }
-        return open;
-    }
-
-    /// <summary>The <c>session.accepted</c> records written at or after <paramref name="since"/>, in order (for the care plan's follow-up rules).</summary>
-    public IReadOnlyList<AuditRecord> AcceptedSince(DateTimeOffset since)
-    {
-        using var connection = database.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT record FROM audit WHERE type = 'session.accepted' AND json_extract(record, '$.at') >= $since ORDER BY seq";
-        command.Parameters.AddWithValue("$since", Wire.Time(since));
-        using var reader = command.ExecuteReader();
-        var accepted = new List<AuditRecord>();
-        while (reader.Read())
-        {
-            accepted.Add(JsonSerializer.Deserialize<AuditRecord>(reader.GetString(0), Wire.Json)!);
-        }
-        return accepted;
     }
 
     /// <summary>The started record of a look, if capture began.</summary>

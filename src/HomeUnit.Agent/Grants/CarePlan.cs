@@ -13,13 +13,15 @@ public sealed record CarePlan(
     IReadOnlyList<PlannedCheck> Checks,
     FollowUpRule? FollowUp,
     IReadOnlySet<DateOnly> PausedNights,
-    DateTimeOffset ValidFrom)
+    DateTimeOffset ValidFrom,
+    TimeSpan? PrivacyPause = null)
 {
     public const int MaxChecks = 48;
     public const int MaxPausedNights = 1000;
     public const int MaxToleranceMinutes = 120;
     public const int MaxFollowUpMinutes = 180;
     public const int MaxFollowUps = 10;
+    public const int MaxPrivacyPauseMinutes = 480;
 
     /// <summary>The plan, or null if any field is out of range (unknown zone, bad time, duplicate check id...).</summary>
     public static CarePlan? From(CarePlanPayload p)
@@ -27,6 +29,7 @@ public sealed record CarePlan(
         if (p.Version < 1 || p.ValidFrom < 0 || p.ValidFrom > 253_402_300_799 || p.Checks.Count > MaxChecks
             || (p.PausedNights?.Count ?? 0) > MaxPausedNights
             || p.FollowUp is { WithinMinutes: < 1 or > MaxFollowUpMinutes } or { Max: < 0 or > MaxFollowUps }
+            || p.PrivacyPause is { MaxMinutes: < 1 or > MaxPrivacyPauseMinutes }
             || !TimeZoneInfo.TryFindSystemTimeZoneById(p.Tz, out var zone))
         {
             return null;
@@ -51,7 +54,8 @@ public sealed record CarePlan(
             }
             paused.Add(date);
         }
-        return new CarePlan(p.Version, zone, checks, p.FollowUp, paused, DateTimeOffset.FromUnixTimeSeconds(p.ValidFrom));
+        return new CarePlan(p.Version, zone, checks, p.FollowUp, paused, DateTimeOffset.FromUnixTimeSeconds(p.ValidFrom),
+            p.PrivacyPause is { } pause ? TimeSpan.FromMinutes(pause.MaxMinutes) : null);
     }
 
     public bool InForceAt(DateTimeOffset now) => now >= ValidFrom;

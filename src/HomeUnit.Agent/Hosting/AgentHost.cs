@@ -1,11 +1,15 @@
 using HomeUnit.Agent.Audit;
 using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Health;
+using HomeUnit.Agent.Ledger;
 using HomeUnit.Agent.Link;
 using HomeUnit.Agent.Session;
 using HomeUnit.Agent.State;
 using HomeUnit.Drivers;
+using System.Device.Gpio;
+using System.Device.Gpio.Drivers;
 using HomeUnit.Drivers.Camera;
+using HomeUnit.Drivers.Gpio;
 using HomeUnit.Drivers.Kernel;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -119,6 +123,30 @@ public static class AgentHost
     public static SimulatedKernel? PrepareSimulation(ConfigurationSources sources, IConfiguration configuration) =>
         sources.Simulate ? SimulatedKernel.Create(configuration["Hardware:Root"]!) : null;
 
+    /// <summary>What the ledger notes as the unit's conditions: its faults and whether the link is up.</summary>
+    private static HashSet<string> UnitConditions(HealthState health, LinkService link, PrivacyPause pause)
+    {
+        var now = health.Faults.Select(Conditions.Fault).ToHashSet();
+        if (link.Status.State != LinkState.Online)
+        {
+            now.Add(Conditions.Offline);
+        }
+        if (pause.Until is not null)
+        {
+            now.Add(Conditions.PrivacyPaused);
+        }
+        return now;
+    }
+
+    /// <summary>The privacy button: the simulated GPIO driver on the simulated tree, libgpiod on a Pi.</summary>
+    public static PrivacyButton CreateButton(AgentOptions options, HardwareTimeline timeline, bool simulated)
+    {
+        GpioDriver driver = simulated
+            ? new SimulatedGpioDriver(new KernelFiles(options.Hardware.Root), new Dictionary<int, string> { [options.Hardware.ButtonPin] = SimulatedKernel.PrivacyButtonFile })
+            : new LibGpiodDriver(options.Hardware.ButtonChip);
+        return new PrivacyButton(new GpioController(driver), options.Hardware.ButtonPin, timeline);
+    }
+
     public static IHost Build(AgentOptions options, IConfigurationRoot configuration, TrustedKeys trustedKeys, SimulatedKernel? simulation, RunFlags flags)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
@@ -186,6 +214,15 @@ public static class AgentHost
         services.AddSingleton(sp => new Readiness(sp.GetRequiredService<SelfTest>(), sp.GetRequiredService<CarePlanStore>(),
             sp.GetRequiredService<Events>(), sp.GetRequiredService<LoopHeartbeats>(), TimeProvider.System,
             TimeSpan.FromMinutes(options.Health.ReadinessLeadMinutes), sp.GetRequiredService<ILogger<Readiness>>()));
+        services.AddSingleton(sp => new PrivacyPause(sp.GetRequiredService<SessionMachine>(), sp.GetRequiredService<CarePlanStore>(),
+            sp.GetRequiredService<AuditLog>(), sp.GetRequiredService<Events>(), () => CreateButton(options, timeline, simulation is not null),
+            sp.GetRequiredService<LoopHeartbeats>(), TimeProvider.System, sp.GetRequiredService<ILogger<PrivacyPause>>()));
+        services.AddSingleton(sp => new ConditionLog(sp.GetRequiredService<StateDatabase>()));
+        services.AddSingleton(sp => new NightLedger(sp.GetRequiredService<AuditLog>(), sp.GetRequiredService<Events>(),
+            sp.GetRequiredService<ConditionLog>(), sp.GetRequiredService<CarePlanStore>(),
+            () => UnitConditions(sp.GetRequiredService<HealthState>(), sp.GetRequiredService<LinkService>(), sp.GetRequiredService<PrivacyPause>()),
+            () => sp.GetRequiredService<SessionMachine>().Current, sp.GetRequiredService<LoopHeartbeats>(), TimeProvider.System,
+            sp.GetRequiredService<ILogger<NightLedger>>()));
         services.AddSingleton<CentralMessages>();
         services.AddSingleton(sp => sp.GetRequiredService<LinkService>().Inbound);
 
@@ -201,7 +238,10 @@ public static class AgentHost
         services.AddHostedService(sp => sp.GetRequiredService<Readiness>());
         services.AddHostedService<RefusalFlush>();
         services.AddHostedService<HandoverExpiry>();
+        // A pause left running by the last run is in force again before any grant is handled (PrivacyPause.StartAsync).
+        services.AddHostedService(sp => sp.GetRequiredService<PrivacyPause>());
         services.AddHostedService(sp => sp.GetRequiredService<CentralMessages>());
+        services.AddHostedService(sp => sp.GetRequiredService<NightLedger>());
         if (flags.LiveView)
         {
             services.AddHostedService<LiveView>();

@@ -62,6 +62,10 @@ public sealed class AgentOptions
     {
         var problems = new List<string>();
         Require(problems, "Hardware:Root", Hardware.Root);
+        if (Hardware.ButtonChip is < 0 or > 15 || Hardware.ButtonPin is < 0 or > 53)
+        {
+            problems.Add($"Hardware:ButtonChip/ButtonPin: gpiochip{Hardware.ButtonChip} line {Hardware.ButtonPin} is out of range (chip 0–15, line 0–53)");
+        }
         if (!Directory.Exists(Hardware.Root))
         {
             problems.Add($"Hardware:Root: '{Hardware.Root}' does not exist");
@@ -202,6 +206,12 @@ public sealed class HardwareOptions
 
     /// <summary>The power_supply device the UPS's power-good pin appears as.</summary>
     public string PowerSupply { get; set; } = "mains";
+
+    /// <summary>The GPIO chip (<c>/dev/gpiochipN</c>) the privacy button's pin is on.</summary>
+    public int ButtonChip { get; set; }
+
+    /// <summary>The privacy button's GPIO line (BCM numbering): a push button to ground, the pull-up on.</summary>
+    public int ButtonPin { get; set; } = 27;
 }
 
 public sealed class ServoOptions

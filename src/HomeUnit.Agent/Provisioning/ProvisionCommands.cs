@@ -3,6 +3,7 @@ using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Link;
 using HomeUnit.Agent.State;
 using HomeUnit.Drivers;
+using Microsoft.Extensions.Logging;
 
 namespace HomeUnit.Agent.Provisioning;
 
@@ -125,9 +126,14 @@ public static class ProvisionCommands
 
     public static Command Decommission()
     {
-        var force = new Option<bool>("--force") { Description = "Erase even though records have not reached the central (export them first)" };
-        var command = new Command("decommission", "Take the unit out of service: safe state, then erase its keys and state") { force };
-        command.SetAction(async parse =>
+        var deviceId = new Option<string>("--device-id") { Description = "This unit's id, typed back from its label: a unit is never taken out of service by mistake", Required = true };
+        var force = new Option<bool>("--force") { Description = "Erase even though the central could not be told or records have not reached it (export them first)" };
+        var wait = new Option<int>("--wait-seconds") { Description = "How long to try to reach the central", DefaultValueFactory = _ => 60 };
+        var command = new Command("decommission", "Take the unit out of service: show its last nights, safe state, tell the central, then erase its keys and state")
+        {
+            deviceId, force, wait,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
         {
             if (!Program.TryConfigure(Program.Sources(parse), out var options, out _, out var simulation, hardwareOnly: true))
             {
@@ -135,27 +141,10 @@ public static class ProvisionCommands
             }
             using (simulation)
             {
-                await AgentHost.CreateHardware(options, new HardwareTimeline()).DriveSafeStateAsync();
-                var pending = File.Exists(Path.Combine(options.State.Directory, "homeunit.db"))
-                    ? new Outbox(new StateDatabase(options.State.Directory), int.MaxValue).Count()
-                    : 0;
-                if (pending > 0 && !parse.GetValue(force))
-                {
-                    Console.Error.WriteLine($"homeunit decommission: {pending} audit records and events have not reached the central yet.");
-                    Console.Error.WriteLine("Connect the unit until they are delivered, or export them (`homeunit audit list --json`) and use --force.");
-                    return Program.ExitFailed;
-                }
-                var erased = new List<string>();
-                foreach (var path in new[] { options.State.Directory, options.Trust.KeysDirectory, Path.Combine(Path.GetDirectoryName(AgentHost.SystemConfigFile)!, "tls") })
-                {
-                    if (Directory.Exists(path))
-                    {
-                        Directory.Delete(path, recursive: true);
-                        erased.Add(path);
-                    }
-                }
-                Console.WriteLine(erased.Count == 0 ? "nothing to erase." : $"erased {string.Join(", ", erased)}; the unit is in the safe state (lens up, IR off, red).");
-                return Program.ExitOk;
+                using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+                var erase = new[] { options.State.Directory, options.Trust.KeysDirectory, Path.Combine(Path.GetDirectoryName(AgentHost.SystemConfigFile)!, "tls") };
+                var decommissioner = new Decommissioner(options, AgentHost.CreateHardware(options, new HardwareTimeline()), erase, Console.Out, loggers);
+                return await decommissioner.RunAsync(parse.GetValue(deviceId)!, parse.GetValue(force), TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(wait))), cancellationToken);
             }
         });
         return command;

@@ -33,8 +33,11 @@ public static class EndReasons
     public const string LightFault = "light-fault";
     public const string StorageFault = "storage-fault";
 
+    /// <summary>The resident pressed the privacy button.</summary>
+    public const string PrivacyPaused = "privacy-paused";
+
     /// <summary>Ends that are not the look's ordinary end and so are recorded as <c>session.aborted</c>.</summary>
-    public static bool IsAbort(string reason) => reason is not (Completed or Stopped);
+    public static bool IsAbort(string reason) => reason is not (Completed or Stopped or PrivacyPaused);
 }
 
 /// <summary>What became of a request to start a look.</summary>
@@ -47,6 +50,8 @@ public enum StartOutcome
     AuditUnavailable,
     /// <summary>An earlier capture could not be stopped: no look until the agent restarts (and systemd kills its control group).</summary>
     Faulted,
+    /// <summary>The resident has paused the camera: refused as <c>privacy-paused</c>.</summary>
+    Paused,
 }
 
 /// <summary>
@@ -60,6 +65,9 @@ public enum StartOutcome
 /// <item>P2: stopping always turns the lens up and disables PWM.</item>
 /// </list>
 /// Every state has a fault path to Stopping. Hardware transitions are written to the timeline by the drivers.
+/// The resident's privacy pause lies across the states: <see cref="Pause"/> ends a running look at once
+/// (reason <c>privacy-paused</c>) and no look starts until <see cref="Resume"/>; while idle and paused the
+/// light shows the pause pattern (red with a dark beat, never green).
 /// </summary>
 public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events events, TimeProvider clock, ILogger<SessionMachine> log)
 {
@@ -71,6 +79,8 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
     private SessionState state = SessionState.Idle;
     private bool captureOrphaned;
     private bool cameraInUse;
+    private bool paused;
+    private ITimer? refusedFlicker;
 
     public SessionState State
     {
@@ -90,6 +100,10 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
             if (captureOrphaned)
             {
                 return StartOutcome.Faulted;
+            }
+            if (paused)
+            {
+                return StartOutcome.Paused;
             }
             if (current is not null || cameraInUse)
             {
@@ -123,6 +137,60 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
             }
             current.End(reason);
             return true;
+        }
+    }
+
+    /// <summary>The resident's pause begins: a running look ends now; none starts until <see cref="Resume"/>.</summary>
+    public void Pause()
+    {
+        lock (gate)
+        {
+            paused = true;
+            if (current is not null)
+            {
+                current.End(EndReasons.PrivacyPaused); // the light follows once capture has stopped
+            }
+            else
+            {
+                TryHardware(hardware.Light.ShowPaused, "light");
+            }
+        }
+    }
+
+    /// <summary>The pause is over: looks may start again, and the light is steady red.</summary>
+    public void Resume()
+    {
+        lock (gate)
+        {
+            paused = false;
+            if (current is null)
+            {
+                TryHardware(hardware.Light.ShowCameraOff, "light");
+            }
+        }
+    }
+
+    /// <summary>A press the care plan allows no pause for: a short red flicker while idle, then steady red.</summary>
+    public void ShowPressRefused()
+    {
+        lock (gate)
+        {
+            if (current is not null || paused)
+            {
+                return;
+            }
+            TryHardware(hardware.Light.ShowRefused, "light");
+            refusedFlicker?.Dispose();
+            refusedFlicker = clock.CreateTimer(_ =>
+            {
+                lock (gate)
+                {
+                    if (current is null && !paused)
+                    {
+                        TryHardware(hardware.Light.ShowCameraOff, "light");
+                    }
+                }
+            }, null, StatusLight.RefusedFor, Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -277,6 +345,10 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
             new { grant = look.Request.GrantId, reason, durationMs = ended.DurationMs });
         lock (gate)
         {
+            if (captureGone && paused)
+            {
+                TryHardware(hardware.Light.ShowPaused, "light");
+            }
             current = null;
             SetState(SessionState.Idle);
         }

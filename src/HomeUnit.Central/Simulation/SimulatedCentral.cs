@@ -77,13 +77,14 @@ public sealed class SimulatedCentral : IAsyncDisposable
 , $"status {state}", timeout);
 
     /// <summary>A care plan with one check at the current local time (±15 min), published retained as the central does.</summary>
-    public async Task<string> PublishCarePlanAsync(long version = 1, string tz = "Europe/Stockholm")
+    public async Task<string> PublishCarePlanAsync(long version = 1, string tz = "Europe/Stockholm", int? privacyPauseMinutes = null)
     {
         var now = DateTimeOffset.UtcNow;
         var local = TimeZoneInfo.ConvertTime(now, TimeZoneInfo.FindSystemTimeZoneById(tz));
         var at = local.ToString("HH:mm", System.Globalization.CultureInfo.InvariantCulture);
         var plan = new CarePlanPayload(Signer.Issuer, DeviceId, now.ToUnixTimeSeconds(), version, tz,
-            [new CarePlanCheck("c1", at, 15)], 0, new FollowUpRule(30, 2), []);
+            [new CarePlanCheck("c1", at, 15)], 0, new FollowUpRule(30, 2), [],
+            PrivacyPause: privacyPauseMinutes is { } minutes ? new PrivacyPauseRule(minutes) : null);
         await Client.PublishAsync(Topic(Topics.CarePlan), Signer.Sign(plan), retain: true);
         return at;
     }
@@ -116,6 +117,24 @@ public sealed class SimulatedCentral : IAsyncDisposable
 
     public Task<MqttMessage> WaitForEventAsync(string type, TimeSpan? timeout = null) =>
         Client.WaitForAsync(m => m.Topic == Topic(Topics.Event) && Json(m).GetProperty("type").GetString() == type, $"event {type}", timeout);
+
+    /// <summary>
+    /// Presses the unit's privacy button as a resident would: held until the unit has seen it (its hardware
+    /// timeline shows the press), then let go until it has seen that too, and a little longer than the debounce time.
+    /// </summary>
+    public async Task PressPrivacyButtonAsync()
+    {
+        var timeline = Path.Combine(StateDirectory, "timeline.jsonl");
+        List<Drivers.TimelineEntry> Seen(string state) => [.. Drivers.HardwareTimeline.ReadFile(timeline).Where(e => e.Part == Drivers.Parts.Button && e.State == state)];
+        var pressed = Seen("pressed").Count;
+        SetKernelFile(Drivers.Kernel.SimulatedKernel.PrivacyButtonFile, "1");
+        await Eventually.True(() => Seen("pressed").Count > pressed, "the unit to see the button pressed");
+        var released = Seen("released").Count;
+        SetKernelFile(Drivers.Kernel.SimulatedKernel.PrivacyButtonFile, "0");
+        // Let go for longer than contact bounce lasts, as a resident's next press would be (timeline stamps are CLOCK_MONOTONIC).
+        await Eventually.True(() => Seen("released") is { } seen && seen.Count > released
+            && Drivers.HardwareTimeline.Now() - seen[^1].Nanoseconds > 2 * Drivers.Gpio.PrivacyButton.Debounce.TotalNanoseconds, "the unit to see the button released");
+    }
 
     /// <summary>Writes a kernel file of the simulated unit, as the hardware would change it (power cut, alarm).</summary>
     public void SetKernelFile(string relative, string value) => File.WriteAllText(Path.Combine(KernelRoot, relative), value);

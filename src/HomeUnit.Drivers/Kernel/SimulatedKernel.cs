@@ -18,6 +18,9 @@ public sealed class SimulatedKernel : IDisposable
 {
     public const string MainsSupply = "mains";
 
+    /// <summary>The resident's privacy button: <c>1</c> while pressed, <c>0</c> when released (read by the simulated GPIO driver).</summary>
+    public const string PrivacyButtonFile = "sim/privacy-button";
+
     private readonly List<FileSystemWatcher> exportWatchers = [];
 
     private SimulatedKernel(string root, SimulatedBoard board)
@@ -28,6 +31,10 @@ public sealed class SimulatedKernel : IDisposable
         {
             WriteFile($"sys/class/leds/{label}/brightness", "0");
             WriteFile($"sys/class/leds/{label}/max_brightness", "1");
+            WriteFile($"sys/class/leds/{label}/trigger", "[none] timer heartbeat");
+            // The kernel adds these when the timer trigger is chosen; here they are always there.
+            WriteFile($"sys/class/leds/{label}/delay_on", "500");
+            WriteFile($"sys/class/leds/{label}/delay_off", "500");
         }
         // Pi 5 has more than one PWM chip: discovery must pick by device link, not by number.
         if (board == SimulatedBoard.Pi5)
@@ -46,6 +53,7 @@ public sealed class SimulatedKernel : IDisposable
         WriteFile("sys/class/hwmon/hwmon1/in0_lcrit_alarm", "0");
         WriteFile("dev/video0", "");
         WriteFile("run/systemd/timesync/synchronized", "");
+        WriteFile(PrivacyButtonFile, "0");
         // The kernel acts when export is written, so the simulation does too (inotify): polling the
         // export files would keep a thread waking a hundred times a second on an idle unit.
         foreach (var chip in Files.Children("sys/class/pwm"))
@@ -86,6 +94,9 @@ public sealed class SimulatedKernel : IDisposable
         if (present) WriteFile("dev/video0", "");
         else File.Delete(Files.PathOf("dev/video0"));
     }
+
+    /// <summary>Holds the privacy button down (true) or lets it go.</summary>
+    public void SetPrivacyButton(bool pressed) => Files.Write(PrivacyButtonFile, pressed ? "1" : "0");
 
     public void SetClockSynchronized(bool synchronized)
     {
