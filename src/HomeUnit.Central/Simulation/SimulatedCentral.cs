@@ -55,6 +55,9 @@ public sealed class SimulatedCentral : IAsyncDisposable
         return central;
     }
 
+    /// <summary>Environment variables the unit's process starts with (e.g. those of the shipped systemd unit).</summary>
+    public Dictionary<string, string> UnitEnvironment { get; } = [];
+
     /// <summary>Starts the unit: <c>homeunit run --simulate --timeline</c> pointed at this broker and key.</summary>
     public AgentProcess StartUnit(params string[] extraSettings)
     {
@@ -66,7 +69,7 @@ public sealed class SimulatedCentral : IAsyncDisposable
             $"Mqtt:CaFile={tls.CaFile}", $"Mqtt:CertFile={tls.CertFile}", $"Mqtt:KeyFile={tls.KeyFile}",
             "Mqtt:ReconnectMaxSeconds=2", .. extraSettings,
         ];
-        Agent = AgentProcess.Start(["run", "--simulate", "--timeline", .. settings.SelectMany(s => new[] { "--set", s })]);
+        Agent = AgentProcess.Start(["run", "--simulate", "--timeline", .. settings.SelectMany(s => new[] { "--set", s })], UnitEnvironment);
         return Agent;
     }
 

@@ -225,4 +225,21 @@ public sealed class BrokerLeastPrivilegeTests(ITestOutputHelper output) : IAsync
         Assert.Equal(MqttConnectionState.Connected, other.State);
         Assert.Contains("certificate verify failed", broker.Log, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_message_larger_than_a_unit_accepts_is_refused_at_the_broker_and_never_stalls_the_units_grants()
+    {
+        var central = await Central("central");
+        var device = await Subscribed(A, A, $"homeunit/v1/{A}/grant");
+
+        // mosquitto 2.0 keeps an unsendable message's in-flight slot forever; 20 of them would stop the unit's grants.
+        for (var i = 0; i < 21; i++)
+        {
+            await Assert.ThrowsAnyAsync<MqttException>(() => central.PublishAsync($"homeunit/v1/{A}/grant", new byte[70_000]));
+        }
+        await central.PublishAsync($"homeunit/v1/{A}/grant", "after-the-oversized-ones");
+
+        var next = await NextMessage(device);
+        Assert.Equal("after-the-oversized-ones", Text(next));
+    }
 }
