@@ -5,11 +5,9 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using HomeUnit.Agent.Link;
 using HomeUnit.Central.Simulation;
 using HomeUnit.Drivers.Camera;
 using HomeUnit.Protocol;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace HomeUnit.Central;
 
@@ -66,7 +64,7 @@ public static class Program
             Console.Error.WriteLine(e.Message);
             return ExitCodes.BadInput;
         }
-        catch (Exception e) when (e is TimeoutException or MqttException)
+        catch (Exception e) when (e is TimeoutException or IOException)
         {
             Console.Error.WriteLine(e.Message);
             return ExitCodes.Unreachable;
@@ -150,7 +148,7 @@ public static class Program
     }
 
     /// <summary>The broker settings, or null when no <c>--broker</c> was given.</summary>
-    private static MqttOptions? Broker(ParseResult r)
+    private static BrokerAddress? Broker(ParseResult r)
     {
         if (r.GetValue(BrokerOption) is not { } broker)
         {
@@ -172,18 +170,7 @@ public static class Program
         {
             throw new BadInputException($"{file.FullName} does not exist");
         }
-        return new MqttOptions
-        {
-            Host = host,
-            Port = port,
-            CaFile = tls[0]?.FullName,
-            CertFile = tls[1]?.FullName,
-            KeyFile = tls[2]?.FullName,
-            AllowInsecure = tls[0] is null,
-            KeepAliveSeconds = 10,
-            ReconnectMaxSeconds = 2,
-            ConnectTimeoutSeconds = 10,
-        };
+        return new BrokerAddress(host, port, tls[0]?.FullName, tls[1]?.FullName, tls[2]?.FullName);
     }
 
     private static string ClientId(ParseResult r, string verb) => r.GetValue(ClientIdOption) ?? $"homeunit-central-{verb}-{Guid.NewGuid().ToString()[..8]}";
@@ -196,7 +183,7 @@ public static class Program
             Console.WriteLine(token);
             return ExitCodes.Ok;
         }
-        await using var client = await CentralClient.ConnectAsync(broker, NullLogger.Instance, [], ClientId(r, topic), keepMessages: false, timeout: TimeSpan.FromSeconds(10));
+        await using var client = await CentralClient.ConnectAsync(broker, [], ClientId(r, topic), keepMessages: false, timeout: TimeSpan.FromSeconds(10));
         await client.PublishAsync(Topics.For(device, topic), token, retain);
         Console.WriteLine($"published {what} to {Topics.For(device, topic)}{(retain ? " (retained)" : "")}");
         return ExitCodes.Ok;

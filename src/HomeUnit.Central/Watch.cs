@@ -1,9 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using HomeUnit.Agent.Link;
 using HomeUnit.Central.Simulation;
 using HomeUnit.Protocol;
-using Microsoft.Extensions.Logging.Abstractions;
 using Spectre.Console;
 
 namespace HomeUnit.Central;
@@ -24,14 +22,15 @@ public sealed class Watch(string deviceId, bool json, TextWriter output)
     private int records;
     private int duplicates;
     private string? broken;
+    private bool summarised;
 
     /// <summary>Subscribes as <paramref name="clientId"/> (a persistent session: records sent while away arrive on return) until cancelled.</summary>
-    public async Task<int> RunAsync(MqttOptions broker, string clientId, CancellationToken cancellationToken)
+    public async Task<int> RunAsync(BrokerAddress broker, string clientId, CancellationToken cancellationToken)
     {
         string[] filters = [Topics.For(deviceId, Topics.Status), Topics.For(deviceId, Topics.Event), Topics.For(deviceId, Topics.Audit)];
-        await using var client = await CentralClient.ConnectAsync(broker, NullLogger.Instance, filters, clientId, keepMessages: false);
-        client.Received += Show;
-        Note("watching", $"{Topics.Prefix(deviceId)}{{status,event,audit}} on {broker.Host}:{broker.EffectivePort}");
+        await using var client = await CentralClient.ConnectAsync(broker, filters, clientId, keepMessages: false);
+        client.Received += message => Show(message.Topic, message.Payload);
+        Note("watching", $"{Topics.Prefix(deviceId)}{{status,event,audit}} on {broker}");
         try
         {
             await Task.Delay(Timeout.Infinite, cancellationToken);
@@ -39,20 +38,23 @@ public sealed class Watch(string deviceId, bool json, TextWriter output)
         catch (OperationCanceledException)
         {
         }
-        client.Received -= Show;
         return Summary();
     }
 
-    /// <summary>One message from the broker, shown and checked.</summary>
-    public void Show(MqttMessage message)
+    /// <summary>One message from the broker (its full topic and payload), shown and checked.</summary>
+    public void Show(string fullTopic, byte[] message)
     {
         lock (gate)
         {
-            var topic = message.Topic[(message.Topic.LastIndexOf('/') + 1)..];
+            if (summarised)
+            {
+                return;
+            }
+            var topic = fullTopic[(fullTopic.LastIndexOf('/') + 1)..];
             JsonObject? payload;
             try
             {
-                payload = JsonNode.Parse(message.Payload)?.AsObject();
+                payload = JsonNode.Parse(message)?.AsObject();
             }
             catch (Exception e) when (e is JsonException or InvalidOperationException)
             {
@@ -60,7 +62,7 @@ public sealed class Watch(string deviceId, bool json, TextWriter output)
             }
             if (payload is null)
             {
-                Emit(topic, null, "malformed", $"not a JSON object ({message.Payload.Length} bytes)", Style.Bad);
+                Emit(topic, null, "malformed", $"not a JSON object ({message.Length} bytes)", Style.Bad);
                 return;
             }
             switch (topic)
@@ -159,6 +161,7 @@ public sealed class Watch(string deviceId, bool json, TextWriter output)
     {
         lock (gate)
         {
+            summarised = true;
             var missing = chain.Missing();
             var text = broken is not null ? $"audit chain BROKEN: {broken}"
                 : missing.Count > 0 ? $"audit chain: {records} records, {missing.Count} missing ({string.Join(", ", missing.Take(10))}{(missing.Count > 10 ? ", …" : "")})"

@@ -5,6 +5,12 @@ using Microsoft.Extensions.Logging;
 
 namespace HomeUnit.Central.Simulation;
 
+/// <summary>Where the central's broker is, and the central's mTLS files (all null: plain TCP).</summary>
+public sealed record BrokerAddress(string Host, int Port, string? CaFile = null, string? CertFile = null, string? KeyFile = null)
+{
+    public override string ToString() => $"{Host}:{Port}";
+}
+
 /// <summary>
 /// The central's side of the broker, for the tool's verbs, the demo and tests: a persistent session that
 /// reconnects by itself (so it survives broker restarts) and, unless told not to, keeps every message it receives.
@@ -32,6 +38,21 @@ public sealed class CentralClient : IAsyncDisposable
         this.log = log;
         loop = Task.Run(RunAsync);
     }
+
+    /// <summary>Connects to <paramref name="broker"/> as the central's tools do: a quick reconnect, a short keepalive.</summary>
+    public static Task<CentralClient> ConnectAsync(BrokerAddress broker, string[] filters, string clientId, bool keepMessages, TimeSpan? timeout = null) =>
+        ConnectAsync(new MqttOptions
+        {
+            Host = broker.Host,
+            Port = broker.Port,
+            CaFile = broker.CaFile,
+            CertFile = broker.CertFile,
+            KeyFile = broker.KeyFile,
+            AllowInsecure = broker.CaFile is null,
+            KeepAliveSeconds = 10,
+            ReconnectMaxSeconds = 2,
+            ConnectTimeoutSeconds = 10,
+        }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, filters, clientId, keepMessages, timeout);
 
     /// <summary>Connects and returns once its subscriptions are in place (a <see cref="TimeoutException"/> if the broker cannot be reached in time).</summary>
     public static async Task<CentralClient> ConnectAsync(MqttOptions options, ILogger log, string[] filters, string clientId = "central", bool keepMessages = true, TimeSpan? timeout = null)
@@ -66,10 +87,18 @@ public sealed class CentralClient : IAsyncDisposable
 
     public Task PublishAsync(string topic, string payload, bool retain = false) => PublishAsync(topic, Encoding.UTF8.GetBytes(payload), retain);
 
+    /// <summary>Publishes with QoS 1 and waits for the broker's PUBACK; an <see cref="IOException"/> if the broker refuses it or the connection drops.</summary>
     public async Task PublishAsync(string topic, byte[] payload, bool retain = false)
     {
         var connection = await Eventually.Until(() => current is { State: MqttConnectionState.Connected } c ? c : null, "the central to be connected");
-        await connection.PublishAsync(topic, payload, retain, CancellationToken.None);
+        try
+        {
+            await connection.PublishAsync(topic, payload, retain, CancellationToken.None);
+        }
+        catch (MqttException e)
+        {
+            throw new IOException($"publishing on {topic} failed: {e.Message}", e);
+        }
     }
 
     private async Task RunAsync()

@@ -34,7 +34,7 @@ public static class Demo
         }
         await using var _ = central;
         var watch = new Watch(DeviceId, json: false, Console.Out);
-        central.Client.Received += watch.Show;
+        central.Client.Received += message => watch.Show(message.Topic, message.Payload);
         // The readiness self-test runs a minute before each check (5 by default), so the night fits in the demo.
         var unit = central.StartUnit("Health:ReadinessLeadMinutes=1");
         var timeline = new List<(string Part, string State)>();
@@ -55,10 +55,6 @@ public static class Demo
             AnsiConsole.MarkupLineInterpolated($"[red]demo failed: {e.Message}[/]");
             Console.WriteLine(unit.Output);
             return ExitCodes.Failed;
-        }
-        finally
-        {
-            central.Client.Received -= watch.Show;
         }
     }
 
