@@ -14,6 +14,10 @@ namespace HomeUnit.Drivers;
 /// <item><see cref="ShowRefused"/>: the answer to a press when the care plan allows no pause — a quick red
 /// flicker (<see cref="RefusedBeat"/>) for about a second, then steady red again.</item>
 /// </list>
+/// The beat is made here by writing <c>brightness</c>, the one LED file the agent's group may write (the
+/// kernel's timer trigger would need <c>trigger</c> and the <c>delay_*</c> files it creates as root). The
+/// timeline records the pattern when it starts, not every beat. Every change of colour stops the beat first,
+/// under one lock, so no beat can light red once green is on.
 /// </summary>
 public sealed class StatusLight(LedClassDevice red, LedClassDevice green, HardwareTimeline timeline)
 {
@@ -27,11 +31,29 @@ public sealed class StatusLight(LedClassDevice red, LedClassDevice green, Hardwa
 
     public IEnumerable<LedClassDevice> Devices => [red, green];
 
+    private readonly object gate = new();
+    private long beatGeneration;
+    private ITimer? beat;
+
     /// <summary>Green: call before capture starts.</summary>
-    public void ShowCameraOn() => Switch(green, Parts.Green, red, Parts.Red);
+    public void ShowCameraOn()
+    {
+        lock (gate)
+        {
+            StopBeat();
+            Switch(green, Parts.Green, red, Parts.Red);
+        }
+    }
 
     /// <summary>Red: call only after capture has stopped.</summary>
-    public void ShowCameraOff() => Switch(red, Parts.Red, green, Parts.Green);
+    public void ShowCameraOff()
+    {
+        lock (gate)
+        {
+            StopBeat();
+            Switch(red, Parts.Red, green, Parts.Green);
+        }
+    }
 
     /// <summary>The privacy pause: red with a short dark beat every two seconds. Call only while no capture runs.</summary>
     public void ShowPaused() => ShowRedPattern(PausedOn, PausedOff, "paused");
@@ -41,10 +63,41 @@ public sealed class StatusLight(LedClassDevice red, LedClassDevice green, Hardwa
 
     private void ShowRedPattern(TimeSpan on, TimeSpan off, string name)
     {
-        red.Blink(on, off);
-        timeline.Record(Parts.Red, $"blink {name} {on.TotalMilliseconds:0}/{off.TotalMilliseconds:0} ms");
-        green.Set(false);
-        timeline.Record(Parts.Green, "off");
+        lock (gate)
+        {
+            StopBeat();
+            Switch(red, Parts.Red, green, Parts.Green);
+            timeline.Record(Parts.Red, $"blink {name} {on.TotalMilliseconds:0}/{off.TotalMilliseconds:0} ms");
+            var generation = beatGeneration;
+            var lit = true;
+            beat = TimeProvider.System.CreateTimer(_ =>
+            {
+                lock (gate)
+                {
+                    if (generation != beatGeneration)
+                    {
+                        return; // the pattern was stopped or replaced while this beat waited
+                    }
+                    lit = !lit;
+                    try
+                    {
+                        red.Set(lit);
+                    }
+                    catch (HardwareFault)
+                    {
+                        // Health reads the LED's files and reports light.fault; the beat goes on.
+                    }
+                    beat?.Change(lit ? on : off, Timeout.InfiniteTimeSpan);
+                }
+            }, null, on, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void StopBeat()
+    {
+        beatGeneration++;
+        beat?.Dispose();
+        beat = null;
     }
 
     private void Switch(LedClassDevice on, string onPart, LedClassDevice off, string offPart)

@@ -31,10 +31,6 @@ public sealed class SimulatedKernel : IDisposable
         {
             WriteFile($"sys/class/leds/{label}/brightness", "0");
             WriteFile($"sys/class/leds/{label}/max_brightness", "1");
-            WriteFile($"sys/class/leds/{label}/trigger", "[none] timer heartbeat");
-            // The kernel adds these when the timer trigger is chosen; here they are always there.
-            WriteFile($"sys/class/leds/{label}/delay_on", "500");
-            WriteFile($"sys/class/leds/{label}/delay_off", "500");
         }
         // Pi 5 has more than one PWM chip: discovery must pick by device link, not by number.
         if (board == SimulatedBoard.Pi5)

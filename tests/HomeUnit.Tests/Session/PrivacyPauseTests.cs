@@ -1,4 +1,5 @@
 using System.Device.Gpio;
+using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Session;
 using HomeUnit.Central.Simulation;
@@ -39,8 +40,6 @@ public sealed class PrivacyPauseTests : IDisposable
     private Task PlanAsync(int? pauseMinutes = 60) =>
         rig.ApplyPlanAsync(GrantRig.Plan() with { PrivacyPause = pauseMinutes is { } m ? new PrivacyPauseRule(m) : null });
 
-    private string Led(string label, string file) => unit.Kernel.Files.Read($"sys/class/leds/{label}/{file}").Trim();
-
     private List<AuditRecord> Records(string type) => unit.Audit.List().Where(r => r.Type == type).ToList();
 
     [Fact]
@@ -60,7 +59,8 @@ public sealed class PrivacyPauseTests : IDisposable
         var paused = Assert.Single(Records(AuditTypes.PrivacyPaused));
         Assert.Equal(Wire.Time(rig.Clock.GetUtcNow().AddMinutes(60)), paused.Until);
         Assert.Equal(StartOutcome.Paused, unit.Sessions.TryStart(UnitUnderTest.Request()));
-        Assert.Equal(("timer", "1700", "300"), (Led(StatusLight.RedLabel, "trigger"), Led(StatusLight.RedLabel, "delay_on"), Led(StatusLight.RedLabel, "delay_off")));
+        await Eventually.True(() => unit.Brightness(StatusLight.RedLabel) == "0", "red's dark beat");
+        await Eventually.True(() => unit.Brightness(StatusLight.RedLabel) == "1", "red lit again after the beat");
         Assert.Equal("0", unit.Brightness(StatusLight.GreenLabel));
         var timeline = unit.Timeline.Snapshot();
         TimelineAssert.GreenWheneverCapturing(timeline);
@@ -76,7 +76,7 @@ public sealed class PrivacyPauseTests : IDisposable
 
         Assert.Null(pause.Until);
         Assert.Equal(PrivacyPause.EndedByTime, Assert.Single(Records(AuditTypes.PrivacyResumed)).Reason);
-        Assert.Equal(("none", "1"), (Led(StatusLight.RedLabel, "trigger"), unit.Brightness(StatusLight.RedLabel)));
+        Assert.Equal("1", unit.Brightness(StatusLight.RedLabel));
         Assert.Equal("on", unit.Timeline.Snapshot().Last(e => e.Part == Parts.Red).State);
         Assert.Equal(StartOutcome.Started, unit.Sessions.TryStart(UnitUnderTest.Request()));
     }
@@ -115,7 +115,7 @@ public sealed class PrivacyPauseTests : IDisposable
         Assert.Empty(Records(AuditTypes.PrivacyPaused));
         Assert.StartsWith("blink refused", unit.Timeline.Snapshot().Last(e => e.Part == Parts.Red).State);
         await Eventually.True(() => unit.Timeline.Snapshot().Last(e => e.Part == Parts.Red).State == "on", "steady red after the flicker");
-        Assert.Equal("none", Led(StatusLight.RedLabel, "trigger"));
+        Assert.Equal("1", unit.Brightness(StatusLight.RedLabel));
         TimelineAssert.GreenWheneverCapturing(unit.Timeline.Snapshot());
         Assert.Equal(StartOutcome.Started, unit.Sessions.TryStart(UnitUnderTest.Request()));
     }
@@ -139,6 +139,27 @@ public sealed class PrivacyPauseTests : IDisposable
         Assert.Equal(PrivacyPause.EndedByTime, Assert.Single(Records(AuditTypes.PrivacyResumed)).Reason);
         Assert.Equal(StartOutcome.Started, later.TryStart(UnitUnderTest.Request()));
         await later.StopAsync(EndReasons.AgentStopping);
+    }
+
+    [Theory]
+    [InlineData(0, false)]
+    [InlineData(1, true)]
+    [InlineData(480, true)]
+    [InlineData(481, false)]
+    public void A_care_plan_pause_length_outside_1_to_480_minutes_makes_the_plan_malformed(int minutes, bool valid)
+    {
+        var plan = CarePlan.From(GrantRig.Plan() with { PrivacyPause = new PrivacyPauseRule(minutes) });
+
+        Assert.Equal(valid, plan is not null);
+        Assert.Equal(valid ? TimeSpan.FromMinutes(minutes) : null, plan?.PrivacyPause);
+    }
+
+    [Fact]
+    public void A_button_line_outside_the_chip_is_refused_by_the_configuration_check()
+    {
+        var options = new AgentOptions { Hardware = new HardwareOptions { Root = unit.Kernel.Files.Root, ButtonPin = 99 } };
+
+        Assert.Contains(options.ValidateHardware(), p => p.StartsWith("Hardware:ButtonChip/ButtonPin", StringComparison.Ordinal));
     }
 
     [Fact]
