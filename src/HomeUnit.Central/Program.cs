@@ -184,7 +184,7 @@ public static class Program
             return ExitCodes.Ok;
         }
         await using var client = await CentralClient.ConnectAsync(broker, [], ClientId(r, topic), keepMessages: false, timeout: TimeSpan.FromSeconds(10));
-        await client.PublishAsync(Topics.For(device, topic), token, retain);
+        await client.DeliverAsync(Topics.For(device, topic), token, retain);
         Console.WriteLine($"published {what} to {Topics.For(device, topic)}{(retain ? " (retained)" : "")}");
         return ExitCodes.Ok;
     }

@@ -87,13 +87,18 @@ public sealed class CentralClient : IAsyncDisposable
 
     public Task PublishAsync(string topic, string payload, bool retain = false) => PublishAsync(topic, Encoding.UTF8.GetBytes(payload), retain);
 
-    /// <summary>Publishes with QoS 1 and waits for the broker's PUBACK; an <see cref="IOException"/> if the broker refuses it or the connection drops.</summary>
     public async Task PublishAsync(string topic, byte[] payload, bool retain = false)
     {
         var connection = await Eventually.Until(() => current is { State: MqttConnectionState.Connected } c ? c : null, "the central to be connected");
+        await connection.PublishAsync(topic, payload, retain, CancellationToken.None);
+    }
+
+    /// <summary>As <see cref="PublishAsync(string, string, bool)"/>, for the tool's verbs: a refusal or a dropped connection is an <see cref="IOException"/>.</summary>
+    public async Task DeliverAsync(string topic, string payload, bool retain)
+    {
         try
         {
-            await connection.PublishAsync(topic, payload, retain, CancellationToken.None);
+            await PublishAsync(topic, payload, retain);
         }
         catch (MqttException e)
         {

@@ -157,7 +157,7 @@ public sealed class CentralToolTests : IDisposable
 
         var ended = await receiver.WaitForEndAsync();
 
-        Assert.Equal(ExitCodes.Ok, await receiver.StopAsync());
+        Assert.Equal(ExitCodes.Ok, await receiver.ExitedAsync());
         Assert.InRange(ended["frames"]!.GetValue<int>(), 10, 40);
         Assert.Equal(320, ended["width"]!.GetValue<int>());
         Assert.Equal(240, ended["height"]!.GetValue<int>());

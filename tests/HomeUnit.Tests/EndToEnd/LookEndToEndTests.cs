@@ -71,7 +71,7 @@ public sealed class LookEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal("operator-42", ended.Operator);
         Assert.InRange(ended.DurationMs!.Value, 2_500, 30_000);
         var stream = await receiver.WaitForEndAsync();
-        Assert.Equal(ExitCodes.Ok, await receiver.StopAsync());
+        Assert.Equal(ExitCodes.Ok, await receiver.ExitedAsync());
         Assert.True(stream["frames"]!.GetValue<int>() > 10, $"only {stream["frames"]} frames reached the receiver");
         Assert.Equal((640, 480), (stream["width"]!.GetValue<int>(), stream["height"]!.GetValue<int>()));
         var trail = watch.AuditRecords.Where(r => r.Grant == grant).Select(r => r.Type);

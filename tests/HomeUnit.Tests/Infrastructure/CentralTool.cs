@@ -115,6 +115,13 @@ public abstract class JsonLinesProcess : IDisposable
         Eventually.Until(() => Lines.FirstOrDefault(match) ?? (Process.HasExited && !Lines.Any(match) ? throw new InvalidOperationException($"homeunit-central exited waiting for {what}:\n{Process.Output}") : null),
             what, timeout ?? CentralTool.Generous);
 
+    /// <summary>Waits for the process to end by itself; returns the exit code.</summary>
+    public async Task<int> ExitedAsync()
+    {
+        await Process.WaitForExitAsync(CentralTool.Generous);
+        return Process.ExitCode;
+    }
+
     /// <summary>SIGTERM, as Ctrl+C would end it; returns the exit code.</summary>
     public async Task<int> StopAsync()
     {
