@@ -13,8 +13,10 @@ public static class Program
             case "fuzz-inputs": return await InputFuzz.RunAsync(args[1..]);
             case "footprint": return await Footprint.RunAsync(args[1..]);
             case "soak": return await Soak.RunAsync(args[1..]);
+            case "cluster": return await ClusterBench.RunAsync();
+            case "fleet": return await Fleet.RunAsync(args[1..]);
             default:
-                Console.Error.WriteLine("usage: HomeUnit.Bench <bench> [options]; benches: fuzz-tokens [count] [seed], fuzz-inputs [inbound=20000] [seed], time-to-picture [looks=20] [holdFrames=30], link, footprint [--seconds 60] [--starts 5] [--simulate] [--agent-property P=V] [--agent-env K=V], soak [--minutes 30] [--seed 1]");
+                Console.Error.WriteLine("usage: HomeUnit.Bench <bench> [options]; benches: fuzz-tokens [count] [seed], fuzz-inputs [inbound=20000] [seed], time-to-picture [looks=20] [holdFrames=30], link, footprint [--seconds 60] [--starts 5] [--simulate] [--agent-property P=V] [--agent-env K=V], soak [--minutes 30] [--seed 1], cluster, fleet [--units 100,500,1000] [--look-seconds 5] [--cluster]");
                 return 2;
         }
     }

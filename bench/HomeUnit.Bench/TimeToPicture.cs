@@ -54,11 +54,19 @@ public static class TimeToPicture
         var latest = Math.Round(results["agent"].Max(l => l.LastFrameAfterStopMs), 1);
         Emit(new { bench = "time-to-picture", metric = "agent-last-frame-after-stop-max-ms", value = latest, aim = 250, met = latest <= 250 });
 
-        // The whole unit: grant published → first frame, against the floor plus the servo's settle time.
+        // The whole unit: grant published → first frame. The lens turns while capture starts, so the aim is the
+        // longer of the floor and the servo's settle, plus 100 ms for the grant's way in — not their sum.
         var whole = results[WholeAgent.SenderName].Select(l => l.FirstFrameMs).ToList();
         var settle = WholeAgent.ServoSettle.TotalMilliseconds;
-        var wholeRatio = new { median = Math.Round(Median(whole) / (Median(floor) + settle), 3), p95 = Math.Round(P95(whole) / (P95(floor) + settle), 3) };
-        Emit(new { bench = "time-to-picture", metric = "grant-to-first-frame-ratio-vs-floor-plus-settle", settleMs = settle, wholeRatio.median, wholeRatio.p95, aim = 1.25, met = wholeRatio.median <= 1.25 && wholeRatio.p95 <= 1.25 });
+        var aimMs = new { median = Math.Max(Median(floor), settle) + 100, p95 = Math.Max(P95(floor), settle) + 100 };
+        Emit(new
+        {
+            bench = "time-to-picture", metric = "grant-to-first-frame-vs-floor", settleMs = settle,
+            wholeMs = new { median = Median(whole), p95 = P95(whole) }, floorMs = new { median = Median(floor), p95 = P95(floor) },
+            ratioToFloor = new { median = Math.Round(Median(whole) / Median(floor), 3), p95 = Math.Round(P95(whole) / P95(floor), 3) },
+            aimMs, aimRatioToFloor = new { median = Math.Round(aimMs.median / Median(floor), 3), p95 = Math.Round(aimMs.p95 / P95(floor), 3) },
+            met = Median(whole) <= aimMs.median && P95(whole) <= aimMs.p95,
+        });
         var afterDeadline = Math.Round(results[WholeAgent.SenderName].Max(l => l.LastFrameAfterStopMs), 1);
         Emit(new { bench = "time-to-picture", metric = "unit-last-frame-after-deadline-max-ms", value = afterDeadline, aim = 250, met = afterDeadline <= 250 });
         return 0;
@@ -191,7 +199,7 @@ internal sealed class WholeAgent : ILookSender, IAsyncDisposable
         central.StartUnit($"Servo:SettleMilliseconds={ServoSettle.TotalMilliseconds}");
         await central.WaitForStatusAsync("online", TimeSpan.FromSeconds(90));
         await central.PublishCarePlanAsync();
-        await central.WaitForAuditAsync(HomeUnit.Protocol.AuditTypes.CarePlanApplied);
+        await central.WaitForAuditAsync(HomeUnit.Protocol.AuditType.CarePlanApplied);
         return new WholeAgent(central);
     }
 
@@ -208,7 +216,7 @@ internal sealed class WholeAgent : ILookSender, IAsyncDisposable
 
         public async Task<long> StopAsync()
         {
-            await central.WaitForAuditAsync(HomeUnit.Protocol.AuditTypes.SessionEnded, grant, TimeSpan.FromSeconds(60));
+            await central.WaitForAuditAsync(HomeUnit.Protocol.AuditType.SessionEnded, grant, TimeSpan.FromSeconds(60));
             var timeline = HardwareTimeline.ReadFile(Path.Combine(central.StateDirectory, "timeline.jsonl"));
             var captureOn = timeline.Last(e => e.Part == Parts.Capture && e.State.StartsWith("on pid=", StringComparison.Ordinal));
             return captureOn.Nanoseconds + LookSeconds * 1_000_000_000L;

@@ -141,7 +141,7 @@ public sealed class Watch(string deviceId, bool json, TextWriter output)
         {
             records++;
         }
-        var parts = new List<string> { $"#{record.Seq} {record.Type}" };
+        var parts = new List<string> { $"#{record.Seq} {record.Type.Code()}" };
         if (record.Operator is not null) parts.Add($"operator {record.Operator}");
         if (record.Issuer is not null) parts.Add($"from {record.Issuer}");
         if (record.Central is not null) parts.Add($"central {record.Central}");

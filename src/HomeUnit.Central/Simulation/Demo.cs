@@ -72,7 +72,7 @@ public static class Demo
         await central.Client.PublishAsync(central.Topic(Topics.CarePlan), central.Signer.Sign(plan), retain: true);
         Say("central", $"care plan v1 published (retained): check c1 at {c1} ±2 min, c2 at {c2} ±1 min ({Zone}); follow-ups within 30 min, at most 2");
         Say("central", $"  = homeunit-central careplan --version 1 --check c1@{c1}/2 --check c2@{c2}/1 --follow-up 30/2 --broker …");
-        await central.WaitForAuditAsync(AuditTypes.CarePlanApplied);
+        await central.WaitForAuditAsync(AuditType.CarePlanApplied);
 
         var frames = await LookAsync(central, "c1", LookKinds.Scheduled, lookSeconds, "the scheduled look for check c1");
         Say("operator", frames > 0
@@ -82,12 +82,12 @@ public static class Demo
 
         Say("central", $"a look for check c2 now, minutes before its window ({c2} ±1 min) opens: the unit must refuse it");
         var early = await central.PublishGrantAsync("srt://127.0.0.1:9", lookSeconds, LookKinds.Scheduled, "c2");
-        var refused = await central.WaitForAuditAsync(AuditTypes.SessionRefused, early);
+        var refused = await central.WaitForAuditAsync(AuditType.SessionRefused, early);
         Say("central", $"refused as {refused.Reason}: the camera stayed off; the operator waits for the check's window");
 
         Say("demo", "cutting the unit's mains power (the UPS keeps it running)");
         central.SetKernelFile("sys/class/power_supply/mains/online", "0");
-        await central.WaitForEventAsync("power.lost");
+        await central.WaitForEventAsync(EventType.PowerLost);
         if (fast)
         {
             Say("central", "asking for the readiness self-test now (homeunit-central command selftest)");
@@ -97,7 +97,7 @@ public static class Demo
         {
             Say("demo", $"waiting for the unit's own self-test a minute before check c2 at {c2}");
         }
-        var readiness = SimulatedCentral.Json(await central.WaitForEventAsync("readiness", TimeSpan.FromMinutes(4)));
+        var readiness = SimulatedCentral.Json(await central.WaitForEventAsync(EventType.Readiness, TimeSpan.FromMinutes(4)));
         var data = readiness.GetProperty("data");
         if (!data.GetProperty("ready").GetBoolean())
         {
@@ -138,7 +138,7 @@ public static class Demo
         Say("central", $"operator-42 looks in: {what}, {seconds} s, view bed, stream to {receiver.Url}");
         Say("central", $"  = homeunit-central grant --kind {kind} --check {check} --max-seconds {seconds} --stream-url {receiver.Url} --broker …");
         var grant = await central.PublishGrantAsync(receiver, seconds, kind, check);
-        await central.WaitForAuditAsync(AuditTypes.SessionStarted, grant, TimeSpan.FromSeconds(60));
+        await central.WaitForAuditAsync(AuditType.SessionStarted, grant, TimeSpan.FromSeconds(60));
         var counting = Task.Run(async () =>
         {
             for (var reported = 0; !receiver.Exited.IsCompleted;)
@@ -151,7 +151,7 @@ public static class Demo
                 }
             }
         });
-        await central.WaitForAuditAsync(AuditTypes.SessionEnded, grant, TimeSpan.FromSeconds(seconds + 60));
+        await central.WaitForAuditAsync(AuditType.SessionEnded, grant, TimeSpan.FromSeconds(seconds + 60));
         await Task.WhenAny(counting, Task.Delay(3000));
         Say("receiver", $"the look is over: {receiver.Frames} frames seen, none stored");
         return receiver.Frames;

@@ -46,6 +46,9 @@ public sealed class LocalBroker : IAsyncDisposable
     /// <summary>The units' listener.</summary>
     public int Port { get; }
 
+    /// <summary>The running mosquitto's process id (for a bench's CPU and memory readings).</summary>
+    public int? ProcessId => process is { HasExited: false } running ? running.Id : null;
+
     /// <summary>The central's listener (central-CA certificates only).</summary>
     public int CentralPort { get; }
 

@@ -121,11 +121,11 @@ public sealed class CentralToolTests : IDisposable
         await using var installation = await SimulatedCentral.StartAsync("unit-w", NullLogger.Instance);
         using var watch = await new CentralTool(installation).StartWatchAsync();
         var audit = installation.Topic(Topics.Audit);
-        var first = AuditChain.Seal(new AuditRecord { Type = AuditTypes.AgentStarted, Device = "unit-w", At = Wire.Time(DateTimeOffset.UtcNow) }, 1, AuditChain.Genesis);
-        var second = AuditChain.Seal(new AuditRecord { Type = AuditTypes.CarePlanApplied, Device = "unit-w", Version = 1, At = first.At }, 2, first.Hash!);
-        var third = AuditChain.Seal(new AuditRecord { Type = AuditTypes.CarePlanApplied, Device = "unit-w", Version = 2, At = first.At }, 3, second.Hash!);
-        var forged = AuditChain.Seal(new AuditRecord { Type = AuditTypes.CarePlanApplied, Device = "unit-w", Version = 3, At = first.At }, 4, first.Hash!);
-        var deviceEvent = JsonSerializer.Serialize(new DeviceEvent(Guid.NewGuid().ToString(), 1, first.At, "agent.stopping", Severity.Info, null), Wire.Json);
+        var first = AuditChain.Seal(new AuditRecord { Type = AuditType.AgentStarted, Device = "unit-w", At = Wire.Time(DateTimeOffset.UtcNow) }, 1, AuditChain.Genesis);
+        var second = AuditChain.Seal(new AuditRecord { Type = AuditType.CarePlanApplied, Device = "unit-w", Version = 1, At = first.At }, 2, first.Hash!);
+        var third = AuditChain.Seal(new AuditRecord { Type = AuditType.CarePlanApplied, Device = "unit-w", Version = 2, At = first.At }, 3, second.Hash!);
+        var forged = AuditChain.Seal(new AuditRecord { Type = AuditType.CarePlanApplied, Device = "unit-w", Version = 3, At = first.At }, 4, first.Hash!);
+        var deviceEvent = JsonSerializer.Serialize(new DeviceEvent(Guid.NewGuid().ToString(), 1, first.At, EventType.AgentStopping, Severity.Info, null), Wire.Json);
 
         // As a faulty unit or network might deliver them: a repeat, a record overtaken by its successor, one that does not link.
         await using var unit = await CentralClient.ConnectAsync(installation.Broker.ClientOptions("unit-w"), NullLogger.Instance, [], clientId: "unit-w");

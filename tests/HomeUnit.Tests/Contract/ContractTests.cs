@@ -1,9 +1,5 @@
-using System.Reflection;
 using System.Text;
 using System.Text.Json.Nodes;
-using HomeUnit.Agent.Grants;
-using HomeUnit.Agent.Health;
-using HomeUnit.Agent.Session;
 using HomeUnit.Central;
 using HomeUnit.Protocol;
 
@@ -16,10 +12,7 @@ namespace HomeUnit.Tests.Contract;
 /// </summary>
 public sealed class ContractTests
 {
-    private static IEnumerable<string> Codes(Type vocabulary) =>
-        vocabulary.GetFields(BindingFlags.Public | BindingFlags.Static)
-            .Where(f => f.IsLiteral && f.FieldType == typeof(string))
-            .Select(f => (string)f.GetRawConstantValue()!);
+    private static string[] CodesOf<T>() where T : struct, Enum => [.. Codes.All<T>().Select(v => v.Code())];
 
     private static IEnumerable<string> Enum(string schema, string path)
     {
@@ -37,15 +30,16 @@ public sealed class ContractTests
 
     public static TheoryData<string, string[], string[]> Vocabularies() => new()
     {
-        { "audit types", [.. Codes(typeof(AuditTypes))], [.. Branches("audit")] },
-        { "refusal reasons", [.. Codes(typeof(RefusalReasons))], [.. Enum("common", "definitions/refusalReason")] },
-        { "end reasons", [.. Codes(typeof(EndReasons))], [.. Enum("common", "definitions/endReason")] },
-        { "severities", [.. Codes(typeof(Severity))], [.. Enum("common", "definitions/severity")] },
-        { "faults", [.. Codes(typeof(Faults)), SelfTest.Fault], [.. Enum("common", "definitions/unitFault")] },
+        { "event types", CodesOf<EventType>(), [.. Branches("event")] },
+        { "audit types", CodesOf<AuditType>(), [.. Branches("audit")] },
+        { "refusal reasons", CodesOf<RefusalReason>(), [.. Enum("common", "definitions/refusalReason")] },
+        { "end reasons", CodesOf<EndReason>(), [.. Enum("common", "definitions/endReason")] },
+        { "severities", CodesOf<Severity>(), [.. Enum("common", "definitions/severity")] },
+        { "faults", CodesOf<UnitFault>(), [.. Enum("common", "definitions/unitFault")] },
         { "look kinds", [.. LookKinds.All], [.. Enum("common", "definitions/lookKind")] },
         { "views", [.. Views.All], [.. Enum("common", "definitions/view")] },
         { "commands", [.. CommandNames.All], [.. Enum("common", "definitions/commandName")] },
-        { "handover end reasons", [Supervision.TakenBack, Supervision.Expired, Supervision.HandedOn], [.. Enum("common", "definitions/handoverEndReason")] },
+        { "handover end reasons", CodesOf<HandoverEndReason>(), [.. Enum("common", "definitions/handoverEndReason")] },
     };
 
     [Theory]
@@ -61,9 +55,10 @@ public sealed class ContractTests
     {
         var ordinary = Enum("common", "definitions/ordinaryEndReason").ToHashSet();
         var aborts = Enum("common", "definitions/abortReason").ToHashSet();
-        foreach (var reason in Codes(typeof(EndReasons)))
+        foreach (var reason in Codes.All<EndReason>())
         {
-            Assert.True(EndReasons.IsAbort(reason) ? aborts.Contains(reason) && !ordinary.Contains(reason) : ordinary.Contains(reason) && !aborts.Contains(reason), reason);
+            var code = reason.Code();
+            Assert.True(reason.IsAbort() ? aborts.Contains(code) && !ordinary.Contains(code) : ordinary.Contains(code) && !aborts.Contains(code), code);
         }
     }
 

@@ -55,7 +55,7 @@ public sealed class LookEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
         central.StartUnit();
         await watch.WaitForStatusAsync("online", TimeSpan.FromSeconds(90));
         await tool.PublishCarePlanAsync();
-        await watch.WaitForAuditAsync(AuditTypes.CarePlanApplied);
+        await watch.WaitForAuditAsync(AuditType.CarePlanApplied);
     }
 
     [Fact]
@@ -66,7 +66,7 @@ public sealed class LookEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
 
         var grant = await tool.PublishGrantAsync(receiver.Url, maxSeconds: 3);
 
-        var ended = await watch.WaitForAuditAsync(AuditTypes.SessionEnded, grant, TimeSpan.FromSeconds(60));
+        var ended = await watch.WaitForAuditAsync(AuditType.SessionEnded, grant, TimeSpan.FromSeconds(60));
         Assert.Equal("completed", ended.Reason);
         Assert.Equal("operator-42", ended.Operator);
         Assert.InRange(ended.DurationMs!.Value, 2_500, 30_000);
@@ -75,7 +75,7 @@ public sealed class LookEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(stream["frames"]!.GetValue<int>() > 10, $"only {stream["frames"]} frames reached the receiver");
         Assert.Equal((640, 480), (stream["width"]!.GetValue<int>(), stream["height"]!.GetValue<int>()));
         var trail = watch.AuditRecords.Where(r => r.Grant == grant).Select(r => r.Type);
-        Assert.Equal([AuditTypes.SessionAccepted, AuditTypes.SessionStarted, AuditTypes.SessionEnded], trail);
+        Assert.Equal([AuditType.SessionAccepted, AuditType.SessionStarted, AuditType.SessionEnded], trail);
         Assert.Null(AuditChain.Verify(watch.AuditRecords));
         Assert.DoesNotContain(SimulatedCentral.Passphrase, watch.Process.StandardOutput);
 
@@ -98,8 +98,8 @@ public sealed class LookEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
 
         await tool.PublishGrantAsync(receiver.Url, maxSeconds: 30, key: keys.Combine("stranger.key"));
 
-        var refused = await watch.WaitForAuditAsync(AuditTypes.SessionRefused);
-        Assert.Equal(RefusalReasons.BadSignature, refused.Reason);
+        var refused = await watch.WaitForAuditAsync(AuditType.SessionRefused);
+        Assert.Equal(RefusalReason.BadSignature.Code(), refused.Reason);
         Assert.Null(refused.Operator);
         Assert.DoesNotContain(Timeline(), e => e.Part == Parts.Capture);
         Assert.Equal("1", Kernel("sys/class/leds/homeunit-red/brightness"));
@@ -112,7 +112,7 @@ public sealed class LookEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
         await StartPlannedUnitAsync();
         using var receiver = await CentralTool.StartReceiverAsync();
         var grant = await tool.PublishGrantAsync(receiver.Url, maxSeconds: 60);
-        await watch.WaitForAuditAsync(AuditTypes.SessionStarted, grant, TimeSpan.FromSeconds(60));
+        await watch.WaitForAuditAsync(AuditType.SessionStarted, grant, TimeSpan.FromSeconds(60));
         var captureOn = Timeline().Last(e => e.Part == Parts.Capture && e.State.StartsWith("on pid=", StringComparison.Ordinal));
         var capturePid = int.Parse(captureOn.State["on pid=".Length..]);
         Assert.True(AgentProcess.IsAlive(capturePid));
@@ -124,7 +124,7 @@ public sealed class LookEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
 
         central.StartUnit();
 
-        var aborted = await watch.WaitForAuditAsync(AuditTypes.SessionAborted, grant, TimeSpan.FromSeconds(90));
+        var aborted = await watch.WaitForAuditAsync(AuditType.SessionAborted, grant, TimeSpan.FromSeconds(90));
         Assert.Equal("agent-died", aborted.Reason);
         Assert.Equal("1", Kernel("sys/class/leds/homeunit-red/brightness"));
         Assert.Equal("0", Kernel("sys/class/leds/homeunit-green/brightness"));
@@ -140,10 +140,10 @@ public sealed class LookEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
 
         central.SetKernelFile("sys/class/power_supply/mains/online", "0");
 
-        var lost = await watch.WaitForEventAsync("power.lost");
-        Assert.Equal(Severity.Critical, lost["severity"]!.GetValue<string>());
+        var lost = await watch.WaitForEventAsync(EventType.PowerLost);
+        Assert.Equal(Severity.Critical.Code(), lost["severity"]!.GetValue<string>());
         await tool.PublishCommandAsync(CommandNames.SelfTest);
-        var readiness = await watch.WaitForEventAsync("readiness");
+        var readiness = await watch.WaitForEventAsync(EventType.Readiness);
         Assert.False(readiness["data"]!["ready"]!.GetValue<bool>());
         Assert.NotEqual("ok", readiness["data"]!["parts"]!["power"]!.GetValue<string>());
         var status = await watch.WaitForStatusAsync(m => m["faults"]!.AsArray().Any(f => f!.GetValue<string>() == "power"), "power in the status faults");

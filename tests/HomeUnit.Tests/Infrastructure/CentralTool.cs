@@ -152,14 +152,14 @@ public sealed class WatchProcess(AgentProcess process) : JsonLinesProcess(proces
             .Select(l => System.Text.Json.JsonSerializer.Deserialize<AuditRecord>(l["message"]!.ToJsonString(), Wire.Json)!)
             .OrderBy(r => r.Seq)];
 
-    public async Task<AuditRecord> WaitForAuditAsync(string type, string? grant = null, TimeSpan? timeout = null)
+    public async Task<AuditRecord> WaitForAuditAsync(AuditType type, string? grant = null, TimeSpan? timeout = null)
     {
-        await WaitForAsync(l => Kind(l) == Topics.Audit && Field(l, "type") == type && (grant is null || Field(l, "grant") == grant), $"audit {type}", timeout);
+        await WaitForAsync(l => Kind(l) == Topics.Audit && Field(l, "type") == type.Code() && (grant is null || Field(l, "grant") == grant), $"audit {type.Code()}", timeout);
         return AuditRecords.First(r => r.Type == type && (grant is null || r.Grant == grant));
     }
 
-    public async Task<JsonObject> WaitForEventAsync(string type, TimeSpan? timeout = null) =>
-        (JsonObject)(await WaitForAsync(l => Kind(l) == Topics.Event && Field(l, "type") == type, $"event {type}", timeout))["message"]!;
+    public async Task<JsonObject> WaitForEventAsync(EventType type, TimeSpan? timeout = null) =>
+        (JsonObject)(await WaitForAsync(l => Kind(l) == Topics.Event && Field(l, "type") == type.Code(), $"event {type.Code()}", timeout))["message"]!;
 
     public async Task<JsonObject> WaitForStatusAsync(Func<JsonObject, bool> match, string what, TimeSpan? timeout = null) =>
         (JsonObject)(await WaitForAsync(l => Kind(l) == Topics.Status && l["message"] is JsonObject m && match(m), what, timeout))["message"]!;
