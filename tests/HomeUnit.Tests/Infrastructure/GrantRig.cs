@@ -68,6 +68,7 @@ public sealed class GrantRig : IDisposable
     public ManualClock Clock { get; }
     public TrustPolicy Policy { get; } = new(DeviceId, TrustPolicy.DefaultClockSkew, TrustPolicy.DefaultMaxSession);
     public bool FaultPresent { get; set; }
+    public bool PrivacyPaused { get; set; }
 
     public StateDatabase Database { get; private set; } = null!;
     public Outbox Outbox { get; private set; } = null!;
@@ -99,7 +100,7 @@ public sealed class GrantRig : IDisposable
         Plans = new CarePlanStore(Database, Reader, Supervision, Audit, Refusals, NullLogger<CarePlanStore>.Instance);
         Grants = new GrantVerifier(Reader, Policy);
         Authorizer = new LookAuthorizer(Grants, Policy, new ClockTrust(new KernelFiles(HardwareRoot)), Replay, Plans, Supervision, Audit, Refusals,
-            () => FaultPresent, Clock, NullLogger<LookAuthorizer>.Instance);
+            () => FaultPresent, Clock, NullLogger<LookAuthorizer>.Instance, () => PrivacyPaused);
         Commands = new CommandVerifier(Reader, Policy, Replay, Supervision, Refusals, Clock, NullLogger<CommandVerifier>.Instance);
     }
 

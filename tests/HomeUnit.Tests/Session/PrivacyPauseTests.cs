@@ -141,6 +141,20 @@ public sealed class PrivacyPauseTests : IDisposable
         await later.StopAsync(EndReasons.AgentStopping);
     }
 
+    [Fact]
+    public async Task Every_grant_in_the_pause_is_refused_privacy_paused_whatever_else_it_breaks()
+    {
+        await PlanAsync();
+        rig.PrivacyPaused = true;
+
+        var planned = await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.Scheduled, "c1")); // 22:30: inside c1's window
+        var unplanned = await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.FollowUp, "c1")); // no scheduled look to follow
+
+        Assert.Equal((RefusalReasons.PrivacyPaused, RefusalReasons.PrivacyPaused), (planned.Reason, unplanned.Reason));
+        rig.PrivacyPaused = false;
+        Assert.True((await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.Scheduled, "c1"))).Accepted);
+    }
+
     [Theory]
     [InlineData(0, false)]
     [InlineData(1, true)]
