@@ -112,12 +112,10 @@ public static class Fleet
                 else if (root.TryGetProperty("type", out var type))
                 {
                     var isAudit = message.Topic.EndsWith("/audit", StringComparison.Ordinal);
-                    switch (type.GetString())
-                    {
-                        case AuditTypes.SessionStarted when isAudit: audited.TryAdd(device, now); break;
-                        case "session.started" when !isAudit: started.TryAdd(device, now); break;
-                        case AuditTypes.CarePlanApplied when isAudit: applied[device] = true; break;
-                    }
+                    var code = type.GetString();
+                    if (isAudit && code == AuditType.SessionStarted.Code()) audited.TryAdd(device, now);
+                    else if (!isAudit && code == EventType.SessionStarted.Code()) started.TryAdd(device, now);
+                    else if (isAudit && code == AuditType.CarePlanApplied.Code()) applied[device] = true;
                 }
             };
 

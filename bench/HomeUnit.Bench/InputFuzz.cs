@@ -22,7 +22,7 @@ public static class InputFuzz
             central.StartUnit();
             await central.WaitForStatusAsync("online", TimeSpan.FromSeconds(90));
             await central.PublishCarePlanAsync(7);
-            await central.WaitForAuditAsync(AuditTypes.CarePlanApplied);
+            await central.WaitForAuditAsync(AuditType.CarePlanApplied);
             runs.Add(Print(await InboundFuzz.RunAsync(central, inbound, seed, 7)));
             runs.Add(Print(await DeviceInputFuzz.KernelFilesAsync(central, Math.Max(20, inbound / 500), seed)));
         }

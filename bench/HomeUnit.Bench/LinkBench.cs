@@ -38,7 +38,7 @@ public static class LinkBench
             await WaitListeningAsync(port);
             var options = new MqttOptions { Host = "127.0.0.1", Port = port, AllowInsecure = true };
             var payload = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(
-                new DeviceEvent(Guid.NewGuid().ToString(), 1, Wire.Time(DateTimeOffset.UtcNow), "bench.record", Severity.Info, new { n = 1 }), Wire.Json));
+                new DeviceEvent(Guid.NewGuid().ToString(), 1, Wire.Time(DateTimeOffset.UtcNow), EventType.Readiness, Severity.Info, new { n = 1 }), Wire.Json));
 
             var ours = await ConnectionLatencyAsync(options, payload);
             var raw = RawSocketLatency(port, payload);
@@ -163,14 +163,14 @@ public static class LinkBench
     /// <summary>Records waiting in a real outbox (SQLite, synchronous=FULL) drained by the link service until every one is acknowledged and removed.</summary>
     private static async Task<double> OutboxThroughputAsync(MqttOptions options, string stateDirectory, byte[] payload)
     {
-        var database = new StateDatabase(stateDirectory);
-        var outbox = new Outbox(database, Records * 2);
+        var database = new StateDatabase(stateDirectory, Records * 2);
+        var outbox = new Outbox(database);
         var text = Encoding.UTF8.GetString(payload);
         for (var i = 0; i < Records; i++)
         {
             outbox.Enqueue(Topics.Event, Guid.NewGuid().ToString(), text);
         }
-        var events = new Events(database, outbox, TimeProvider.System, NullLogger<Events>.Instance);
+        var events = new Events(database, TimeProvider.System, NullLogger<Events>.Instance);
         using var link = new LinkService(options, "bench-1", outbox, events, new HealthState(), TimeProvider.System, NullLoggerFactory.Instance);
         await link.StartAsync(CancellationToken.None);
         while (link.Status.State != LinkState.Online)

@@ -199,7 +199,7 @@ internal sealed class WholeAgent : ILookSender, IAsyncDisposable
         central.StartUnit($"Servo:SettleMilliseconds={ServoSettle.TotalMilliseconds}");
         await central.WaitForStatusAsync("online", TimeSpan.FromSeconds(90));
         await central.PublishCarePlanAsync();
-        await central.WaitForAuditAsync(HomeUnit.Protocol.AuditTypes.CarePlanApplied);
+        await central.WaitForAuditAsync(HomeUnit.Protocol.AuditType.CarePlanApplied);
         return new WholeAgent(central);
     }
 
@@ -216,7 +216,7 @@ internal sealed class WholeAgent : ILookSender, IAsyncDisposable
 
         public async Task<long> StopAsync()
         {
-            await central.WaitForAuditAsync(HomeUnit.Protocol.AuditTypes.SessionEnded, grant, TimeSpan.FromSeconds(60));
+            await central.WaitForAuditAsync(HomeUnit.Protocol.AuditType.SessionEnded, grant, TimeSpan.FromSeconds(60));
             var timeline = HardwareTimeline.ReadFile(Path.Combine(central.StateDirectory, "timeline.jsonl"));
             var captureOn = timeline.Last(e => e.Part == Parts.Capture && e.State.StartsWith("on pid=", StringComparison.Ordinal));
             return captureOn.Nanoseconds + LookSeconds * 1_000_000_000L;

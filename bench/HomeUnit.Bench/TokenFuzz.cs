@@ -80,7 +80,7 @@ public static class TokenFuzz
                     }
                     else
                     {
-                        reasons[decision.Reason!] = reasons.GetValueOrDefault(decision.Reason!) + 1;
+                        reasons[decision.Reason!.Value.Code()] = reasons.GetValueOrDefault(decision.Reason!.Value.Code()) + 1;
                     }
                 }
                 catch (Exception e)
@@ -117,12 +117,11 @@ public static class TokenFuzz
         File.WriteAllText(Path.Combine(hardware, ClockTrust.SynchronizedMarker), "");
         var clock = TimeProvider.System;
         var policy = new TrustPolicy(DeviceId, TrustPolicy.DefaultClockSkew, TrustPolicy.DefaultMaxSession);
-        var database = new StateDatabase(Path.Combine(root, "state"));
-        var outbox = new Outbox(database, 100_000);
-        var audit = new AuditLog(database, outbox, DeviceId, clock);
+        var database = new StateDatabase(Path.Combine(root, "state"), 100_000);
+        var audit = new AuditLog(database, DeviceId, clock);
         var refusals = new RefusalAudit(audit, clock, NullLogger<RefusalAudit>.Instance);
         var trusted = TrustedKeys.Load(keys);
-        var supervision = new Supervision(database, trusted, audit, new Events(database, outbox, clock, NullLogger<Events>.Instance), clock, NullLogger<Supervision>.Instance);
+        var supervision = new Supervision(database, trusted, audit, new Events(database, clock, NullLogger<Events>.Instance), clock, NullLogger<Supervision>.Instance);
         var reader = new SignedTokenReader(trusted, policy);
         var plans = new CarePlanStore(database, reader, supervision, audit, refusals, NullLogger<CarePlanStore>.Instance);
         var grants = new GrantVerifier(reader, policy);

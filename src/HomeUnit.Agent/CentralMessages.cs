@@ -103,14 +103,14 @@ public sealed class CentralMessages(
                 log.LogInformation("look {Grant} accepted: {Kind}, {Seconds:F0} s, operator {Operator}", request.GrantId, request.Kind, request.MaxStreaming.TotalSeconds, request.Operator);
                 break;
             case StartOutcome.Busy:
-                refusals.Refuse(Refusal(request, RefusalReasons.Busy));
+                refusals.Refuse(RefusalReason.Busy, Refusal(request));
                 break;
             case StartOutcome.Paused:
-                refusals.Refuse(Refusal(request, RefusalReasons.PrivacyPaused));
+                refusals.Refuse(RefusalReason.PrivacyPaused, Refusal(request));
                 break;
             case StartOutcome.AuditUnavailable or StartOutcome.Faulted:
                 // No durable audit → no camera (P6), or an orphaned capture: refuse, leaving a trace if storage allows.
-                TryRefuse(Refusal(request, RefusalReasons.Fault));
+                TryRefuse(RefusalReason.Fault, Refusal(request));
                 break;
         }
     }
@@ -124,7 +124,7 @@ public sealed class CentralMessages(
         }
         var done = command.Name switch
         {
-            CommandNames.Stop => sessions.RequestStop(EndReasons.Stopped, command.Grant),
+            CommandNames.Stop => sessions.RequestStop(EndReason.Stopped, command.Grant),
             CommandNames.Pan => command.Grant is { } grant && command.View is { } view && sessions.RequestPan(grant, view),
             // In the background: a self-test can take seconds, and a stop must not wait behind it.
             CommandNames.SelfTest => readiness.ReportAsync(check: null, CancellationToken.None) is { },
@@ -146,27 +146,26 @@ public sealed class CentralMessages(
         {
             // No durable handover record, no handover: the central in charge stays in charge.
             log.LogError("handover to {Central} not carried out: SQLite error {Code}", command.To, e.SqliteErrorCode);
-            TryRefuse(new AuditRecord { Type = AuditTypes.CommandRefused, Reason = RefusalReasons.Fault, Issuer = command.Issuer, Command = command.Name });
+            TryRefuse(RefusalReason.Fault, new AuditRecord { Type = AuditType.CommandRefused, Issuer = command.Issuer, Command = command.Name });
             return false;
         }
     }
 
-    private static AuditRecord Refusal(SessionRequest request, string reason) => new()
+    private static AuditRecord Refusal(SessionRequest request) => new()
     {
-        Type = AuditTypes.SessionRefused,
+        Type = AuditType.SessionRefused,
         Grant = request.GrantId,
         Issuer = request.Issuer,
         Operator = request.Operator,
         Kind = request.Kind,
         Check = request.Check,
-        Reason = reason,
     };
 
-    private void TryRefuse(AuditRecord refusal)
+    private void TryRefuse(RefusalReason reason, AuditRecord refusal)
     {
         try
         {
-            refusals.Refuse(refusal);
+            refusals.Refuse(reason, refusal);
         }
         catch (Exception e)
         {

@@ -87,7 +87,7 @@ public static class Program
                 {
                     host = AgentHost.Build(options, configuration, trustedKeys, simulation, new RunFlags(parse.GetValue(view), parse.GetValue(timeline)));
                 }
-                catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
+                catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or StateSchemaException or IOException or UnauthorizedAccessException)
                 {
                     // No durable state, no looks: say why and exit; systemd's ExecStopPost makes the hardware safe and restarts us.
                     Console.Error.WriteLine($"homeunit: State:Directory: the state database in {options.State.Directory} cannot be opened: {e.Message}");
@@ -174,12 +174,22 @@ public static class Program
         {
             return Fail(problems);
         }
-        if (!File.Exists(Path.Combine(directory, "homeunit.db")))
+        if (!File.Exists(Path.Combine(directory, StateDatabase.FileName)))
         {
             Console.Error.WriteLine($"homeunit: no audit log in {directory}");
             return ExitFailed;
         }
-        return action(new StateDatabase(directory));
+        StateDatabase database;
+        try
+        {
+            database = new StateDatabase(directory);
+        }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or StateSchemaException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"homeunit: State:Directory: the state database in {directory} cannot be opened: {e.Message}");
+            return ExitFailed;
+        }
+        return action(database);
     }
 
     /// <summary>Loads, binds and validates; <paramref name="hardwareOnly"/> checks only what driving the hardware needs.</summary>

@@ -1,39 +1,5 @@
 namespace HomeUnit.Protocol;
 
-/// <summary>Audit record types (design §4).</summary>
-public static class AuditTypes
-{
-    public const string SessionAccepted = "session.accepted";
-    public const string SessionRefused = "session.refused";
-    public const string SessionStarted = "session.started";
-    public const string SessionEnded = "session.ended";
-    public const string SessionAborted = "session.aborted";
-    public const string CarePlanApplied = "careplan.applied";
-    public const string CarePlanRefused = "careplan.refused";
-    public const string AgentStarted = "agent.started";
-    public const string CommandRefused = "command.refused";
-    /// <summary>A standby central took charge (<c>central</c>, optional <c>until</c>; <c>issuer</c> = the primary that handed over).</summary>
-    public const string HandoverStarted = "handover.started";
-    /// <summary>The standby <c>central</c> is no longer in charge (<c>reason</c>: <c>taken-back</c>, <c>expired</c> or <c>handed-on</c>).</summary>
-    public const string HandoverEnded = "handover.ended";
-
-    /// <summary>The night's ledger: what became of a scheduled check once its window closed.</summary>
-    public const string CheckLooked = "check.looked";
-    public const string CheckMissed = "check.missed";
-    public const string CheckSkipped = "check.skipped";
-    public const string NightSummary = "night.summary";
-
-    /// <summary>The resident's privacy pause began (with <c>until</c>) or ended.</summary>
-    public const string PrivacyPaused = "privacy.paused";
-    public const string PrivacyResumed = "privacy.resumed";
-
-    /// <summary>The unit is taken out of service (the last record before its state is erased).</summary>
-    public const string UnitDecommissioned = "unit.decommissioned";
-
-    /// <summary>The ledger's outcomes of a check.</summary>
-    public static readonly IReadOnlyList<string> CheckOutcomes = [CheckLooked, CheckMissed, CheckSkipped];
-}
-
 /// <summary>
 /// One link of the tamper-evident audit chain. <see cref="Hash"/> is SHA-256 over the record's
 /// canonical JSON without <c>hash</c>; <see cref="Prev"/> is the previous record's hash.
@@ -43,7 +9,7 @@ public sealed record AuditRecord
 {
     public long Seq { get; init; }
     public string At { get; init; } = "";
-    public string Type { get; init; } = "";
+    public required AuditType Type { get; init; }
     public string? Device { get; init; }
     public string? Grant { get; init; }
     /// <summary>The central (<c>iss</c>) whose signed token caused the record: for a look, the one whose grant opened it.</summary>
@@ -61,6 +27,7 @@ public sealed record AuditRecord
     public string? StartedAt { get; init; }
     public string? EndedAt { get; init; }
     public long? DurationMs { get; init; }
+    /// <summary>A code: a <see cref="RefusalReason"/> for refusals, an <see cref="EndReason"/> for ended and aborted looks.</summary>
     public string? Reason { get; init; }
     public long? Count { get; init; }
     public long? Version { get; init; }

@@ -52,40 +52,6 @@ public sealed record StreamPayload(string Url, string StreamId, string Passphras
 }
 
 /// <summary>
-/// Why a look (or care plan) was refused: exactly the codes of design §4. Audit records and
-/// logs carry the code, never the token or its secrets.
-/// </summary>
-public static class RefusalReasons
-{
-    public const string BadSignature = "bad-signature";
-    public const string UnknownKey = "unknown-key";
-    public const string WrongAudience = "wrong-audience";
-    public const string Expired = "expired";
-    public const string NotYetValid = "not-yet-valid";
-    public const string Replayed = "replayed";
-    public const string OutsideCarePlan = "outside-care-plan";
-    public const string PausedNight = "paused-night";
-    public const string Busy = "busy";
-    public const string ClockUnsynced = "clock-unsynced";
-    public const string Fault = "fault";
-    public const string Malformed = "malformed";
-    public const string TooLong = "too-long";
-    public const string PrivacyPaused = "privacy-paused";
-
-    /// <summary>A standby central's token while it is not the central in charge.</summary>
-    public const string StandbyNotActive = "standby-not-active";
-
-    /// <summary>The primary's grant, command (other than <c>handover</c>) or plain care plan while a standby is in charge.</summary>
-    public const string PrimaryNotActive = "primary-not-active";
-
-    /// <summary>Only the primary central hands supervision over (a <c>handover</c>, or a care plan naming another central).</summary>
-    public const string NotPrimary = "not-primary";
-
-    /// <summary>A handover naming a central this unit does not trust.</summary>
-    public const string UnknownCentral = "unknown-central";
-}
-
-/// <summary>
 /// The roles of the centrals a unit trusts. The <c>primary</c> is in charge unless it has handed
 /// supervision to a <c>standby</c>; it can always take it back.
 /// </summary>

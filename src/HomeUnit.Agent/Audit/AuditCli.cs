@@ -75,7 +75,7 @@ public static class AuditCli
             var r = row.Record;
             string[] cells = r is null
                 ? [row.Seq.ToString(), "", "(unreadable)", "", "", "", "", "", "", ""]
-                : [r.Seq.ToString(), r.At, r.Type, r.Grant ?? "", r.Operator ?? "", r.Kind ?? "", r.View ?? "", r.Check ?? "",
+                : [r.Seq.ToString(), r.At, r.Type.Code(), r.Grant ?? "", r.Operator ?? "", r.Kind ?? "", r.View ?? "", r.Check ?? "",
                     r.DurationMs is { } ms ? $"{ms / 1000.0:0.0} s" : "", Details(r)];
             table.AddRow(cells.Select(Markup.Escape).ToArray());
         }
@@ -91,7 +91,7 @@ public static class AuditCli
     public static int Nights(StateDatabase database, TextWriter output, int? last = null)
     {
         var records = Rows(database).Select(r => r.Record).OfType<AuditRecord>()
-            .Where(r => r.Night is not null && (r.Type == AuditTypes.NightSummary || AuditTypes.CheckOutcomes.Contains(r.Type)))
+            .Where(r => r.Night is not null && (r.Type == AuditType.NightSummary || AuditTypeSets.CheckOutcomes.Contains(r.Type)))
             .ToList();
         var nights = records.GroupBy(r => r.Night!).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
         if (last is { } count)
@@ -105,14 +105,14 @@ public static class AuditCli
         }
         foreach (var night in nights)
         {
-            var summary = night.LastOrDefault(r => r.Type == AuditTypes.NightSummary)?.Summary;
-            var outcomes = night.Where(r => r.Type != AuditTypes.NightSummary).ToList();
+            var summary = night.LastOrDefault(r => r.Type == AuditType.NightSummary)?.Summary;
+            var outcomes = night.Where(r => r.Type != AuditType.NightSummary).ToList();
             string[] cells = summary is { } s
                 ? [night.Key, $"{s.Planned}", $"{s.Looked}", $"{s.FollowUps}", $"{s.Missed}", $"{s.Skipped}",
                     string.Join(" ", s.Refused.Select(p => $"{p.Key}={p.Value}")), string.Join(" ", s.Faults),
                     s.OfflineSeconds > 0 ? $"{s.OfflineSeconds} s" : "", ""]
-                : [night.Key, $"{outcomes.Count}", $"{outcomes.Count(r => r.Type == AuditTypes.CheckLooked)}", "",
-                    $"{outcomes.Count(r => r.Type == AuditTypes.CheckMissed)}", $"{outcomes.Count(r => r.Type == AuditTypes.CheckSkipped)}",
+                : [night.Key, $"{outcomes.Count}", $"{outcomes.Count(r => r.Type == AuditType.CheckLooked)}", "",
+                    $"{outcomes.Count(r => r.Type == AuditType.CheckMissed)}", $"{outcomes.Count(r => r.Type == AuditType.CheckSkipped)}",
                     "", "", "", "open: checks so far"];
             table.AddRow(cells.Select(Markup.Escape).ToArray());
         }
@@ -137,6 +137,7 @@ public static class AuditCli
     private static string Details(AuditRecord r) => string.Join(" ", new[]
     {
         r.Reason is null ? null : $"reason={r.Reason}",
+        r.Detail is null ? null : $"detail={r.Detail}",
         r.Count is null ? null : $"count={r.Count}",
         r.Version is null ? null : $"version={r.Version}",
         r.Issuer is null ? null : $"issuer={r.Issuer}",

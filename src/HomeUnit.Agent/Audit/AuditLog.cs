@@ -1,8 +1,6 @@
 using System.Text.Json;
-using HomeUnit.Agent.Link;
 using HomeUnit.Agent.State;
 using HomeUnit.Protocol;
-using Microsoft.Data.Sqlite;
 
 namespace HomeUnit.Agent.Audit;
 
@@ -11,122 +9,101 @@ namespace HomeUnit.Agent.Audit;
 /// entry are committed with <c>synchronous=FULL</c>: a caller that gets no exception holds a
 /// durable record, and one that gets an exception must not start the camera (fail closed).
 /// </summary>
-public sealed class AuditLog
+public sealed class AuditLog(StateDatabase database, string deviceId, TimeProvider clock)
 {
-    private readonly StateDatabase database;
-    private readonly Outbox outbox;
-    private readonly string deviceId;
-    private readonly TimeProvider clock;
     private readonly object gate = new();
 
-    public AuditLog(StateDatabase database, Outbox outbox, string deviceId, TimeProvider clock)
-    {
-        this.database = database;
-        this.outbox = outbox;
-        this.deviceId = deviceId;
-        this.clock = clock;
-        using var connection = database.Open();
-        StateDatabase.Execute(connection, """
-            CREATE TABLE IF NOT EXISTS audit (
-                seq INTEGER PRIMARY KEY,
-                type TEXT NOT NULL,
-                grant_id TEXT,
-                record TEXT NOT NULL);
-            CREATE INDEX IF NOT EXISTS audit_grant ON audit (grant_id);
-            """);
-    }
-
     /// <summary>An event to commit together with an audit record: both are stored, or neither.</summary>
-    public sealed record AlongEvent(Events Events, string Type, string Severity, object? Data);
+    public sealed record AlongEvent(Events Events, EventType Type, Severity Severity, object? Data);
 
-    /// <summary>Seals <paramref name="draft"/> onto the chain and stores it with its outbox entry (and <paramref name="along"/>'s event, in the same transaction).</summary>
+    /// <summary>
+    /// Seals <paramref name="draft"/> onto the chain and stores it with its outbox entry, in a transaction of
+    /// its own (with <paramref name="along"/>'s event, in the same transaction).
+    /// </summary>
     public AuditRecord Append(AuditRecord draft, AlongEvent? along = null)
     {
         DeviceEvent? raised = null;
-        AuditRecord sealedRecord;
+        AuditRecord record;
         lock (gate)
         {
-            using var connection = database.Open();
-            using var transaction = connection.BeginTransaction();
-            var (lastSeq, lastHash) = Last(connection, transaction);
-            var record = AuditChain.Seal(
-                draft with { Device = deviceId, At = draft.At.Length > 0 ? draft.At : Wire.Time(clock.GetUtcNow()) },
-                lastSeq + 1,
-                lastHash);
-            var json = JsonSerializer.Serialize(record, Wire.Json);
-            using (var insert = connection.CreateCommand())
+            record = database.Write(t =>
             {
-                insert.Transaction = transaction;
-                insert.CommandText = "INSERT INTO audit (seq, type, grant_id, record) VALUES ($seq, $type, $grant, $record)";
-                insert.Parameters.AddWithValue("$seq", record.Seq);
-                insert.Parameters.AddWithValue("$type", record.Type);
-                insert.Parameters.AddWithValue("$grant", (object?)record.Grant ?? DBNull.Value);
-                insert.Parameters.AddWithValue("$record", json);
-                insert.ExecuteNonQuery();
-            }
-            outbox.Enqueue(Topics.Audit, record.Hash!, json, transaction);
-            if (along is not null)
-            {
-                raised = along.Events.Stage(connection, transaction, along.Type, along.Severity, along.Data);
-            }
-            transaction.Commit();
-            outbox.Committed();
-            sealedRecord = record;
+                var sealedRecord = Append(draft, t);
+                raised = along?.Events.Stage(t, along.Type, along.Severity, along.Data);
+                return sealedRecord;
+            });
         }
         if (raised is not null)
         {
             along!.Events.Announce(raised);
         }
-        return sealedRecord;
+        return record;
     }
 
-    private static (long Seq, string Hash) Last(SqliteConnection connection, SqliteTransaction transaction)
+    /// <summary>
+    /// Seals <paramref name="draft"/> onto the chain in the caller's <paramref name="transaction"/>, so the
+    /// record commits (or not) together with what it records.
+    /// </summary>
+    public AuditRecord Append(AuditRecord draft, StateTransaction transaction)
     {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT record FROM audit ORDER BY seq DESC LIMIT 1";
-        return command.ExecuteScalar() is string json
+        lock (gate)
+        {
+            var (lastSeq, lastHash) = Last(transaction);
+            var record = AuditChain.Seal(
+                draft with { Device = deviceId, At = draft.At.Length > 0 ? draft.At : Wire.Time(clock.GetUtcNow()) },
+                lastSeq + 1,
+                lastHash);
+            var json = JsonSerializer.Serialize(record, Wire.Json);
+            transaction.Execute("INSERT INTO audit (seq, type, grant_id, record) VALUES ($seq, $type, $grant, $record)",
+                ("$seq", record.Seq), ("$type", record.Type.Code()), ("$grant", record.Grant), ("$record", json));
+            transaction.Enqueue(Topics.Audit, record.Hash!, json);
+            return record;
+        }
+    }
+
+    private static (long Seq, string Hash) Last(StateTransaction transaction) =>
+        transaction.Scalar("SELECT record FROM audit ORDER BY seq DESC LIMIT 1") is string json
             ? JsonSerializer.Deserialize<AuditRecord>(json, Wire.Json) is { } last ? (last.Seq, last.Hash ?? "") : (0, AuditChain.Genesis)
             : (0, AuditChain.Genesis);
-    }
 
     /// <summary>All records in chain order (as stored: an edited row shows up in <see cref="AuditChain.Verify"/>).</summary>
-    public IReadOnlyList<AuditRecord> List() => Query("SELECT record FROM audit ORDER BY seq");
+    public IReadOnlyList<AuditRecord> List() => Records("SELECT record FROM audit ORDER BY seq");
 
     /// <summary>
     /// Looks that were accepted but never ended: the agent died during them. Their accepted (or
     /// started) record is the crash marker, written durably before the camera could start.
     /// </summary>
-    public IReadOnlyList<AuditRecord> OpenSessions() => Query("""
+    public IReadOnlyList<AuditRecord> OpenSessions() => Records("""
         SELECT a.record FROM audit a
-        WHERE a.type = 'session.accepted'
+        WHERE a.type = $accepted
           AND NOT EXISTS (SELECT 1 FROM audit e WHERE e.grant_id = a.grant_id AND e.seq > a.seq
-                          AND e.type IN ('session.ended', 'session.aborted'))
+                          AND e.type IN ($ended, $aborted))
         ORDER BY a.seq
-        """);
+        """,
+        ("$accepted", AuditType.SessionAccepted.Code()), ("$ended", AuditType.SessionEnded.Code()), ("$aborted", AuditType.SessionAborted.Code()));
 
     /// <summary>The <c>session.accepted</c> records written at or after <paramref name="since"/>, in order (for the care plan's follow-up rules).</summary>
-    public IReadOnlyList<AuditRecord> AcceptedSince(DateTimeOffset since) => Query(
-        "SELECT record FROM audit WHERE type = 'session.accepted' AND json_extract(record, '$.at') >= $since ORDER BY seq", ("$since", Wire.Time(since)));
+    public IReadOnlyList<AuditRecord> AcceptedSince(DateTimeOffset since) => Records(
+        "SELECT record FROM audit WHERE type = $accepted AND json_extract(record, '$.at') >= $since ORDER BY seq",
+        ("$accepted", AuditType.SessionAccepted.Code()), ("$since", Wire.Time(since)));
 
     /// <summary>Every record written at or after <paramref name="since"/>, in chain order.</summary>
-    public IReadOnlyList<AuditRecord> Since(DateTimeOffset since) => Query(
+    public IReadOnlyList<AuditRecord> Since(DateTimeOffset since) => Records(
         "SELECT record FROM audit WHERE json_extract(record, '$.at') >= $since ORDER BY seq", ("$since", Wire.Time(since)));
 
     /// <summary>The records of <paramref name="types"/>, in chain order.</summary>
-    public IReadOnlyList<AuditRecord> OfTypes(params string[] types) => Query(
+    public IReadOnlyList<AuditRecord> OfTypes(params AuditType[] types) => Records(
         $"SELECT record FROM audit WHERE type IN ({string.Join(", ", types.Select((_, i) => $"$t{i}"))}) ORDER BY seq",
-        [.. types.Select((t, i) => ($"$t{i}", t))]);
+        [.. types.Select((t, i) => ($"$t{i}", (object?)t.Code()))]);
 
-    private List<AuditRecord> Query(string sql, params (string Name, string Value)[] parameters)
+    /// <summary>The started record of a look, if capture began.</summary>
+    public AuditRecord? StartedRecord(string grantId) => Records(
+        "SELECT record FROM audit WHERE grant_id = $grant AND type = $started ORDER BY seq DESC LIMIT 1",
+        ("$grant", grantId), ("$started", AuditType.SessionStarted.Code())).SingleOrDefault();
+
+    private List<AuditRecord> Records(string sql, params (string Name, object? Value)[] parameters) => database.Read(connection =>
     {
-        using var connection = database.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
+        using var command = StateDatabase.Command(connection, sql, parameters);
         using var reader = command.ExecuteReader();
         var records = new List<AuditRecord>();
         while (reader.Read())
@@ -134,15 +111,5 @@ public sealed class AuditLog
             records.Add(JsonSerializer.Deserialize<AuditRecord>(reader.GetString(0), Wire.Json)!);
         }
         return records;
-    }
-
-    /// <summary>The started record of a look, if capture began.</summary>
-    public AuditRecord? StartedRecord(string grantId)
-    {
-        using var connection = database.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT record FROM audit WHERE grant_id = $g AND type = 'session.started' ORDER BY seq DESC LIMIT 1";
-        command.Parameters.AddWithValue("$g", grantId);
-        return command.ExecuteScalar() is string json ? JsonSerializer.Deserialize<AuditRecord>(json, Wire.Json) : null;
-    }
+    });
 }

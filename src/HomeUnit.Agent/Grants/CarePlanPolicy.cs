@@ -6,9 +6,9 @@ namespace HomeUnit.Agent.Grants;
 public sealed record PastLook(string Kind, string? Check, DateTimeOffset At);
 
 /// <summary>Whether the care plan allows a look now: if so until when (and for which check), else the reason.</summary>
-public readonly record struct PlanDecision(string? Reason, DateTimeOffset Until, string? Check)
+public readonly record struct PlanDecision(RefusalReason? Reason, DateTimeOffset Until, string? Check)
 {
-    public static PlanDecision Refuse(string reason) => new(reason, default, null);
+    public static PlanDecision Refuse(RefusalReason reason) => new(reason, default, null);
 }
 
 /// <summary>
@@ -27,12 +27,12 @@ public static class CarePlanPolicy
     public static PlanDecision Decide(CarePlan? plan, string kind, string? check, DateTimeOffset now, IReadOnlyList<PastLook> history) => kind switch
     {
         LookKinds.Installation => plan is not null && plan.InForceAt(now)
-            ? PlanDecision.Refuse(RefusalReasons.OutsideCarePlan)
+            ? PlanDecision.Refuse(RefusalReason.OutsideCarePlan)
             : new PlanDecision(null, DateTimeOffset.MaxValue, null),
-        _ when plan is null || !plan.InForceAt(now) => PlanDecision.Refuse(RefusalReasons.OutsideCarePlan),
+        _ when plan is null || !plan.InForceAt(now) => PlanDecision.Refuse(RefusalReason.OutsideCarePlan),
         LookKinds.Scheduled => Scheduled(plan, check, now),
         LookKinds.FollowUp when check is not null => FollowUp(plan, check, now, history),
-        _ => PlanDecision.Refuse(RefusalReasons.Malformed),
+        _ => PlanDecision.Refuse(RefusalReason.Malformed),
     };
 
     private static PlanDecision Scheduled(CarePlan plan, string? check, DateTimeOffset now)
@@ -58,8 +58,8 @@ public static class CarePlanPolicy
             }
         }
         return PlanDecision.Refuse(pausedMatch || plan.PausedNights.Contains(tonight)
-            ? RefusalReasons.PausedNight
-            : RefusalReasons.OutsideCarePlan);
+            ? RefusalReason.PausedNight
+            : RefusalReason.OutsideCarePlan);
     }
 
     private static PlanDecision FollowUp(CarePlan plan, string check, DateTimeOffset now, IReadOnlyList<PastLook> history)
@@ -67,11 +67,11 @@ public static class CarePlanPolicy
         var tonight = WallClock.NightOf(now, plan.Zone);
         if (plan.PausedNights.Contains(tonight))
         {
-            return PlanDecision.Refuse(RefusalReasons.PausedNight);
+            return PlanDecision.Refuse(RefusalReason.PausedNight);
         }
         if (plan.FollowUp is not { } rule)
         {
-            return PlanDecision.Refuse(RefusalReasons.OutsideCarePlan);
+            return PlanDecision.Refuse(RefusalReason.OutsideCarePlan);
         }
         var sameCheckTonight = history
             .Where(l => l.Check == check && l.At <= now && WallClock.NightOf(l.At, plan.Zone) == tonight)
@@ -81,7 +81,7 @@ public static class CarePlanPolicy
             || now >= scheduled.At + TimeSpan.FromMinutes(rule.WithinMinutes)
             || sameCheckTonight.Count(l => l.Kind == LookKinds.FollowUp) >= rule.Max)
         {
-            return PlanDecision.Refuse(RefusalReasons.OutsideCarePlan);
+            return PlanDecision.Refuse(RefusalReason.OutsideCarePlan);
         }
         return new PlanDecision(null, scheduled.At + TimeSpan.FromMinutes(rule.WithinMinutes), check);
     }

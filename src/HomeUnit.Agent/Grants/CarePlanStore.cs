@@ -43,30 +43,23 @@ public sealed class CarePlanStore
         this.audit = audit;
         this.refusals = refusals;
         this.log = log;
-        using var connection = database.Open();
-        StateDatabase.Execute(connection, """
-            CREATE TABLE IF NOT EXISTS careplan (
-                id INTEGER PRIMARY KEY CHECK (id = 1),
-                version INTEGER NOT NULL,
-                payload TEXT NOT NULL);
-            """);
-        current = Load(connection);
+        current = Load();
     }
 
     /// <summary>The plan in force, or null when none has been received.</summary>
     public CarePlan? Current => current;
 
-    public async Task<(CarePlanOutcome Outcome, string? Reason)> ApplyAsync(string token)
+    public async Task<(CarePlanOutcome Outcome, RefusalReason? Reason)> ApplyAsync(string token)
     {
         var read = await reader.ReadAsync<CarePlanPayload>(token, TrustPolicy.MaxCarePlanBytes);
         if (read.Value is not { } payload)
         {
-            return Refuse(read.Reason!, null);
+            return Refuse(read.Reason!.Value, null);
         }
         if (CarePlan.From(payload) is not { } plan || (payload.ActiveUntil is not null && payload.ActiveCentral is null)
             || payload.ActiveUntil is < 0 or > 253_402_300_799)
         {
-            return Refuse(RefusalReasons.Malformed, payload.Version, payload.Iss);
+            return Refuse(RefusalReason.Malformed, payload.Version, payload.Iss);
         }
         await applying.WaitAsync();
         try
@@ -83,20 +76,17 @@ public sealed class CarePlanStore
             }
             if (current is { } inForce && plan.Version < inForce.Version)
             {
-                return Refuse(RefusalReasons.Replayed, plan.Version, payload.Iss);
+                return Refuse(RefusalReason.Replayed, plan.Version, payload.Iss);
             }
-            var previous = StoredPayload();
-            Store(plan.Version, JsonSerializer.Serialize(payload, TokenJson.Options));
-            try
+            // In force only with its audit record: both commit in one transaction, or neither does.
+            database.Write(t =>
             {
-                audit.Append(new AuditRecord { Type = AuditTypes.CarePlanApplied, Version = plan.Version, Issuer = payload.Iss });
-            }
-            catch (SqliteException)
-            {
-                // In force only with its audit record: put the previous plan back.
-                Restore(previous);
-                throw;
-            }
+                t.Execute("""
+                    INSERT INTO careplan (id, version, payload) VALUES (1, $version, $payload)
+                    ON CONFLICT (id) DO UPDATE SET version = excluded.version, payload = excluded.payload
+                    """, ("$version", plan.Version), ("$payload", JsonSerializer.Serialize(payload, TokenJson.Options)));
+                audit.Append(new AuditRecord { Type = AuditType.CarePlanApplied, Version = plan.Version, Issuer = payload.Iss }, t);
+            });
             current = plan;
             log.LogInformation("care plan version {Version} applied ({Checks} checks, zone {Zone})", plan.Version, plan.Checks.Count, plan.Zone.Id);
             if (payload.ActiveCentral is { } active)
@@ -108,7 +98,7 @@ public sealed class CarePlanStore
         catch (SqliteException e)
         {
             log.LogError("care plan version {Version} could not be stored: {Error}", plan.Version, e.SqliteErrorCode);
-            return Refuse(RefusalReasons.Fault, plan.Version, payload.Iss);
+            return Refuse(RefusalReason.Fault, plan.Version, payload.Iss);
         }
         finally
         {
@@ -131,53 +121,23 @@ public sealed class CarePlanStore
         }
     }
 
-    private (CarePlanOutcome, string?) Refuse(string reason, long? version, string? issuer = null)
+    private (CarePlanOutcome, RefusalReason?) Refuse(RefusalReason reason, long? version, string? issuer = null)
     {
-        refusals.Refuse(new AuditRecord { Type = AuditTypes.CarePlanRefused, Reason = reason, Version = version, Issuer = issuer });
+        refusals.Refuse(reason, new AuditRecord { Type = AuditType.CarePlanRefused, Version = version, Issuer = issuer });
         return (CarePlanOutcome.Refused, reason);
-    }
-
-    private (long Version, string Payload)? StoredPayload()
-    {
-        using var connection = database.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT version, payload FROM careplan WHERE id = 1";
-        using var reader = command.ExecuteReader();
-        return reader.Read() ? (reader.GetInt64(0), reader.GetString(1)) : null;
-    }
-
-    private void Restore((long Version, string Payload)? previous)
-    {
-        if (previous is { } p)
-        {
-            Store(p.Version, p.Payload);
-            return;
-        }
-        using var connection = database.Open();
-        StateDatabase.Execute(connection, "DELETE FROM careplan WHERE id = 1");
-    }
-
-    private void Store(long version, string payload)
-    {
-        using var connection = database.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = """
-            INSERT INTO careplan (id, version, payload) VALUES (1, $version, $payload)
-            ON CONFLICT (id) DO UPDATE SET version = excluded.version, payload = excluded.payload
-            """;
-        command.Parameters.AddWithValue("$version", version);
-        command.Parameters.AddWithValue("$payload", payload);
-        command.ExecuteNonQuery();
     }
 
     /// <summary>Stands for an unreadable stored plan: in force since forever, no checks, replaced by any real version.</summary>
     private static readonly CarePlan Damaged = new(0, TimeZoneInfo.Utc, [], null, new HashSet<DateOnly>(), DateTimeOffset.MinValue);
 
-    private CarePlan? Load(SqliteConnection connection)
+    private CarePlan? Load()
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT payload FROM careplan WHERE id = 1";
-        if (command.ExecuteScalar() is not string json)
+        var stored = database.Read(connection =>
+        {
+            using var command = StateDatabase.Command(connection, "SELECT payload FROM careplan WHERE id = 1");
+            return command.ExecuteScalar();
+        });
+        if (stored is not string json)
         {
             return null;
         }

@@ -27,7 +27,7 @@ public sealed class CommandVerifier(SignedTokenReader reader, TrustPolicy policy
         if (verdict.Reason is { } reason)
         {
             // Claims are recorded only once the signature has proved them.
-            refusals.Refuse(new AuditRecord { Type = AuditTypes.CommandRefused, Reason = reason, Issuer = proved?.Iss, Command = proved?.Command });
+            refusals.Refuse(reason, new AuditRecord { Type = AuditType.CommandRefused, Issuer = proved?.Iss, Command = proved?.Command });
         }
         return verdict;
     }
@@ -37,7 +37,7 @@ public sealed class CommandVerifier(SignedTokenReader reader, TrustPolicy policy
         var read = await reader.ReadAsync<CommandPayload>(token, TrustPolicy.MaxTokenBytes);
         if (read.Value is not { } p)
         {
-            return (Verdict<DeviceCommand>.Refuse(read.Reason!), null);
+            return (Verdict<DeviceCommand>.Refuse(read.Reason!.Value), null);
         }
         return (Check(p), p);
     }
@@ -51,7 +51,7 @@ public sealed class CommandVerifier(SignedTokenReader reader, TrustPolicy policy
         var now = clock.GetUtcNow();
         if (CommandOf(p, now) is not { } command)
         {
-            return Verdict<DeviceCommand>.Refuse(RefusalReasons.Malformed);
+            return Verdict<DeviceCommand>.Refuse(RefusalReason.Malformed);
         }
         var expires = DateTimeOffset.FromUnixTimeSeconds(p.Exp);
         if (policy.WindowTimeProblem(DateTimeOffset.FromUnixTimeSeconds(p.Nbf), expires, now) is { } timing)
@@ -70,12 +70,12 @@ public sealed class CommandVerifier(SignedTokenReader reader, TrustPolicy policy
         {
             return replay.TryUse(p.Jti, expires)
                 ? Verdict<DeviceCommand>.Pass(command)
-                : Verdict<DeviceCommand>.Refuse(RefusalReasons.Replayed);
+                : Verdict<DeviceCommand>.Refuse(RefusalReason.Replayed);
         }
         catch (SqliteException e)
         {
             log.LogError("state database error while recording command {Jti}: SQLite error {Code}", p.Jti, e.SqliteErrorCode);
-            return Verdict<DeviceCommand>.Refuse(RefusalReasons.Fault);
+            return Verdict<DeviceCommand>.Refuse(RefusalReason.Fault);
         }
     }
 

@@ -13,7 +13,7 @@ public sealed class GrantVerifier(SignedTokenReader reader, TrustPolicy policy)
     public async Task<Verdict<Grant>> ReadAsync(string token)
     {
         var read = await reader.ReadAsync<GrantPayload>(token, TrustPolicy.MaxTokenBytes);
-        return read.Value is { } payload ? Check(payload) : Verdict<Grant>.Refuse(read.Reason!);
+        return read.Value is { } payload ? Check(payload) : Verdict<Grant>.Refuse(read.Reason!.Value);
     }
 
     private Verdict<Grant> Check(GrantPayload p)
@@ -28,7 +28,7 @@ public sealed class GrantVerifier(SignedTokenReader reader, TrustPolicy policy)
             || ViewOf(p.View) is not { } view
             || StreamOf(p.Stream) is not { } stream)
         {
-            return Verdict<Grant>.Refuse(RefusalReasons.Malformed);
+            return Verdict<Grant>.Refuse(RefusalReason.Malformed);
         }
         var streaming = TimeSpan.FromSeconds(Math.Min(p.MaxSeconds, policy.MaxSession.TotalSeconds));
         return Verdict<Grant>.Pass(new Grant(

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace HomeUnit.Agent.Grants;
 
 /// <summary>The answer to a grant: a look the session state machine may run, or the refusal reason.</summary>
-public sealed record LookDecision(SessionRequest? Request, string? Reason)
+public sealed record LookDecision(SessionRequest? Request, RefusalReason? Reason)
 {
     public bool Accepted => Request is not null;
 }
@@ -45,7 +45,7 @@ public sealed class LookAuthorizer(
         var read = await grants.ReadAsync(token);
         if (read.Value is not { } grant)
         {
-            return Refuse(read.Reason!, null);
+            return Refuse(read.Reason!.Value, null);
         }
         if (supervision.Refusal(grant.Issuer) is { } notInCharge)
         {
@@ -53,7 +53,7 @@ public sealed class LookAuthorizer(
         }
         if (!clockTrust.IsSynchronized)
         {
-            return Refuse(RefusalReasons.ClockUnsynced, grant);
+            return Refuse(RefusalReason.ClockUnsynced, grant);
         }
         var now = clock.GetUtcNow();
         if (policy.WindowTimeProblem(grant.NotBefore, grant.Expires, now) is { } timing)
@@ -68,7 +68,7 @@ public sealed class LookAuthorizer(
         {
             // No durable replay record, no look (fail closed).
             log.LogError("state database error while authorizing grant {Grant}: SQLite error {Code}", grant.Jti, e.SqliteErrorCode);
-            return Refuse(RefusalReasons.Fault, grant);
+            return Refuse(RefusalReason.Fault, grant);
         }
     }
 
@@ -76,16 +76,16 @@ public sealed class LookAuthorizer(
     {
         if (replay.Contains(grant.Jti))
         {
-            return Refuse(RefusalReasons.Replayed, grant);
+            return Refuse(RefusalReason.Replayed, grant);
         }
         if (privacyPaused?.Invoke() == true)
         {
             // The resident's pause comes before every other rule: whatever the grant, the answer is the pause.
-            return Refuse(RefusalReasons.PrivacyPaused, grant);
+            return Refuse(RefusalReason.PrivacyPaused, grant);
         }
         if (faultPresent())
         {
-            return Refuse(RefusalReasons.Fault, grant);
+            return Refuse(RefusalReason.Fault, grant);
         }
         var history = audit.AcceptedSince(now - HistoryReach)
             .Select(r => new PastLook(r.Kind ?? "", r.Check, DateTimeOffset.Parse(r.At, System.Globalization.CultureInfo.InvariantCulture)))
@@ -95,29 +95,30 @@ public sealed class LookAuthorizer(
         {
             return Refuse(outside, grant);
         }
-        var grantEnds = grant.Expires + policy.ClockSkew;
+        // The clock skew only widened acceptance (WindowTimeProblem); the look ends at exp as this unit's
+        // clock reads it, never later: a grant accepted within the skew after exp has no time left.
+        var grantEnds = grant.Expires;
         var ends = plan.Until < grantEnds ? plan.Until : grantEnds;
         var streaming = ends - now < grant.MaxStreaming ? ends - now : grant.MaxStreaming;
         if (streaming < MinimumLook)
         {
-            return Refuse(grantEnds <= plan.Until ? RefusalReasons.Expired : RefusalReasons.OutsideCarePlan, grant);
+            return Refuse(grantEnds <= plan.Until ? RefusalReason.Expired : RefusalReason.OutsideCarePlan, grant);
         }
         replay.Prune(now);
         if (!replay.TryUse(grant.Jti, grant.Expires))
         {
-            return Refuse(RefusalReasons.Replayed, grant);
+            return Refuse(RefusalReason.Replayed, grant);
         }
         log.LogInformation("grant {Grant} accepted: {Kind} look at {View} for at most {Seconds:0.#} s", grant.Jti, grant.Kind, grant.View, streaming.TotalSeconds);
         return new LookDecision(new SessionRequest(grant.Jti, grant.Operator, grant.Kind, grant.View, streaming, grant.Stream, plan.Check ?? grant.Check, ends, grant.Issuer), null);
     }
 
-    private LookDecision Refuse(string reason, Grant? grant)
+    private LookDecision Refuse(RefusalReason reason, Grant? grant)
     {
         // Claims are recorded only once the signature has proved them; a forged token leaves just its reason.
-        refusals.Refuse(new AuditRecord
+        refusals.Refuse(reason, new AuditRecord
         {
-            Type = AuditTypes.SessionRefused,
-            Reason = reason,
+            Type = AuditType.SessionRefused,
             Grant = grant?.Jti,
             Issuer = grant?.Issuer,
             Operator = grant?.Operator,

@@ -24,17 +24,18 @@ public sealed class RefusalAudit(AuditLog audit, TimeProvider clock, ILogger<Ref
         public long Suppressed { get; set; }
     }
 
-    private readonly Dictionary<(string Type, string Reason), Tally> tallies = [];
+    private readonly Dictionary<(AuditType Type, RefusalReason Reason), Tally> tallies = [];
     private readonly Lock gate = new();
 
-    /// <summary>Audits a refusal described by <paramref name="draft"/> (type and reason set), or counts it once the minute's budget is spent.</summary>
-    public void Refuse(AuditRecord draft)
+    /// <summary>Audits a refusal for <paramref name="reason"/> described by <paramref name="draft"/> (its type set), or counts it once the minute's budget is spent.</summary>
+    public void Refuse(RefusalReason reason, AuditRecord draft)
     {
+        draft = draft with { Reason = reason.Code() };
         lock (gate)
         {
             var now = clock.GetUtcNow();
             FlushEnded(now);
-            var key = (draft.Type, draft.Reason ?? "");
+            var key = (draft.Type, reason);
             if (!tallies.TryGetValue(key, out var tally))
             {
                 tallies[key] = tally = new Tally(now);
@@ -45,7 +46,7 @@ public sealed class RefusalAudit(AuditLog audit, TimeProvider clock, ILogger<Ref
                 return;
             }
             tally.Written++;
-            log.LogInformation("{Type}: {Reason} (grant {Grant}, version {Version})", draft.Type, draft.Reason, draft.Grant ?? "-", draft.Version?.ToString() ?? "-");
+            log.LogInformation("{Type}: {Reason} (grant {Grant}, version {Version})", draft.Type.Code(), draft.Reason, draft.Grant ?? "-", draft.Version?.ToString() ?? "-");
             Write(draft);
         }
     }
@@ -66,8 +67,8 @@ public sealed class RefusalAudit(AuditLog audit, TimeProvider clock, ILogger<Ref
             tallies.Remove(key);
             if (tally.Suppressed > 0)
             {
-                log.LogWarning("{Type}: {Reason} {Count} more times in a minute", key.Type, key.Reason, tally.Suppressed);
-                Write(new AuditRecord { Type = key.Type, Reason = key.Reason, Count = tally.Suppressed });
+                log.LogWarning("{Type}: {Reason} {Count} more times in a minute", key.Type.Code(), key.Reason.Code(), tally.Suppressed);
+                Write(new AuditRecord { Type = key.Type, Reason = key.Reason.Code(), Count = tally.Suppressed });
             }
         }
     }

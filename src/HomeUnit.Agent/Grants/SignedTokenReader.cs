@@ -25,7 +25,7 @@ public sealed class SignedTokenReader(TrustedKeys keys, TrustPolicy policy)
     {
         if (string.IsNullOrEmpty(token) || token.Length > maxBytes || !IsCompactJws(token))
         {
-            return Verdict<T>.Refuse(RefusalReasons.Malformed);
+            return Verdict<T>.Refuse(RefusalReason.Malformed);
         }
         var header = ReadHeader(token.AsSpan(0, token.IndexOf('.')));
         if (header.Reason is { } headerProblem)
@@ -34,12 +34,12 @@ public sealed class SignedTokenReader(TrustedKeys keys, TrustPolicy policy)
         }
         if (keys.Find(header.Kid!) is not { } key)
         {
-            return Verdict<T>.Refuse(RefusalReasons.UnknownKey);
+            return Verdict<T>.Refuse(RefusalReason.UnknownKey);
         }
         using var document = ParsePayload(token);
         if (document is null)
         {
-            return Verdict<T>.Refuse(RefusalReasons.Malformed);
+            return Verdict<T>.Refuse(RefusalReason.Malformed);
         }
         if (await SignatureProblemAsync(token, key.Key) is { } signatureProblem)
         {
@@ -47,16 +47,16 @@ public sealed class SignedTokenReader(TrustedKeys keys, TrustPolicy policy)
         }
         if (Deserialize<T>(document) is not { } payload)
         {
-            return Verdict<T>.Refuse(RefusalReasons.Malformed);
+            return Verdict<T>.Refuse(RefusalReason.Malformed);
         }
         // A trusted key is trusted only for its own central: a token naming another issuer is treated as
         // signed by a key we do not know for it, so one central's key never speaks for another.
         if (payload.Iss != key.Central.Issuer)
         {
-            return Verdict<T>.Refuse(RefusalReasons.UnknownKey);
+            return Verdict<T>.Refuse(RefusalReason.UnknownKey);
         }
         return payload.Aud != policy.DeviceId
-            ? Verdict<T>.Refuse(RefusalReasons.WrongAudience)
+            ? Verdict<T>.Refuse(RefusalReason.WrongAudience)
             : Verdict<T>.Pass(payload);
     }
 
@@ -78,7 +78,7 @@ public sealed class SignedTokenReader(TrustedKeys keys, TrustPolicy policy)
         return dots == 2;
     }
 
-    private readonly record struct Header(string? Kid, string? Reason);
+    private readonly record struct Header(string? Kid, RefusalReason? Reason);
 
     private static Header ReadHeader(ReadOnlySpan<char> encoded)
     {
@@ -89,34 +89,34 @@ public sealed class SignedTokenReader(TrustedKeys keys, TrustPolicy policy)
             // InvalidOperationException: refuse invalid UTF-8 up front.
             if (!Utf8.IsValid(bytes))
             {
-                return new Header(null, RefusalReasons.Malformed);
+                return new Header(null, RefusalReason.Malformed);
             }
             using var json = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowDuplicateProperties = false, MaxDepth = 4 });
             var root = json.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                return new Header(null, RefusalReasons.Malformed);
+                return new Header(null, RefusalReason.Malformed);
             }
             // The algorithm is pinned: "none", HS256 (with the public key as a secret) and the rest are refused before any key is touched.
             if (!root.TryGetProperty("alg", out var alg) || alg.ValueKind != JsonValueKind.String || alg.GetString() != Algorithm)
             {
-                return new Header(null, RefusalReasons.BadSignature);
+                return new Header(null, RefusalReason.BadSignature);
             }
             // Extensions we do not understand must not be silently ignored (RFC 7515 §4.1.11).
             if (root.TryGetProperty("crit", out _)
                 || !root.TryGetProperty("kid", out var kid) || kid.ValueKind != JsonValueKind.String || kid.GetString() is not { Length: > 0 and <= 128 } name)
             {
-                return new Header(null, RefusalReasons.Malformed);
+                return new Header(null, RefusalReason.Malformed);
             }
             return new Header(name, null);
         }
         catch (Exception e) when (e is FormatException or JsonException)
         {
-            return new Header(null, RefusalReasons.Malformed);
+            return new Header(null, RefusalReason.Malformed);
         }
     }
 
-    private async Task<string?> SignatureProblemAsync(string token, ECDsaSecurityKey key)
+    private async Task<RefusalReason?> SignatureProblemAsync(string token, ECDsaSecurityKey key)
     {
         var parameters = new TokenValidationParameters
         {
@@ -134,7 +134,7 @@ public sealed class SignedTokenReader(TrustedKeys keys, TrustPolicy policy)
         var result = await handler.ValidateTokenAsync(token, parameters);
         return result.IsValid
             ? null
-            : result.Exception is SecurityTokenMalformedException or SecurityTokenArgumentException ? RefusalReasons.Malformed : RefusalReasons.BadSignature;
+            : result.Exception is SecurityTokenMalformedException or SecurityTokenArgumentException ? RefusalReason.Malformed : RefusalReason.BadSignature;
     }
 
     /// <summary>The payload as a JSON object (base64url, UTF-8, no duplicate names), or null.</summary>

@@ -19,10 +19,6 @@ public sealed record InCharge(TrustedCentral Central, DateTimeOffset Since, Date
 /// </summary>
 public sealed class Supervision
 {
-    public const string TakenBack = "taken-back";
-    public const string Expired = "expired";
-    public const string HandedOn = "handed-on";
-
     private readonly StateDatabase database;
     private readonly TrustedKeys keys;
     private readonly AuditLog audit;
@@ -40,15 +36,7 @@ public sealed class Supervision
         this.events = events;
         this.clock = clock;
         this.log = log;
-        using var connection = database.Open();
-        StateDatabase.Execute(connection, """
-            CREATE TABLE IF NOT EXISTS supervision (
-                id INTEGER PRIMARY KEY CHECK (id = 1),
-                issuer TEXT NOT NULL,
-                since INTEGER NOT NULL,
-                until INTEGER);
-            """);
-        stored = Load(connection);
+        stored = Load();
     }
 
     /// <summary>Raised after the central in charge changed (for the retained status).</summary>
@@ -65,26 +53,26 @@ public sealed class Supervision
     }
 
     /// <summary>Null when <paramref name="issuer"/> is in charge, else why its grant, command or care plan is refused.</summary>
-    public string? Refusal(string issuer)
+    public RefusalReason? Refusal(string issuer)
     {
         if (Current.Central.Issuer == issuer)
         {
             return null;
         }
-        return keys.Central(issuer) is { IsPrimary: true } ? RefusalReasons.PrimaryNotActive : RefusalReasons.StandbyNotActive;
+        return keys.Central(issuer) is { IsPrimary: true } ? RefusalReason.PrimaryNotActive : RefusalReason.StandbyNotActive;
     }
 
     /// <summary>Null when <paramref name="by"/> may put <paramref name="to"/> in charge: only the primary hands over, and only to a trusted central.</summary>
-    public string? HandoverRefusal(string by, string to) =>
-        keys.Central(by) is not { IsPrimary: true } ? RefusalReasons.NotPrimary
-        : keys.Central(to) is null ? RefusalReasons.UnknownCentral
+    public RefusalReason? HandoverRefusal(string by, string to) =>
+        keys.Central(by) is not { IsPrimary: true } ? RefusalReason.NotPrimary
+        : keys.Central(to) is null ? RefusalReason.UnknownCentral
         : null;
 
     /// <summary>
     /// Whether a care plan from <paramref name="issuer"/> may be applied: from the central in charge, or
     /// from the primary when it names the <paramref name="activeCentral"/> (a handover or taking back).
     /// </summary>
-    public string? CarePlanRefusal(string issuer, string? activeCentral)
+    public RefusalReason? CarePlanRefusal(string issuer, string? activeCentral)
     {
         if (activeCentral is null || activeCentral == issuer && keys.Central(issuer) is { IsPrimary: false })
         {
@@ -121,13 +109,13 @@ public sealed class Supervision
             }
             if (!current.Central.IsPrimary && (current.Central.Issuer != to || target.IsPrimary))
             {
-                End(current, target.IsPrimary ? TakenBack : HandedOn, by, version);
+                End(current, target.IsPrimary ? HandoverEndReason.TakenBack : HandoverEndReason.HandedOn, by, version);
             }
             if (!target.IsPrimary)
             {
                 audit.Append(new AuditRecord
                 {
-                    Type = AuditTypes.HandoverStarted,
+                    Type = AuditType.HandoverStarted,
                     Issuer = by,
                     Central = to,
                     Until = until is { } u ? Wire.Time(u) : null,
@@ -137,7 +125,7 @@ public sealed class Supervision
             Store(new InCharge(target, now, until));
             if (!target.IsPrimary)
             {
-                Report(AuditTypes.HandoverStarted, Severity.Warning, new { central = to, from = current.Central.Issuer, until = until is { } u ? Wire.Time(u) : null, by, via });
+                Report(EventType.HandoverStarted, Severity.Warning, new { central = to, from = current.Central.Issuer, until = until is { } u ? Wire.Time(u) : null, by, via });
             }
             log.LogWarning("supervision: {Central} is in charge ({Via} from {By}{Until})", to, via, by, until is { } e ? $", until {Wire.Time(e)}" : "");
         }
@@ -154,41 +142,34 @@ public sealed class Supervision
             {
                 return;
             }
-            End(current, Expired, by: null, version: null);
+            End(current, HandoverEndReason.Expired, by: null, version: null);
             Store(PrimaryFrom(until));
         }
         Changed?.Invoke();
     }
 
-    private void End(InCharge standby, string reason, string? by, long? version)
+    private void End(InCharge standby, HandoverEndReason reason, string? by, long? version)
     {
-        audit.Append(new AuditRecord { Type = AuditTypes.HandoverEnded, Central = standby.Central.Issuer, Issuer = by, Reason = reason, Version = version });
-        Report(AuditTypes.HandoverEnded, reason == HandedOn ? Severity.Info : Severity.Warning,
-            new { central = standby.Central.Issuer, reason, by, since = Wire.Time(standby.Since) });
+        audit.Append(new AuditRecord { Type = AuditType.HandoverEnded, Central = standby.Central.Issuer, Issuer = by, Reason = reason.Code(), Version = version });
+        Report(EventType.HandoverEnded, reason == HandoverEndReason.HandedOn ? Severity.Info : Severity.Warning,
+            new { central = standby.Central.Issuer, reason = reason.Code(), by, since = Wire.Time(standby.Since) });
     }
 
     private InCharge PrimaryFrom(DateTimeOffset since) => new(keys.Primary, since, null);
 
     private void Store(InCharge next)
     {
-        using var connection = database.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = """
+        database.Write(t => t.Execute("""
             INSERT INTO supervision (id, issuer, since, until) VALUES (1, $issuer, $since, $until)
             ON CONFLICT (id) DO UPDATE SET issuer = excluded.issuer, since = excluded.since, until = excluded.until
-            """;
-        command.Parameters.AddWithValue("$issuer", next.Central.Issuer);
-        command.Parameters.AddWithValue("$since", next.Since.ToUnixTimeMilliseconds());
-        command.Parameters.AddWithValue("$until", next.Until is { } u ? u.ToUnixTimeMilliseconds() : DBNull.Value);
-        command.ExecuteNonQuery();
+            """, ("$issuer", next.Central.Issuer), ("$since", next.Since.ToUnixTimeMilliseconds()), ("$until", next.Until?.ToUnixTimeMilliseconds())));
         Volatile.Write(ref stored, next);
     }
 
     /// <summary>The stored state; a central no longer trusted (the configuration changed) leaves the primary in charge.</summary>
-    private InCharge Load(SqliteConnection connection)
+    private InCharge Load() => database.Read(connection =>
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT issuer, since, until FROM supervision WHERE id = 1";
+        using var command = StateDatabase.Command(connection, "SELECT issuer, since, until FROM supervision WHERE id = 1");
         using var reader = command.ExecuteReader();
         if (reader.Read() && keys.Central(reader.GetString(0)) is { } central)
         {
@@ -196,9 +177,9 @@ public sealed class Supervision
                 reader.IsDBNull(2) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)));
         }
         return PrimaryFrom(DateTimeOffset.UnixEpoch);
-    }
+    });
 
-    private void Report(string type, string severity, object data)
+    private void Report(EventType type, Severity severity, object data)
     {
         try
         {
@@ -207,7 +188,7 @@ public sealed class Supervision
         catch (SqliteException e)
         {
             // The audit record is durable; the event is the centre's convenience.
-            log.LogError("event {Type} could not be stored: {Error}", type, e.Message);
+            log.LogError("event {Type} could not be stored: {Error}", type.Code(), e.Message);
         }
     }
 }

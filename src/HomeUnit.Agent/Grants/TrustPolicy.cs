@@ -25,19 +25,19 @@ public sealed record TrustPolicy(string DeviceId, TimeSpan ClockSkew, TimeSpan M
     /// The shape of a grant's or command's window, read from its NumericDate claims: null when sound,
     /// <c>malformed</c> for impossible dates or an empty window, <c>too-long</c> beyond <see cref="MaxWindow"/>.
     /// </summary>
-    public static string? WindowShapeProblem(long nbf, long exp, long iat)
+    public static RefusalReason? WindowShapeProblem(long nbf, long exp, long iat)
     {
         if (!IsNumericDate(nbf) || !IsNumericDate(exp) || !IsNumericDate(iat) || exp <= nbf)
         {
-            return RefusalReasons.Malformed;
+            return RefusalReason.Malformed;
         }
-        return exp - nbf > (long)MaxWindow.TotalSeconds ? RefusalReasons.TooLong : null;
+        return exp - nbf > (long)MaxWindow.TotalSeconds ? RefusalReason.TooLong : null;
     }
 
     /// <summary>Whether <paramref name="now"/> lies in [nbf − skew, exp + skew): null if so, else <c>not-yet-valid</c> or <c>expired</c>.</summary>
-    public string? WindowTimeProblem(DateTimeOffset notBefore, DateTimeOffset expires, DateTimeOffset now) =>
-        now < notBefore - ClockSkew ? RefusalReasons.NotYetValid
-        : now >= expires + ClockSkew ? RefusalReasons.Expired
+    public RefusalReason? WindowTimeProblem(DateTimeOffset notBefore, DateTimeOffset expires, DateTimeOffset now) =>
+        now < notBefore - ClockSkew ? RefusalReason.NotYetValid
+        : now >= expires + ClockSkew ? RefusalReason.Expired
         : null;
 
     // Seconds since the epoch that DateTimeOffset can hold (up to 9999-12-31).

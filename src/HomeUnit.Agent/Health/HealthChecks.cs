@@ -1,6 +1,7 @@
 using HomeUnit.Agent.Grants;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Kernel;
+using HomeUnit.Protocol;
 
 namespace HomeUnit.Agent.Health;
 
@@ -16,7 +17,7 @@ public sealed partial class HealthChecks(UnitHardware hardware, ClockTrust clock
     private readonly object gate = new();
 
     /// <summary>Reads every part; one reading at a time (the monitor and a self-test may ask together).</summary>
-    public IReadOnlyDictionary<string, string?> ReadAll()
+    public IReadOnlyDictionary<UnitFault, string?> ReadAll()
     {
         lock (gate)
         {
@@ -24,15 +25,15 @@ public sealed partial class HealthChecks(UnitHardware hardware, ClockTrust clock
         }
     }
 
-    private Dictionary<string, string?> Read() => new()
+    private Dictionary<UnitFault, string?> Read() => new()
     {
-        [Faults.PowerLost] = Check(() => hardware.Power.MainsOnline ? null : "on battery: mains power is off"),
-        [Faults.Undervoltage] = Check(() => hardware.Power.Undervoltage ? "supply voltage below what the Pi needs" : null),
-        [Faults.Camera] = Check(Camera),
-        [Faults.Servo] = Check(() => hardware.Servo.Channel.Writable ? null : $"{hardware.Servo.Channel.ChipDirectory} is not writable"),
-        [Faults.Light] = Check(Lights),
-        [Faults.Clock] = clockTrust.IsSynchronized ? null : "the clock is not synchronised (no NTP)",
-        [Faults.Storage] = Check(Storage),
+        [UnitFault.PowerLost] = Check(() => hardware.Power.MainsOnline ? null : "on battery: mains power is off"),
+        [UnitFault.Undervoltage] = Check(() => hardware.Power.Undervoltage ? "supply voltage below what the Pi needs" : null),
+        [UnitFault.Camera] = Check(Camera),
+        [UnitFault.Servo] = Check(() => hardware.Servo.Channel.Writable ? null : $"{hardware.Servo.Channel.ChipDirectory} is not writable"),
+        [UnitFault.Light] = Check(Lights),
+        [UnitFault.Clock] = clockTrust.IsSynchronized ? null : "the clock is not synchronised (no NTP)",
+        [UnitFault.Storage] = Check(Storage),
     };
 
     private string? Camera() =>

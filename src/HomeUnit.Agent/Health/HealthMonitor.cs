@@ -22,15 +22,15 @@ public sealed class HealthMonitor(
     public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
 
     /// <summary>For each fault: the event raised when it appears, its severity, and the event when it clears.</summary>
-    private static readonly Dictionary<string, (string Raised, string Severity, string Cleared)> EventsFor = new()
+    private static readonly Dictionary<UnitFault, (EventType Raised, Severity Severity, EventType Cleared)> EventsFor = new()
     {
-        [Faults.PowerLost] = ("power.lost", Severity.Critical, "power.restored"),
-        [Faults.Undervoltage] = ("power.undervoltage", Severity.Warning, "power.undervoltage-cleared"),
-        [Faults.Camera] = ("camera.fault", Severity.Critical, "camera.restored"),
-        [Faults.Servo] = ("servo.fault", Severity.Critical, "servo.restored"),
-        [Faults.Light] = ("light.fault", Severity.Critical, "light.restored"),
-        [Faults.Clock] = ("clock.unsynced", Severity.Critical, "clock.synced"),
-        [Faults.Storage] = ("storage.fault", Severity.Critical, "storage.restored"),
+        [UnitFault.PowerLost] = (EventType.PowerLost, Severity.Critical, EventType.PowerRestored),
+        [UnitFault.Undervoltage] = (EventType.PowerUndervoltage, Severity.Warning, EventType.PowerUndervoltageCleared),
+        [UnitFault.Camera] = (EventType.CameraFault, Severity.Critical, EventType.CameraRestored),
+        [UnitFault.Servo] = (EventType.ServoFault, Severity.Critical, EventType.ServoRestored),
+        [UnitFault.Light] = (EventType.LightFault, Severity.Critical, EventType.LightRestored),
+        [UnitFault.Clock] = (EventType.ClockUnsynced, Severity.Critical, EventType.ClockSynced),
+        [UnitFault.Storage] = (EventType.StorageFault, Severity.Critical, EventType.StorageRestored),
     };
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -63,23 +63,24 @@ public sealed class HealthMonitor(
             }
             var (raised, severity, cleared) = EventsFor[fault];
             Report(detail is null ? cleared : raised, detail is null ? Severity.Info : severity, detail);
-            if (detail is not null && Faults.EndsLook(fault) && sessions.RequestStop($"{fault}-fault: {detail}"))
+            // The look ends without raising the fault again: this reading has reported it.
+            if (detail is not null && Faults.EndsLook(fault) is { } ends && sessions.RequestStop(ends, detail: detail))
             {
-                log.LogError("{Fault} fault during a look: ending it", fault);
+                log.LogError("{Fault} fault during a look: ending it", fault.Code());
             }
         }
     }
 
-    private void Report(string type, string severity, string? detail)
+    private void Report(EventType type, Severity severity, string? detail)
     {
         try
         {
-            events.Raise(type, severity, detail is null ? null : new { reason = detail });
+            events.Raise(type, severity, detail is null ? null : new { detail });
         }
         catch (Exception e)
         {
             // Storage itself may be the fault; the retained status still carries it.
-            log.LogError("event {Type} could not be stored: {Error}", type, e.Message);
+            log.LogError("event {Type} could not be stored: {Error}", type.Code(), e.Message);
         }
     }
 }

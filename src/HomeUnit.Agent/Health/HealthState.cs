@@ -1,22 +1,24 @@
+using HomeUnit.Protocol;
+
 namespace HomeUnit.Agent.Health;
 
-/// <summary>Names of the faults the unit can have; each keeps the centre from relying on a look.</summary>
+/// <summary>Which faults end a look.</summary>
 public static class Faults
 {
-    public const string PowerLost = "power";
-    public const string Undervoltage = "undervoltage";
-    public const string Camera = "camera";
-    public const string Servo = "servo";
-    public const string Light = "light";
-    public const string Clock = "clock";
-    public const string Storage = "storage";
-
     /// <summary>
-    /// Faults that end a running look and refuse new ones (as <c>fault</c>): the camera, the lens or the
-    /// light cannot be trusted, or a look cannot be audited. On battery, undervoltage or an unsynced clock
-    /// (refused by the grant checks as <c>clock-unsynced</c>) a look in progress goes on.
+    /// The end reason of a look ended by <paramref name="fault"/>, or null if a look in progress goes on:
+    /// the camera, the lens or the light cannot be trusted, or a look cannot be audited. Such a fault also
+    /// refuses new looks (as <c>fault</c>). On battery, undervoltage or an unsynced clock (refused by the
+    /// grant checks as <c>clock-unsynced</c>) a look in progress goes on.
     /// </summary>
-    public static bool EndsLook(string fault) => fault is Camera or Servo or Light or Storage;
+    public static EndReason? EndsLook(UnitFault fault) => fault switch
+    {
+        UnitFault.Camera => EndReason.CameraFault,
+        UnitFault.Servo => EndReason.ServoFault,
+        UnitFault.Light => EndReason.LightFault,
+        UnitFault.Storage => EndReason.StorageFault,
+        _ => null,
+    };
 }
 
 /// <summary>
@@ -26,14 +28,14 @@ public static class Faults
 public sealed class HealthState
 {
     private readonly object gate = new();
-    private readonly SortedDictionary<string, string> faults = new(StringComparer.Ordinal);
+    private readonly Dictionary<UnitFault, string> faults = [];
 
     /// <summary>Raised after the set of faults changed.</summary>
     public event Action? Changed;
 
-    public IReadOnlyList<string> Faults
+    public IReadOnlyList<UnitFault> Faults
     {
-        get { lock (gate) return [.. faults.Keys]; }
+        get { lock (gate) return [.. faults.Keys.OrderBy(f => f.Code(), StringComparer.Ordinal)]; }
     }
 
     /// <summary>Ready for a look: no fault that would make the centre send staff instead.</summary>
@@ -44,16 +46,16 @@ public sealed class HealthState
 
     public bool BlocksLook
     {
-        get { lock (gate) return faults.Keys.Any(HomeUnit.Agent.Health.Faults.EndsLook); }
+        get { lock (gate) return faults.Keys.Any(f => HomeUnit.Agent.Health.Faults.EndsLook(f) is not null); }
     }
 
-    public string? Detail(string fault)
+    public string? Detail(UnitFault fault)
     {
         lock (gate) return faults.GetValueOrDefault(fault);
     }
 
     /// <summary>Sets or clears a fault; true if that changed anything.</summary>
-    public bool Set(string fault, string? detail)
+    public bool Set(UnitFault fault, string? detail)
     {
         bool changed;
         lock (gate)

@@ -78,7 +78,7 @@ public sealed class Readiness(
         try
         {
             var result = await selfTest.RunAsync(cancellationToken);
-            events.Raise("readiness", result.Ready ? Severity.Info : Severity.Critical,
+            events.Raise(EventType.Readiness, result.Ready ? Severity.Info : Severity.Critical,
                 new { ready = result.Ready, parts = result.Parts, check });
             return result;
         }

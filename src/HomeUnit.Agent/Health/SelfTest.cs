@@ -1,4 +1,5 @@
 using HomeUnit.Agent.Session;
+using HomeUnit.Protocol;
 
 namespace HomeUnit.Agent.Health;
 
@@ -16,7 +17,6 @@ public sealed class SelfTest(HealthChecks checks, Func<CancellationToken, Task<s
 {
     private readonly SemaphoreSlim oneAtATime = new(1);
 
-    public const string Fault = "selftest";
     public static readonly TimeSpan CameraTimeout = TimeSpan.FromSeconds(15);
 
     public async Task<SelfTestResult> RunAsync(CancellationToken cancellationToken)
@@ -35,7 +35,7 @@ public sealed class SelfTest(HealthChecks checks, Func<CancellationToken, Task<s
     private async Task<SelfTestResult> RunOnceAsync(CancellationToken cancellationToken)
     {
         var readings = checks.ReadAll();
-        var camera = readings[Faults.Camera];
+        var camera = readings[UnitFault.Camera];
         if (camera is null)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -52,14 +52,14 @@ public sealed class SelfTest(HealthChecks checks, Func<CancellationToken, Task<s
         var parts = new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
             ["camera"] = camera ?? "ok",
-            ["servo"] = readings[Faults.Servo] ?? "ok",
-            ["lights"] = readings[Faults.Light] ?? "ok",
-            ["power"] = readings[Faults.PowerLost] ?? readings[Faults.Undervoltage] ?? "ok",
-            ["clock"] = readings[Faults.Clock] ?? "ok",
-            ["storage"] = readings[Faults.Storage] ?? "ok",
+            ["servo"] = readings[UnitFault.Servo] ?? "ok",
+            ["lights"] = readings[UnitFault.Light] ?? "ok",
+            ["power"] = readings[UnitFault.PowerLost] ?? readings[UnitFault.Undervoltage] ?? "ok",
+            ["clock"] = readings[UnitFault.Clock] ?? "ok",
+            ["storage"] = readings[UnitFault.Storage] ?? "ok",
         };
         var failed = parts.Where(p => p.Value != "ok").Select(p => p.Key).ToList();
-        health.Set(Fault, failed.Count == 0 ? null : $"self-test failed: {string.Join(", ", failed)}");
+        health.Set(UnitFault.SelfTest, failed.Count == 0 ? null : $"self-test failed: {string.Join(", ", failed)}");
         return new SelfTestResult(failed.Count == 0, parts);
     }
 }

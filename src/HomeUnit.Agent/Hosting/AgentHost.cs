@@ -11,6 +11,7 @@ using System.Device.Gpio.Drivers;
 using HomeUnit.Drivers.Camera;
 using HomeUnit.Drivers.Gpio;
 using HomeUnit.Drivers.Kernel;
+using HomeUnit.Protocol;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -113,9 +114,9 @@ public static class AgentHost
 
     /// <summary>The self-test on its own, for the <c>selftest</c> verb (no daemon, so nothing else uses the camera).</summary>
     public static SelfTest CreateSelfTest(AgentOptions options, UnitHardware hardware) =>
-        new(HealthChecks(options, hardware), hardware.Camera.CheckAsync, new HealthState());
+        new(CreateHealthChecks(options, hardware), hardware.Camera.CheckAsync, new HealthState());
 
-    private static HealthChecks HealthChecks(AgentOptions options, UnitHardware hardware) =>
+    public static HealthChecks CreateHealthChecks(AgentOptions options, UnitHardware hardware) =>
         new(hardware, new ClockTrust(hardware.Files),
             new HealthSettings(options.State.Directory, options.Camera.Device, MinFreeBytes: options.Health.MinFreeMegabytes * 1024L * 1024));
 
@@ -124,9 +125,9 @@ public static class AgentHost
         sources.Simulate ? SimulatedKernel.Create(configuration["Hardware:Root"]!) : null;
 
     /// <summary>What the ledger notes as the unit's conditions: its faults and whether the link is up.</summary>
-    private static HashSet<string> UnitConditions(HealthState health, LinkService link, PrivacyPause pause)
+    internal static HashSet<string> UnitConditions(HealthState health, LinkService link, PrivacyPause pause)
     {
-        var now = health.Faults.Select(Conditions.Fault).ToHashSet();
+        var now = health.Faults.Select(f => Conditions.Fault(f.Code())).ToHashSet();
         if (link.Status.State != LinkState.Online)
         {
             now.Add(Conditions.Offline);
@@ -172,86 +173,21 @@ public static class AgentHost
         }
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 
-        var services = builder.Services;
-        services.AddSingleton(options);
-        services.AddSingleton(TimeProvider.System);
         var timeline = new HardwareTimeline(simulation is null ? null : Path.Combine(options.State.Directory, "timeline.jsonl"));
         if (flags.PrintTimeline)
         {
             timeline.Recorded += entry => Console.Out.WriteLine($"timeline {entry}");
         }
-        services.AddSingleton(timeline);
         if (simulation is not null)
         {
-            services.AddSingleton(simulation);
+            builder.Services.AddSingleton(simulation);
         }
-        services.AddSingleton(CreateHardware(options, timeline));
-        services.AddSingleton(new StateDatabase(options.State.Directory));
-        services.AddSingleton(sp => new Outbox(sp.GetRequiredService<StateDatabase>(), options.Mqtt.OutboxCapacity));
-        services.AddSingleton(sp => new AuditLog(sp.GetRequiredService<StateDatabase>(), sp.GetRequiredService<Outbox>(), options.DeviceId, TimeProvider.System));
-        services.AddSingleton<Events>();
-        services.AddSingleton<SessionMachine>();
-        services.AddSingleton(SdNotify.FromEnvironment());
-        services.AddSingleton<LoopHeartbeats>();
-        services.AddSingleton<HealthState>();
-        services.AddSingleton(sp => new ClockTrust(sp.GetRequiredService<UnitHardware>().Files));
-        services.AddSingleton(sp => HealthChecks(options, sp.GetRequiredService<UnitHardware>()));
-        services.AddSingleton(sp => new SelfTest(sp.GetRequiredService<HealthChecks>(), sp.GetRequiredService<SessionMachine>().CheckCameraAsync, sp.GetRequiredService<HealthState>()));
-        services.AddSingleton(sp => new LinkService(options.Mqtt, options.DeviceId, sp.GetRequiredService<Outbox>(),
-            sp.GetRequiredService<Events>(), sp.GetRequiredService<HealthState>(), TimeProvider.System, sp.GetRequiredService<ILoggerFactory>(),
-            sp.GetRequiredService<Supervision>()));
-
-        services.AddSingleton(new TrustPolicy(options.DeviceId,
-            TimeSpan.FromSeconds(options.Policy.ClockSkewSeconds), TimeSpan.FromSeconds(options.Policy.MaxSessionSeconds)));
-        services.AddSingleton(trustedKeys);
-        services.AddSingleton<SignedTokenReader>();
-        services.AddSingleton<GrantVerifier>();
-        services.AddSingleton<CommandVerifier>();
-        services.AddSingleton<ReplayCache>();
-        services.AddSingleton<Supervision>();
-        services.AddSingleton<RefusalAudit>();
-        services.AddSingleton<CarePlanStore>();
-        services.AddSingleton(sp => new LookAuthorizer(
-            sp.GetRequiredService<GrantVerifier>(), sp.GetRequiredService<TrustPolicy>(), sp.GetRequiredService<ClockTrust>(),
-            sp.GetRequiredService<ReplayCache>(), sp.GetRequiredService<CarePlanStore>(), sp.GetRequiredService<Supervision>(), sp.GetRequiredService<AuditLog>(),
-            sp.GetRequiredService<RefusalAudit>(), () => sp.GetRequiredService<HealthState>().BlocksLook, TimeProvider.System,
-            sp.GetRequiredService<ILogger<LookAuthorizer>>(), () => sp.GetRequiredService<PrivacyPause>().Until is not null));
-        services.AddSingleton(sp => new Readiness(sp.GetRequiredService<SelfTest>(), sp.GetRequiredService<CarePlanStore>(),
-            sp.GetRequiredService<Events>(), sp.GetRequiredService<LoopHeartbeats>(), TimeProvider.System,
-            TimeSpan.FromMinutes(options.Health.ReadinessLeadMinutes), sp.GetRequiredService<ILogger<Readiness>>()));
-        services.AddSingleton(sp => new PrivacyPause(sp.GetRequiredService<SessionMachine>(), sp.GetRequiredService<CarePlanStore>(),
-            sp.GetRequiredService<AuditLog>(), sp.GetRequiredService<Events>(), () => CreateButton(options, timeline, simulation is not null),
-            sp.GetRequiredService<LoopHeartbeats>(), TimeProvider.System, sp.GetRequiredService<ILogger<PrivacyPause>>()));
-        services.AddSingleton(sp => new ConditionLog(sp.GetRequiredService<StateDatabase>()));
-        services.AddSingleton(sp => new NightLedger(sp.GetRequiredService<AuditLog>(), sp.GetRequiredService<Events>(),
-            sp.GetRequiredService<ConditionLog>(), sp.GetRequiredService<CarePlanStore>(),
-            () => UnitConditions(sp.GetRequiredService<HealthState>(), sp.GetRequiredService<LinkService>(), sp.GetRequiredService<PrivacyPause>()),
-            () => sp.GetRequiredService<SessionMachine>().Current, sp.GetRequiredService<LoopHeartbeats>(), TimeProvider.System,
-            sp.GetRequiredService<ILogger<NightLedger>>()));
-        services.AddSingleton<CentralMessages>();
-        services.AddSingleton(sp => sp.GetRequiredService<LinkService>().Inbound);
-
-        // Registration order is start order, and stop order reversed. The link starts first (it only
-        // connects and queues what arrives) and stops last, so what safety reports while stopping — the
-        // end of a running look, agent.stopping — still goes out. Safety then drives the hardware to the
-        // safe state before anything can act on a message.
-        services.AddHostedService(sp => sp.GetRequiredService<LinkService>());
-        services.AddHostedService<SafetyService>();
-        services.AddHostedService<SystemdService>();
-        services.AddSingleton<HealthMonitor>();
-        services.AddHostedService(sp => sp.GetRequiredService<HealthMonitor>());
-        services.AddHostedService(sp => sp.GetRequiredService<Readiness>());
-        services.AddHostedService<RefusalFlush>();
-        services.AddHostedService<HandoverExpiry>();
-        // A pause left running by the last run is in force again before any grant is handled (PrivacyPause.StartAsync).
-        services.AddHostedService(sp => sp.GetRequiredService<PrivacyPause>());
-        services.AddHostedService(sp => sp.GetRequiredService<CentralMessages>());
-        services.AddHostedService(sp => sp.GetRequiredService<NightLedger>());
+        builder.Services.AddAgent(options, trustedKeys, new AgentSeams { Timeline = timeline, SimulatedButton = simulation is not null });
         if (flags.LiveView)
         {
-            services.AddHostedService<LiveView>();
+            builder.Services.AddHostedService<LiveView>();
         }
-        overrides?.Invoke(services);
+        overrides?.Invoke(builder.Services);
         return builder.Build();
     }
 }

@@ -1,5 +1,6 @@
 using HomeUnit.Agent.Session;
 using HomeUnit.Drivers;
+using HomeUnit.Protocol;
 using Microsoft.Extensions.Hosting;
 using Spectre.Console;
 
@@ -25,7 +26,7 @@ public sealed class LiveView(HardwareTimeline timeline, SessionMachine sessions,
         {
             lock (parts) parts[entry.Part] = entry.State;
         }
-        events.Raised += e => { lock (parts) { recent.Enqueue($"{e.At[11..19]} {e.Type} ({e.Severity})"); while (recent.Count > 6) recent.Dequeue(); } };
+        events.Raised += e => { lock (parts) { recent.Enqueue($"{e.At[11..19]} {e.Type.Code()} ({e.Severity.Code()})"); while (recent.Count > 6) recent.Dequeue(); } };
         await AnsiConsole.Live(Render()).StartAsync(async context =>
         {
             while (!stoppingToken.IsCancellationRequested)

@@ -29,16 +29,16 @@ public sealed class SafetyService(
                 var started = audit.StartedRecord(open.Grant!);
                 var aborted = audit.Append(open with
                 {
-                    Type = AuditTypes.SessionAborted,
+                    Type = AuditType.SessionAborted,
                     At = "",
                     StartedAt = started?.StartedAt,
-                    Reason = EndReasons.AgentDied,
+                    Reason = EndReason.AgentDied.Code(),
                 });
                 log.LogWarning("the look for grant {Grant} was interrupted by a crash; recorded as aborted", aborted.Grant);
-                events.Raise(AuditTypes.SessionAborted, Severity.Warning, new { grant = aborted.Grant, reason = aborted.Reason });
+                events.Raise(EventType.SessionAborted, Severity.Warning, new { grant = aborted.Grant, reason = aborted.Reason });
             }
-            audit.Append(new AuditRecord { Type = AuditTypes.AgentStarted });
-            events.Raise("agent.started", Severity.Info, new { version = AgentVersion.Text });
+            audit.Append(new AuditRecord { Type = AuditType.AgentStarted });
+            events.Raise(EventType.AgentStarted, Severity.Info, new { version = AgentVersion.Text });
         }
         catch (Exception e)
         {
@@ -51,13 +51,13 @@ public sealed class SafetyService(
     {
         try
         {
-            events.Raise("agent.stopping", Severity.Info);
+            events.Raise(EventType.AgentStopping, Severity.Info);
         }
         catch (Exception e)
         {
             log.LogError("agent.stopping could not be stored: {Error}", e.Message);
         }
-        await sessions.StopAsync(EndReasons.AgentStopping);
+        await sessions.StopAsync(EndReason.AgentStopping);
         await DriveSafeStateAsync();
     }
 

@@ -26,17 +26,6 @@ public sealed class ConditionLog
     public ConditionLog(StateDatabase database)
     {
         this.database = database;
-        using var connection = database.Open();
-        StateDatabase.Execute(connection, """
-            CREATE TABLE IF NOT EXISTS ledger_conditions (
-                id INTEGER PRIMARY KEY,
-                name TEXT NOT NULL,
-                since TEXT NOT NULL,
-                until TEXT);
-            CREATE TABLE IF NOT EXISTS ledger_meta (
-                key TEXT PRIMARY KEY,
-                value TEXT NOT NULL);
-            """);
     }
 
     /// <summary>After a start: closes what the last run left open at its last alive mark and records the gap as the agent not running.</summary>

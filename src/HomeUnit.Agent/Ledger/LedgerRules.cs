@@ -59,6 +59,7 @@ public static class LedgerRules
     {
         var draft = new AuditRecord
         {
+            Type = AuditType.CheckMissed, // until a look or a skip says otherwise
             Check = check.Id,
             Night = NightName(check.Night),
             Due = Wire.Time(check.Due),
@@ -66,14 +67,14 @@ public static class LedgerRules
         };
         var refused = RefusedIn(check, records);
         var looks = records
-            .Where(r => r.Type == AuditTypes.SessionAccepted && r.Kind == LookKinds.Scheduled && r.Check == check.Id && check.OpenAt(At(r)))
+            .Where(r => r.Type == AuditType.SessionAccepted && r.Kind == LookKinds.Scheduled && r.Check == check.Id && check.OpenAt(At(r)))
             .Select(accepted => Look(accepted, records))
             .ToList();
         if (looks.Where(l => l.Started).OrderByDescending(l => l.DurationMs).FirstOrDefault() is { } looked)
         {
             return draft with
             {
-                Type = AuditTypes.CheckLooked,
+                Type = AuditType.CheckLooked,
                 Grant = looked.Accepted.Grant,
                 Operator = looked.Accepted.Operator,
                 View = looked.Accepted.View,
@@ -83,15 +84,15 @@ public static class LedgerRules
         }
         if (check.PausedNight)
         {
-            return draft with { Type = AuditTypes.CheckSkipped, Reason = RefusalReasons.PausedNight, Detail = "the care plan pauses this night" };
+            return draft with { Type = AuditType.CheckSkipped, Reason = RefusalReason.PausedNight.Code(), Detail = "the care plan pauses this night" };
         }
         var during = conditions.Where(c => c.Overlaps(check.Opens, check.Closes)).ToList();
         if (during.FirstOrDefault(c => c.Name == Conditions.PrivacyPaused) is { } pause)
         {
             return draft with
             {
-                Type = AuditTypes.CheckSkipped,
-                Reason = RefusalReasons.PrivacyPaused,
+                Type = AuditType.CheckSkipped,
+                Reason = RefusalReason.PrivacyPaused.Code(),
                 Detail = $"paused by resident from {Wire.Time(pause.Since)}",
                 Refused = refused.Count > 0 ? refused : null,
             };
@@ -119,7 +120,7 @@ public static class LedgerRules
         }.OfType<string>());
         return draft with
         {
-            Type = AuditTypes.CheckMissed,
+            Type = AuditType.CheckMissed,
             Reason = causes[0].Split(':')[0],
             Causes = causes,
             Detail = detail.Length > 0 ? detail : null,
@@ -137,12 +138,12 @@ public static class LedgerRules
     {
         var checks = checkRecords.Select(r => r.Check).ToHashSet();
         var followUps = records
-            .Where(r => r.Type == AuditTypes.SessionStarted && r.Kind == LookKinds.FollowUp && checks.Contains(r.Check) && At(r) >= from && At(r) < to)
+            .Where(r => r.Type == AuditType.SessionStarted && r.Kind == LookKinds.FollowUp && checks.Contains(r.Check) && At(r) >= from && At(r) < to)
             .Select(r => r.Grant)
             .Distinct()
             .Count();
         var refused = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        foreach (var r in records.Where(r => r.Type == AuditTypes.SessionRefused && At(r) >= from && At(r) < to))
+        foreach (var r in records.Where(r => r.Type == AuditType.SessionRefused && At(r) >= from && At(r) < to))
         {
             refused[r.Reason ?? "unknown"] = refused.GetValueOrDefault(r.Reason ?? "unknown") + (r.Count ?? 1);
         }
@@ -150,9 +151,9 @@ public static class LedgerRules
         return new NightSummary
         {
             Planned = checkRecords.Count,
-            Looked = checkRecords.Count(r => r.Type == AuditTypes.CheckLooked),
-            Missed = checkRecords.Count(r => r.Type == AuditTypes.CheckMissed),
-            Skipped = checkRecords.Count(r => r.Type == AuditTypes.CheckSkipped),
+            Looked = checkRecords.Count(r => r.Type == AuditType.CheckLooked),
+            Missed = checkRecords.Count(r => r.Type == AuditType.CheckMissed),
+            Skipped = checkRecords.Count(r => r.Type == AuditType.CheckSkipped),
             FollowUps = followUps,
             Refused = refused,
             Faults = during.Where(c => c.Name.StartsWith(Conditions.FaultPrefix, StringComparison.Ordinal))
@@ -167,7 +168,7 @@ public static class LedgerRules
     private static SortedDictionary<string, long> RefusedIn(ScheduledCheck check, IReadOnlyList<AuditRecord> records)
     {
         var refused = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        foreach (var r in records.Where(r => r.Type == AuditTypes.SessionRefused && check.OpenAt(At(r))
+        foreach (var r in records.Where(r => r.Type == AuditType.SessionRefused && check.OpenAt(At(r))
                      && (r.Check == check.Id || (r.Check is null && r.Kind is null or LookKinds.Scheduled))))
         {
             refused[r.Reason ?? "unknown"] = refused.GetValueOrDefault(r.Reason ?? "unknown") + (r.Count ?? 1);
@@ -180,7 +181,7 @@ public static class LedgerRules
     private static LookFacts Look(AuditRecord accepted, IReadOnlyList<AuditRecord> records)
     {
         var mine = records.Where(r => r.Grant == accepted.Grant && r.Seq > accepted.Seq).ToList();
-        var end = mine.FirstOrDefault(r => r.Type is AuditTypes.SessionEnded or AuditTypes.SessionAborted);
-        return new LookFacts(accepted, mine.Any(r => r.Type == AuditTypes.SessionStarted), end?.DurationMs ?? 0, end?.Reason);
+        var end = mine.FirstOrDefault(r => r.Type is AuditType.SessionEnded or AuditType.SessionAborted);
+        return new LookFacts(accepted, mine.Any(r => r.Type == AuditType.SessionStarted), end?.DurationMs ?? 0, end?.Reason);
     }
 }

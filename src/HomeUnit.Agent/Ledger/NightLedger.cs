@@ -64,9 +64,9 @@ public sealed class NightLedger(
         if (!started)
         {
             conditions.Recover(now);
-            foreach (var r in audit.OfTypes([.. AuditTypes.CheckOutcomes, AuditTypes.NightSummary]))
+            foreach (var r in audit.OfTypes([.. AuditTypeSets.CheckOutcomes, AuditType.NightSummary]))
             {
-                if (r.Type == AuditTypes.NightSummary)
+                if (r.Type == AuditType.NightSummary)
                 {
                     summarised.Add(r.Night ?? "");
                 }
@@ -115,8 +115,8 @@ public sealed class NightLedger(
         var facts = audit.Since(check.Opens);
         var spans = conditions.During(check.Opens, check.Closes);
         var draft = LedgerRules.Classify(check, facts, spans);
-        AuditLog.AlongEvent? alarm = draft.Type == AuditTypes.CheckMissed
-            ? new AuditLog.AlongEvent(events, AuditTypes.CheckMissed, Severity.Critical, new
+        AuditLog.AlongEvent? alarm = draft.Type == AuditType.CheckMissed
+            ? new AuditLog.AlongEvent(events, EventType.CheckMissed, Severity.Critical, new
             {
                 check = check.Id,
                 night = draft.Night,
@@ -137,12 +137,12 @@ public sealed class NightLedger(
     {
         var name = LedgerRules.NightName(night);
         var from = checks.Min(c => c.Opens);
-        var outcomes = audit.OfTypes([.. AuditTypes.CheckOutcomes]).Where(r => r.Night == name).ToList();
+        var outcomes = audit.OfTypes([.. AuditTypeSets.CheckOutcomes]).Where(r => r.Night == name).ToList();
         var summary = LedgerRules.Summarise(outcomes, audit.Since(from), conditions.During(from, due), from, due);
         var severity = summary.Missed > 0 ? Severity.Warning : Severity.Info;
         audit.Append(
-            new AuditRecord { Type = AuditTypes.NightSummary, Night = name, Summary = summary },
-            new AuditLog.AlongEvent(events, AuditTypes.NightSummary, severity, new
+            new AuditRecord { Type = AuditType.NightSummary, Night = name, Summary = summary },
+            new AuditLog.AlongEvent(events, EventType.NightSummary, severity, new
             {
                 night = name,
                 summary.Planned,

@@ -171,7 +171,7 @@ public sealed class LinkService : BackgroundService
             var down = since - lost;
             try
             {
-                events.Raise("link.restored", Severity.Info, new { downSeconds = Math.Round(down.TotalSeconds, 1), lostAt = Wire.Time(lost) });
+                events.Raise(EventType.LinkRestored, Severity.Info, new { downSeconds = Math.Round(down.TotalSeconds, 1), lostAt = Wire.Time(lost) });
             }
             catch (SqliteException e)
             {
@@ -326,7 +326,7 @@ public sealed class LinkService : BackgroundService
         acknowledged.Clear();
         if (outbox.TakeDroppedCount() is var dropped and > 0)
         {
-            events.Raise("outbox.overflow", Severity.Warning, new { dropped });
+            events.Raise(EventType.OutboxOverflow, Severity.Warning, new { dropped });
         }
     }
 

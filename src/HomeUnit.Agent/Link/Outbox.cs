@@ -9,98 +9,38 @@ public sealed record OutboxItem(long Seq, string Topic, string Id, string Payloa
 /// <summary>
 /// Everything the device sends is stored here first, published only while connected, in order,
 /// and removed only when the broker acknowledges it (PUBACK). Bounded: when full, the oldest
-/// records are dropped and the loss itself is reported.
+/// records are dropped and the loss itself is reported. The rows live in the state database, which
+/// writes them (<see cref="StateTransaction.Enqueue"/>) in the same transaction as the record they carry.
 /// </summary>
 public sealed class Outbox
 {
     private readonly StateDatabase database;
-    private readonly int capacity;
     private readonly SemaphoreSlim added = new(0);
     /// <summary>Set when records may have been dropped (and at start, for drops by an earlier run), so idle checks cost nothing.</summary>
     private volatile bool mayHaveDropped = true;
 
-    public Outbox(StateDatabase database, int capacity)
+    public Outbox(StateDatabase database)
     {
         this.database = database;
-        this.capacity = capacity;
-        using var connection = database.Open();
-        StateDatabase.Execute(connection, """
-            CREATE TABLE IF NOT EXISTS outbox (
-                seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                topic TEXT NOT NULL,
-                id TEXT NOT NULL,
-                payload TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS outbox_dropped (
-                id INTEGER PRIMARY KEY CHECK (id = 1),
-                count INTEGER NOT NULL);
-            """);
+        // The drain wakes only once records are committed, so it never wakes before it can see them.
+        database.OutboxCommitted += dropped =>
+        {
+            if (dropped)
+            {
+                mayHaveDropped = true;
+            }
+            added.Release();
+        };
     }
 
-    /// <summary>
-    /// Stores a record; it is durable when this returns. With a <paramref name="transaction"/> it is
-    /// durable when that commits, and the caller calls <see cref="Committed"/> then, so the drain never
-    /// wakes before the record can be seen.
-    /// </summary>
-    public void Enqueue(string topic, string id, string payload, SqliteTransaction? transaction = null)
-    {
-        if (transaction is null)
-        {
-            using var connection = database.Open();
-            using var own = connection.BeginTransaction();
-            Insert(connection, own, topic, id, payload);
-            own.Commit();
-            Committed();
-        }
-        else
-        {
-            Insert(transaction.Connection!, transaction, topic, id, payload);
-        }
-    }
-
-    /// <summary>Wakes the drain: records enqueued in a caller's transaction are now committed.</summary>
-    public void Committed() => added.Release();
-
-    private void Insert(SqliteConnection connection, SqliteTransaction transaction, string topic, string id, string payload)
-    {
-        using var insert = connection.CreateCommand();
-        insert.Transaction = transaction;
-        insert.CommandText = "INSERT INTO outbox (topic, id, payload) VALUES ($topic, $id, $payload)";
-        insert.Parameters.AddWithValue("$topic", topic);
-        insert.Parameters.AddWithValue("$id", id);
-        insert.Parameters.AddWithValue("$payload", payload);
-        insert.ExecuteNonQuery();
-
-        // Over capacity: drop the oldest and count them, so the loss is reported rather than silent.
-        using var trim = connection.CreateCommand();
-        trim.Transaction = transaction;
-        trim.CommandText = """
-            WITH excess AS (SELECT seq FROM outbox ORDER BY seq LIMIT max(0, (SELECT count(*) FROM outbox) - $capacity))
-            DELETE FROM outbox WHERE seq IN excess;
-            """;
-        trim.Parameters.AddWithValue("$capacity", capacity);
-        var dropped = trim.ExecuteNonQuery();
-        if (dropped > 0)
-        {
-            mayHaveDropped = true;
-            using var count = connection.CreateCommand();
-            count.Transaction = transaction;
-            count.CommandText = """
-                INSERT INTO outbox_dropped (id, count) VALUES (1, $n)
-                ON CONFLICT (id) DO UPDATE SET count = count + $n;
-                """;
-            count.Parameters.AddWithValue("$n", dropped);
-            count.ExecuteNonQuery();
-        }
-    }
+    /// <summary>Stores a record on its own; it is durable when this returns.</summary>
+    public void Enqueue(string topic, string id, string payload) => database.Write(t => t.Enqueue(topic, id, payload));
 
     /// <summary>The oldest records after <paramref name="after"/> (a seq already being sent), in order.</summary>
-    public IReadOnlyList<OutboxItem> Peek(int max, long after = 0)
+    public IReadOnlyList<OutboxItem> Peek(int max, long after = 0) => database.Read(connection =>
     {
-        using var connection = database.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT seq, topic, id, payload FROM outbox WHERE seq > $after ORDER BY seq LIMIT $max";
-        command.Parameters.AddWithValue("$after", after);
-        command.Parameters.AddWithValue("$max", max);
+        using var command = StateDatabase.Command(connection,
+            "SELECT seq, topic, id, payload FROM outbox WHERE seq > $after ORDER BY seq LIMIT $max", ("$after", after), ("$max", max));
         using var reader = command.ExecuteReader();
         var items = new List<OutboxItem>();
         while (reader.Read())
@@ -108,35 +48,28 @@ public sealed class Outbox
             items.Add(new OutboxItem(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3)));
         }
         return items;
-    }
+    });
 
     /// <summary>Removes records once the broker has acknowledged them, in one transaction.</summary>
-    public void Remove(IReadOnlyCollection<long> seqs)
-    {
-        using var connection = database.Open();
+    public void Remove(IReadOnlyCollection<long> seqs) =>
         // No fsync for a removal: if a power cut undoes it, the record is sent again and the
-        // central drops the duplicate by id. (WAL keeps it atomic; the next FULL commit syncs it.)
-        StateDatabase.Execute(connection, "PRAGMA synchronous=NORMAL;");
-        using var transaction = connection.BeginTransaction();
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "DELETE FROM outbox WHERE seq = $seq";
-        var seq = command.Parameters.Add("$seq", SqliteType.Integer);
-        foreach (var value in seqs)
+        // central drops the duplicate by id.
+        database.Write(t =>
         {
-            seq.Value = value;
-            command.ExecuteNonQuery();
-        }
-        transaction.Commit();
-    }
+            using var command = t.Command("DELETE FROM outbox WHERE seq = $seq");
+            var seq = command.Parameters.Add("$seq", SqliteType.Integer);
+            foreach (var value in seqs)
+            {
+                seq.Value = value;
+                command.ExecuteNonQuery();
+            }
+        }, sync: false);
 
-    public long Count()
+    public long Count() => database.Read(connection =>
     {
-        using var connection = database.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT count(*) FROM outbox";
+        using var command = StateDatabase.Command(connection, "SELECT count(*) FROM outbox");
         return (long)command.ExecuteScalar()!;
-    }
+    });
 
     /// <summary>Takes the count of records dropped for lack of room since the last call (0 if none).</summary>
     public long TakeDroppedCount()
@@ -147,15 +80,12 @@ public sealed class Outbox
         }
         // Cleared before reading: a drop committed meanwhile sets it again and is taken next time.
         mayHaveDropped = false;
-        using var connection = database.Open();
-        using var transaction = connection.BeginTransaction();
-        using var read = connection.CreateCommand();
-        read.Transaction = transaction;
-        read.CommandText = "SELECT count FROM outbox_dropped WHERE id = 1";
-        var dropped = read.ExecuteScalar() as long? ?? 0;
-        StateDatabase.Execute(connection, "DELETE FROM outbox_dropped", transaction);
-        transaction.Commit();
-        return dropped;
+        return database.Write(t =>
+        {
+            var dropped = t.Scalar("SELECT count FROM outbox_dropped WHERE id = 1") as long? ?? 0;
+            t.Execute("DELETE FROM outbox_dropped");
+            return dropped;
+        });
     }
 
     /// <summary>

@@ -27,8 +27,8 @@ public sealed class Decommissioner(AgentOptions options, UnitHardware hardware, 
             output.WriteLine($"homeunit decommission: --device-id '{typedDeviceId}' is not this unit ('{options.DeviceId}'); nothing was changed.");
             return Program.ExitFailed;
         }
-        var hasState = File.Exists(Path.Combine(options.State.Directory, "homeunit.db"));
-        var database = hasState ? new StateDatabase(options.State.Directory) : null;
+        var hasState = File.Exists(Path.Combine(options.State.Directory, StateDatabase.FileName));
+        var database = hasState ? new StateDatabase(options.State.Directory, options.Mqtt.OutboxCapacity) : null;
         if (database is not null)
         {
             output.WriteLine($"The last nights of {options.DeviceId}:");
@@ -63,9 +63,9 @@ public sealed class Decommissioner(AgentOptions options, UnitHardware hardware, 
             output.WriteLine($"homeunit decommission: the central cannot be told: {string.Join("; ", problems)}");
             return false;
         }
-        var outbox = new Outbox(database, options.Mqtt.OutboxCapacity);
-        var events = new Events(database, outbox, TimeProvider.System, loggers.CreateLogger<Events>());
-        var audit = new AuditLog(database, outbox, options.DeviceId, TimeProvider.System);
+        var outbox = new Outbox(database);
+        var events = new Events(database, TimeProvider.System, loggers.CreateLogger<Events>());
+        var audit = new AuditLog(database, options.DeviceId, TimeProvider.System);
         using var link = new LinkService(options.Mqtt, options.DeviceId, outbox, events, new HealthState(), TimeProvider.System, loggers);
         await link.StartAsync(cancellationToken);
         try
@@ -77,9 +77,9 @@ public sealed class Decommissioner(AgentOptions options, UnitHardware hardware, 
                 output.WriteLine($"homeunit decommission: the central was not reached, or {outbox.Count()} records were not delivered, within {wait.TotalSeconds:0} s.");
                 return false;
             }
-            var nights = audit.OfTypes(AuditTypes.NightSummary).TakeLast(NightsShown).Select(r => new { night = r.Night, summary = r.Summary }).ToList();
-            audit.Append(new AuditRecord { Type = AuditTypes.UnitDecommissioned },
-                new AuditLog.AlongEvent(events, AuditTypes.UnitDecommissioned, Severity.Warning, new { device = options.DeviceId, nights }));
+            var nights = audit.OfTypes(AuditType.NightSummary).TakeLast(NightsShown).Select(r => new { night = r.Night, summary = r.Summary }).ToList();
+            audit.Append(new AuditRecord { Type = AuditType.UnitDecommissioned },
+                new AuditLog.AlongEvent(events, EventType.UnitDecommissioned, Severity.Warning, new { device = options.DeviceId, nights }));
             if (!await Until(() => outbox.Count() == 0, deadline.Token))
             {
                 output.WriteLine("homeunit decommission: unit.decommissioned was not delivered in time.");

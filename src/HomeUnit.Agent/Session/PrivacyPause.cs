@@ -106,7 +106,7 @@ public sealed class PrivacyPause(
         {
             // The unit still does its job without the button; the centre hears that the resident cannot pause.
             log.LogError("privacy button unavailable: {Error}", e.Message);
-            Report("button.fault", Severity.Warning, new { reason = e.Message });
+            Report(EventType.ButtonFault, Severity.Warning, new { detail = e.Message });
             return null;
         }
     }
@@ -131,7 +131,7 @@ public sealed class PrivacyPause(
             // The camera goes off first: that is what the resident asked for, with or without a record of it.
             until = now + length;
             sessions.Pause();
-            Append(new AuditRecord { Type = AuditTypes.PrivacyPaused, Until = Wire.Time(until.Value) }, Severity.Warning,
+            Append(new AuditRecord { Type = AuditType.PrivacyPaused, Until = Wire.Time(until.Value) }, EventType.PrivacyPaused, Severity.Warning,
                 new { until = Wire.Time(until.Value), minutes = (int)length.TotalMinutes });
         }
     }
@@ -153,8 +153,8 @@ public sealed class PrivacyPause(
     {
         lock (gate)
         {
-            var last = audit.OfTypes(AuditTypes.PrivacyPaused, AuditTypes.PrivacyResumed).LastOrDefault();
-            if (last is not { Type: AuditTypes.PrivacyPaused, Until: { } stored })
+            var last = audit.OfTypes(AuditType.PrivacyPaused, AuditType.PrivacyResumed).LastOrDefault();
+            if (last is not { Type: AuditType.PrivacyPaused, Until: { } stored })
             {
                 return;
             }
@@ -169,22 +169,22 @@ public sealed class PrivacyPause(
     {
         until = null;
         sessions.Resume();
-        Append(new AuditRecord { Type = AuditTypes.PrivacyResumed, Reason = why }, Severity.Info, new { reason = why });
+        Append(new AuditRecord { Type = AuditType.PrivacyResumed, Reason = why }, EventType.PrivacyResumed, Severity.Info, new { reason = why });
     }
 
-    private void Append(AuditRecord record, string severity, object data)
+    private void Append(AuditRecord record, EventType type, Severity severity, object data)
     {
         try
         {
-            audit.Append(record, new AuditLog.AlongEvent(events, record.Type, severity, data));
+            audit.Append(record, new AuditLog.AlongEvent(events, type, severity, data));
         }
         catch (Exception e)
         {
-            log.LogError("{Type} could not be recorded: {Error}", record.Type, e.Message);
+            log.LogError("{Type} could not be recorded: {Error}", record.Type.Code(), e.Message);
         }
     }
 
-    private void Report(string type, string severity, object data)
+    private void Report(EventType type, Severity severity, object data)
     {
         try
         {
@@ -192,7 +192,7 @@ public sealed class PrivacyPause(
         }
         catch (Exception e)
         {
-            log.LogError("event {Type} could not be stored: {Error}", type, e.Message);
+            log.LogError("event {Type} could not be stored: {Error}", type.Code(), e.Message);
         }
     }
 }

@@ -10,52 +10,42 @@ namespace HomeUnit.Agent.Session;
 
 public enum SessionState
 {
-    /// <summary>Red, IR off, lens up with PWM disabled, no capture process.</summary>
+    /// <summary>Red, IR off, lens up with PWM disabled, no capture process; the camera is free.</summary>
     Idle,
+    /// <summary>A readiness self-test holds the camera (one frame into memory); looks are refused as busy.</summary>
+    SelfTest,
     /// <summary>Accepted record durable; green on, IR on, lens turning to the view; then capture starts.</summary>
     Starting,
     /// <summary>Capture running; the local deadline is armed.</summary>
     Live,
     /// <summary>Capture stopped first, then lens up, IR off, red.</summary>
     Stopping,
-}
-
-/// <summary>Why a look ended; the audit record's <c>reason</c>.</summary>
-public static class EndReasons
-{
-    public const string Completed = "completed";
-    public const string Stopped = "stopped";
-    public const string AgentStopping = "agent-stopping";
-    public const string AgentDied = "agent-died";
-    public const string StartTimeout = "start-timeout";
-    public const string CameraFault = "camera-fault";
-    public const string ServoFault = "servo-fault";
-    public const string LightFault = "light-fault";
-    public const string StorageFault = "storage-fault";
-
-    /// <summary>The resident pressed the privacy button.</summary>
-    public const string PrivacyPaused = "privacy-paused";
-
-    /// <summary>Ends that are not the look's ordinary end and so are recorded as <c>session.aborted</c>.</summary>
-    public static bool IsAbort(string reason) => reason is not (Completed or Stopped or PrivacyPaused);
+    /// <summary>A capture could not be stopped: green stays lit and no look starts until the agent restarts
+    /// (and systemd kills its control group).</summary>
+    Faulted,
 }
 
 /// <summary>What became of a request to start a look.</summary>
 public enum StartOutcome
 {
     Started,
-    /// <summary>A look is already running: refused as <c>busy</c>.</summary>
+    /// <summary>A look or a self-test holds the camera: refused as <c>busy</c>.</summary>
     Busy,
     /// <summary>The accepted record could not be made durable: no look (P6, fail closed).</summary>
     AuditUnavailable,
-    /// <summary>An earlier capture could not be stopped: no look until the agent restarts (and systemd kills its control group).</summary>
+    /// <summary>The machine is <see cref="SessionState.Faulted"/>.</summary>
     Faulted,
     /// <summary>The resident has paused the camera: refused as <c>privacy-paused</c>.</summary>
     Paused,
 }
 
 /// <summary>
-/// The look, as a state machine: Idle → Starting → Live → Stopping → Idle, one look at a time.
+/// The look, as a state machine:
+/// <code>
+/// Idle → Starting → Live → Stopping → Idle      a look (any step may fail: → Stopping)
+/// Idle → SelfTest → Idle                        the readiness self-test's frame
+/// Stopping → Faulted                            the capture would not stop (final)
+/// </code>
 /// It keeps P2, P3, P5 and P6:
 /// <list type="bullet">
 /// <item>P6: the <c>session.accepted</c> record is durable before anything moves; if it cannot be
@@ -64,7 +54,9 @@ public enum StartOutcome
 /// <item>P5: a local timer ends the look at the grant's limit; no message is needed.</item>
 /// <item>P2: stopping always turns the lens up and disables PWM.</item>
 /// </list>
-/// Every state has a fault path to Stopping. Hardware transitions are written to the timeline by the drivers.
+/// The camera has one user at a time, a look or a self-test: <see cref="CameraUnavailable"/> is that rule.
+/// Every transition is written to the hardware timeline (part <c>session</c>). Every failure takes one
+/// path: <see cref="Fail"/> ends the look with its reason and reports the fault once.
 /// The resident's privacy pause lies across the states: <see cref="Pause"/> ends a running look at once
 /// (reason <c>privacy-paused</c>) and no look starts until <see cref="Resume"/>; while idle and paused the
 /// light shows the pause pattern (red with a dark beat, never green).
@@ -74,11 +66,12 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
     /// <summary>The light, lens and camera must be ready within this; else the look is aborted.</summary>
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(10);
 
-    private readonly object gate = new();
+    /// <summary>The timeline part that records the machine's own states.</summary>
+    public const string TimelinePart = "session";
+
+    private readonly Lock gate = new();
     private Look? current;
     private SessionState state = SessionState.Idle;
-    private bool captureOrphaned;
-    private bool cameraInUse;
     private bool paused;
     private ITimer? refusedFlicker;
 
@@ -92,42 +85,80 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         get { lock (gate) return current?.Request; }
     }
 
-    /// <summary>Starts a look unless one runs. Returns once the accepted record is durable (or could not be).</summary>
+    /// <summary>The record a look's acceptance leaves: durable before anything moves (P6).</summary>
+    public static AuditRecord AcceptedRecord(SessionRequest request) => Record(AuditType.SessionAccepted, request);
+
+    /// <summary>Starts a look unless the camera is in use. Returns once the accepted record is durable (or could not be).</summary>
     public StartOutcome TryStart(SessionRequest request)
     {
         lock (gate)
         {
-            if (captureOrphaned)
-            {
-                return StartOutcome.Faulted;
-            }
-            if (paused)
+            if (paused && state != SessionState.Faulted)
             {
                 return StartOutcome.Paused;
             }
-            if (current is not null || cameraInUse)
+            if (CameraUnavailable() is { } refused)
             {
-                return StartOutcome.Busy;
+                return refused;
             }
             try
             {
-                audit.Append(Record(AuditTypes.SessionAccepted, request));
+                audit.Append(AcceptedRecord(request));
             }
             catch (Exception e)
             {
                 log.LogError("no look for grant {Grant}: the accepted record could not be made durable: {Error}", request.GrantId, e.Message);
                 return StartOutcome.AuditUnavailable;
             }
+            MoveTo(SessionState.Starting);
             var look = new Look(request);
             current = look;
-            SetState(SessionState.Starting);
             look.Run = Task.Run(() => RunAsync(look));
             return StartOutcome.Started;
         }
     }
 
+    /// <summary>
+    /// Runs the readiness self-test's camera check while no look runs, keeping looks out meanwhile.
+    /// Null when fine, else the fault; null too when a look or another self-test holds the camera (a look proves it).
+    /// </summary>
+    public async Task<string?> CheckCameraAsync(CancellationToken cancellationToken)
+    {
+        lock (gate)
+        {
+            if (CameraUnavailable() is not null)
+            {
+                return null;
+            }
+            MoveTo(SessionState.SelfTest);
+        }
+        try
+        {
+            return await hardware.Camera.CheckAsync(cancellationToken);
+        }
+        finally
+        {
+            lock (gate)
+            {
+                MoveTo(SessionState.Idle);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The camera's one-user-at-a-time rule: only an idle machine gives the camera to a look
+    /// (→ <see cref="SessionState.Starting"/>) or a self-test (→ <see cref="SessionState.SelfTest"/>).
+    /// Null when it is free, else why not. Called under the gate.
+    /// </summary>
+    private StartOutcome? CameraUnavailable() => state switch
+    {
+        SessionState.Idle => null,
+        SessionState.Faulted => StartOutcome.Faulted,
+        _ => StartOutcome.Busy,
+    };
+
     /// <summary>Ends the running look now (a <c>stop</c> command, a fault, shutdown). False if none runs or the grant differs.</summary>
-    public bool RequestStop(string reason, string? grantId = null)
+    public bool RequestStop(EndReason reason, string? grantId = null, string? detail = null)
     {
         lock (gate)
         {
@@ -135,7 +166,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
             {
                 return false;
             }
-            current.End(reason);
+            current.End(reason, detail);
             return true;
         }
     }
@@ -148,11 +179,11 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
             paused = true;
             if (current is not null)
             {
-                current.End(EndReasons.PrivacyPaused); // the light follows once capture has stopped
+                current.End(EndReason.PrivacyPaused); // the light follows once capture has stopped
             }
             else
             {
-                TryHardware(hardware.Light.ShowPaused, "light");
+                TryLight(hardware.Light.ShowPaused);
             }
         }
     }
@@ -165,7 +196,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
             paused = false;
             if (current is null)
             {
-                TryHardware(hardware.Light.ShowCameraOff, "light");
+                TryLight(hardware.Light.ShowCameraOff);
             }
         }
     }
@@ -179,7 +210,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
             {
                 return;
             }
-            TryHardware(hardware.Light.ShowRefused, "light");
+            TryLight(hardware.Light.ShowRefused);
             refusedFlicker?.Dispose();
             refusedFlicker = clock.CreateTimer(_ =>
             {
@@ -187,7 +218,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
                 {
                     if (current is null && !paused)
                     {
-                        TryHardware(hardware.Light.ShowCameraOff, "light");
+                        TryLight(hardware.Light.ShowCameraOff);
                     }
                 }
             }, null, StatusLight.RefusedFor, Timeout.InfiniteTimeSpan);
@@ -214,7 +245,7 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
     }
 
     /// <summary>Ends any look and waits until the hardware is safe.</summary>
-    public async Task StopAsync(string reason)
+    public async Task StopAsync(EndReason reason)
     {
         RequestStop(reason);
         await WhenIdleAsync();
@@ -227,9 +258,9 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         DateTimeOffset? startedAt = null;
         try
         {
-            using (clock.CreateTimer(_ => look.End(EndReasons.StartTimeout), null, StartTimeout, Timeout.InfiniteTimeSpan))
+            using (clock.CreateTimer(_ => look.End(EndReason.StartTimeout), null, StartTimeout, Timeout.InfiniteTimeSpan))
             {
-                await Guard(EndReasons.LightFault, () =>
+                await Step(EndReason.LightFault, () =>
                 {
                     hardware.Light.ShowCameraOn();
                     hardware.Ir.Set(true);
@@ -238,8 +269,8 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
                 // The lens turns while the capture pipeline starts, so a look costs the longer of the two, not
                 // their sum. Green is already lit (P3); both steps finish before either fault is acted on, and a
                 // capture that started is stopped like any other.
-                var turning = Guard(EndReasons.ServoFault, () => hardware.Servo.MoveAsync(request.View, look.Ending));
-                var starting = Guard(EndReasons.CameraFault, async () =>
+                var turning = Step(EndReason.ServoFault, () => hardware.Servo.MoveAsync(request.View, look.Ending));
+                var starting = Step(EndReason.CameraFault, async () =>
                 {
                     var started = await hardware.Camera.StartAsync(request.Stream, look.Ending);
                     startedAt = clock.GetUtcNow();
@@ -251,28 +282,25 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
                 capture = await starting;
             }
             _ = capture.Failed.ContinueWith(
-                failed => look.End($"{EndReasons.CameraFault}: {failed.Result}"),
+                failed => Fail(look, EndReason.CameraFault, failed.Result),
                 CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
             // P5 counts from the moment capture started, not from when the lens arrived.
             var left = Streaming(request, startedAt!.Value) - (clock.GetUtcNow() - startedAt.Value);
-            using var deadline = clock.CreateTimer(_ => look.End(EndReasons.Completed), null, left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+            using var deadline = clock.CreateTimer(_ => look.End(EndReason.Completed), null, left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
             lock (gate)
             {
-                if (look.Ending.IsCancellationRequested)
-                {
-                    throw new OperationCanceledException(look.Ending);
-                }
-                SetState(SessionState.Live);
+                look.Ending.ThrowIfCancellationRequested();
+                MoveTo(SessionState.Live);
             }
-            await Guard(EndReasons.StorageFault, () =>
+            await Step(EndReason.StorageFault, () =>
             {
-                audit.Append(Record(AuditTypes.SessionStarted, request) with { StartedAt = Wire.Time(startedAt.Value) });
+                audit.Append(Record(AuditType.SessionStarted, request) with { StartedAt = Wire.Time(startedAt.Value) });
                 return Task.CompletedTask;
             });
-            Report("session.started", Severity.Info, new { grant = request.GrantId, view = PanServo.Name(request.View) });
+            Report(EventType.SessionStarted, Severity.Info, new { grant = request.GrantId, view = PanServo.Name(request.View) });
             await foreach (var view in look.Pans.Reader.ReadAllAsync(look.Ending))
             {
-                await Guard(EndReasons.ServoFault, () => hardware.Servo.MoveAsync(view, look.Ending));
+                await Step(EndReason.ServoFault, () => hardware.Servo.MoveAsync(view, look.Ending));
             }
         }
         catch (OperationCanceledException) when (look.Ending.IsCancellationRequested)
@@ -281,9 +309,8 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         }
         catch (Exception e)
         {
-            // A step's fault (LookFault names it) or anything unforeseen: the look ends, never the machine.
-            look.End(e is LookFault ? e.Message : $"fault: {e.Message}");
-            log.LogError("look for grant {Grant} failed: {Error}", request.GrantId, e.Message);
+            // A step's fault (StepFault names the part) or anything unforeseen: the look ends, never the machine.
+            Fail(look, e is StepFault step ? step.Reason : EndReason.Fault, e.Message);
         }
         finally
         {
@@ -298,10 +325,14 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         return streaming > TimeSpan.Zero ? streaming : TimeSpan.Zero;
     }
 
+    /// <summary>Capture off first, then lens up, IR off and red (P3, P2); then the end is recorded.</summary>
     private async Task StopAsync(Look look, ICapture? capture, DateTimeOffset? startedAt)
     {
-        SetState(SessionState.Stopping);
-        var reason = look.Reason ?? EndReasons.Completed;
+        lock (gate)
+        {
+            MoveTo(SessionState.Stopping);
+        }
+        var reason = look.Reason ?? EndReason.Completed;
         var captureGone = true;
         if (capture is not null)
         {
@@ -314,37 +345,23 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
             {
                 // P3: green stays lit while a capture process may still run, and no look starts again.
                 captureGone = false;
-                lock (gate)
-                {
-                    captureOrphaned = true;
-                }
-                Report("camera.fault", Severity.Critical, new { reason = $"capture did not stop: {e.Message}" });
+                ReportFault(EndReason.CameraFault, $"capture did not stop: {e.Message}", look.Request.GrantId);
             }
         }
-        if (reason.StartsWith(EndReasons.CameraFault, StringComparison.Ordinal))
-        {
-            Report("camera.fault", Severity.Critical, new { reason, grant = look.Request.GrantId });
-        }
         var endedAt = clock.GetUtcNow();
-        try
-        {
-            await hardware.Servo.MoveAsync(LensPosition.LensUp);
-        }
-        catch (Exception e)
-        {
-            Report("servo.fault", Severity.Critical, new { reason = e.Message });
-        }
-        TryHardware(() => hardware.Ir.Set(false), "light");
+        await SafeStep(EndReason.ServoFault, look, () => hardware.Servo.MoveAsync(LensPosition.LensUp));
+        await SafeStep(EndReason.LightFault, look, () => { hardware.Ir.Set(false); return Task.CompletedTask; });
         if (captureGone)
         {
-            TryHardware(hardware.Light.ShowCameraOff, "light");
+            await SafeStep(EndReason.LightFault, look, () => { hardware.Light.ShowCameraOff(); return Task.CompletedTask; });
         }
-        var ended = Record(EndReasons.IsAbort(reason) ? AuditTypes.SessionAborted : AuditTypes.SessionEnded, look.Request) with
+        var ended = Record(reason.IsAbort() ? AuditType.SessionAborted : AuditType.SessionEnded, look.Request) with
         {
             StartedAt = startedAt is { } s ? Wire.Time(s) : null,
             EndedAt = Wire.Time(endedAt),
             DurationMs = startedAt is { } t ? (long)(endedAt - t).TotalMilliseconds : 0,
-            Reason = reason,
+            Reason = reason.Code(),
+            Detail = look.Detail,
         };
         try
         {
@@ -354,21 +371,35 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         {
             log.LogError("the end of the look for grant {Grant} could not be audited: {Error}", look.Request.GrantId, e.Message);
         }
-        Report(ended.Type, EndReasons.IsAbort(reason) ? Severity.Warning : Severity.Info,
-            new { grant = look.Request.GrantId, reason, durationMs = ended.DurationMs });
+        Report(reason.IsAbort() ? EventType.SessionAborted : EventType.SessionEnded, reason.IsAbort() ? Severity.Warning : Severity.Info,
+            new { grant = look.Request.GrantId, reason = reason.Code(), detail = look.Detail, durationMs = ended.DurationMs });
         lock (gate)
         {
             if (captureGone && paused)
             {
-                TryHardware(hardware.Light.ShowPaused, "light");
+                TryLight(hardware.Light.ShowPaused);
             }
             current = null;
-            SetState(SessionState.Idle);
+            MoveTo(captureGone ? SessionState.Idle : SessionState.Faulted);
         }
     }
 
-    /// <summary>Runs one step of starting or panning; a failure ends the look with the step's fault reason.</summary>
-    private static async Task<T> Guard<T>(string faultReason, Func<Task<T>> step)
+    /// <summary>
+    /// The one way a failure is handled: it ends the look with its reason, and if it is the first reason
+    /// to end it, the fault is logged and its event raised here. A look ended from outside (health's own
+    /// reading, a stop) raises nothing: whoever found a fault reports it, once.
+    /// </summary>
+    private void Fail(Look look, EndReason reason, string detail)
+    {
+        if (look.End(reason, detail))
+        {
+            log.LogError("look for grant {Grant} failed: {Reason}: {Detail}", look.Request.GrantId, reason.Code(), detail);
+            ReportFault(reason, detail, look.Request.GrantId);
+        }
+    }
+
+    /// <summary>Runs one step of starting or panning; a failure becomes a <see cref="StepFault"/> naming the part.</summary>
+    private static async Task<T> Step<T>(EndReason faultReason, Func<Task<T>> step)
     {
         try
         {
@@ -376,27 +407,58 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            throw new LookFault($"{faultReason}: {e.Message}", e);
+            throw new StepFault(faultReason, e);
         }
     }
 
-    private static Task Guard(string faultReason, Func<Task> step) =>
-        Guard(faultReason, async () => { await step(); return true; });
+    private static Task Step(EndReason faultReason, Func<Task> step) =>
+        Step(faultReason, async () => { await step(); return true; });
 
-    private void TryHardware(Action action, string part)
+    /// <summary>A step of making the hardware safe: a failure is reported and the next step still runs.</summary>
+    private async Task SafeStep(EndReason faultReason, Look look, Func<Task> step)
     {
         try
         {
-            action();
+            await step();
         }
-        catch (HardwareFault e)
+        catch (Exception e)
         {
-            Report($"{part}.fault", Severity.Critical, new { reason = e.Message });
+            ReportFault(faultReason, e.Message, look.Request.GrantId);
         }
     }
 
+    /// <summary>A light change outside a look (the pause pattern): a failure is reported as a light fault.</summary>
+    private void TryLight(Action show)
+    {
+        try
+        {
+            show();
+        }
+        catch (HardwareFault e)
+        {
+            ReportFault(EndReason.LightFault, e.Message, grant: null);
+        }
+    }
+
+    private void ReportFault(EndReason reason, string detail, string? grant)
+    {
+        if (FaultEvents.TryGetValue(reason, out var type))
+        {
+            Report(type, Severity.Critical, new { reason = reason.Code(), detail, grant });
+        }
+    }
+
+    /// <summary>The fault event of each end reason that names a broken part.</summary>
+    private static readonly Dictionary<EndReason, EventType> FaultEvents = new()
+    {
+        [EndReason.CameraFault] = EventType.CameraFault,
+        [EndReason.ServoFault] = EventType.ServoFault,
+        [EndReason.LightFault] = EventType.LightFault,
+        [EndReason.StorageFault] = EventType.StorageFault,
+    };
+
     /// <summary>Raises an event; a storage failure here must not keep the hardware from reaching Idle.</summary>
-    private void Report(string type, string severity, object data)
+    private void Report(EventType type, Severity severity, object data)
     {
         try
         {
@@ -404,11 +466,11 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         }
         catch (Exception e)
         {
-            log.LogError("event {Type} could not be stored: {Error}", type, e.Message);
+            log.LogError("event {Type} could not be stored: {Error}", type.Code(), e.Message);
         }
     }
 
-    private static AuditRecord Record(string type, SessionRequest request) => new()
+    private static AuditRecord Record(AuditType type, SessionRequest request) => new()
     {
         Type = type,
         Grant = request.GrantId,
@@ -419,46 +481,22 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
         Check = request.Check,
     };
 
-    private void SetState(SessionState next)
+    /// <summary>Every transition, written to the hardware timeline beside what the drivers did. Called under the gate.</summary>
+    private void MoveTo(SessionState next)
     {
-        lock (gate)
+        if (state == next)
         {
-            state = next;
+            return;
         }
-    }
-
-    /// <summary>
-    /// Runs the readiness self-test's camera check while no look runs, and keeps looks out meanwhile
-    /// (they are refused as busy): one user of the camera at a time. Null when fine, else the fault.
-    /// </summary>
-    public async Task<string?> CheckCameraAsync(CancellationToken cancellationToken)
-    {
-        lock (gate)
-        {
-            if (current is not null || cameraInUse)
-            {
-                return null; // in use by a look (which proves it) or another self-test: nothing to add
-            }
-            cameraInUse = true;
-        }
-        try
-        {
-            return await hardware.Camera.CheckAsync(cancellationToken);
-        }
-        finally
-        {
-            lock (gate)
-            {
-                cameraInUse = false;
-            }
-        }
+        state = next;
+        hardware.Timeline.Record(TimelinePart, next.ToString().ToLowerInvariant());
     }
 
     /// <summary>A look in progress: its request, the first reason it was ended for, and its pan requests.</summary>
     private sealed class Look(SessionRequest request)
     {
         private readonly CancellationTokenSource ending = new();
-        private string? reason;
+        private readonly Lock gate = new();
 
         public SessionRequest Request { get; } = request;
 
@@ -468,15 +506,30 @@ public sealed class SessionMachine(UnitHardware hardware, AuditLog audit, Events
 
         public CancellationToken Ending => ending.Token;
 
-        public string? Reason => Volatile.Read(ref reason);
+        public EndReason? Reason { get; private set; }
 
-        /// <summary>Ends the look; the first reason wins.</summary>
-        public void End(string why)
+        public string? Detail { get; private set; }
+
+        /// <summary>Ends the look; the first reason wins. True if this call gave the reason.</summary>
+        public bool End(EndReason why, string? detail = null)
         {
-            Interlocked.CompareExchange(ref reason, why, null);
+            bool first;
+            lock (gate)
+            {
+                first = Reason is null;
+                if (first)
+                {
+                    (Reason, Detail) = (why, detail);
+                }
+            }
             ending.Cancel();
+            return first;
         }
     }
 
-    private sealed class LookFault(string message, Exception inner) : Exception(message, inner);
+    /// <summary>A step of the look failed; <see cref="Reason"/> names the part, the message says how.</summary>
+    private sealed class StepFault(EndReason reason, Exception inner) : Exception(inner.Message, inner)
+    {
+        public EndReason Reason { get; } = reason;
+    }
 }

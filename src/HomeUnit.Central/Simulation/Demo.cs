@@ -30,12 +30,12 @@ public static class Demo
             await central.WaitForStatusAsync("online", TimeSpan.FromSeconds(90));
             var at = await central.PublishCarePlanAsync();
             Say("central", $"care plan v1 published (retained): check c1 at {at} Europe/Stockholm ±15 min");
-            await central.WaitForAuditAsync(AuditTypes.CarePlanApplied);
+            await central.WaitForAuditAsync(AuditType.CarePlanApplied);
 
             await using var receiver = await SrtReceiver.StartAsync(SimulatedCentral.Passphrase);
             Say("central", $"operator-42 looks in: grant for check c1, {lookSeconds} s, view bed, stream to {receiver.Url}");
             var grant = await central.PublishGrantAsync(receiver, lookSeconds);
-            await central.WaitForAuditAsync(AuditTypes.SessionStarted, grant, TimeSpan.FromSeconds(60));
+            await central.WaitForAuditAsync(AuditType.SessionStarted, grant, TimeSpan.FromSeconds(60));
             var frames = Task.Run(async () =>
             {
                 for (var reported = 0; !receiver.Exited.IsCompleted;)
@@ -48,17 +48,17 @@ public static class Demo
                     }
                 }
             });
-            await central.WaitForAuditAsync(AuditTypes.SessionEnded, grant, TimeSpan.FromSeconds(lookSeconds + 60));
+            await central.WaitForAuditAsync(AuditType.SessionEnded, grant, TimeSpan.FromSeconds(lookSeconds + 60));
             await Task.WhenAny(frames, Task.Delay(3000));
             Say("receiver", $"the look is over: {receiver.Frames} frames were seen, none stored");
             var framesSeen = receiver.Frames;
 
             Say("demo", "cutting the mains power to the unit (the UPS keeps it running)");
             central.SetKernelFile("sys/class/power_supply/mains/online", "0");
-            await central.WaitForEventAsync("power.lost");
+            await central.WaitForEventAsync(EventType.PowerLost);
             Say("central", "asking for a self-test, as before the next check");
             await central.PublishCommandAsync(CommandNames.SelfTest);
-            await central.WaitForEventAsync("readiness");
+            await central.WaitForEventAsync(EventType.Readiness);
 
             Say("central", "stopping the unit (as systemd would)");
             unit.Terminate();
@@ -166,16 +166,16 @@ public static class Demo
             var reason = record.Reason is null ? "" : $" ({record.Reason})";
             var issuer = record.Issuer is null ? "" : $" from {record.Issuer}";
             var standby = record.Central is null ? "" : $" central {record.Central}";
-            Say("audit", $"#{record.Seq} {record.Type}{who}{issuer}{standby}{length}{reason}  hash {record.Hash![..12]}…");
+            Say("audit", $"#{record.Seq} {record.Type.Code()}{who}{issuer}{standby}{length}{reason}  hash {record.Hash![..12]}…");
         }
         else if (message.Topic == central.Topic(Topics.Event))
         {
-            var type = json.GetProperty("type").GetString();
-            var severity = json.GetProperty("severity").GetString();
-            var data = json.TryGetProperty("data", out var d) ? " " + d.GetRawText() : "";
-            if (type is "readiness" or "power.lost" or "link.restored" or AuditTypes.HandoverStarted or AuditTypes.HandoverEnded || severity == Severity.Critical)
+            var deviceEvent = JsonSerializer.Deserialize<DeviceEvent>(message.Payload, Wire.Json)!;
+            var data = deviceEvent.Data is null ? "" : " " + JsonSerializer.Serialize(deviceEvent.Data, Wire.Json);
+            if (deviceEvent.Type is EventType.Readiness or EventType.PowerLost or EventType.LinkRestored or EventType.HandoverStarted or EventType.HandoverEnded
+                || deviceEvent.Severity == Severity.Critical)
             {
-                Say("event", $"{type} ({severity}){data}");
+                Say("event", $"{deviceEvent.Type.Code()} ({deviceEvent.Severity.Code()}){data}");
             }
         }
     }

@@ -34,32 +34,32 @@ public static class HandoverDemo
             await central.WaitForStatusAsync("online", TimeSpan.FromSeconds(90));
             var at = await central.PublishCarePlanAsync();
             Demo.Say("primary", $"care plan v1 published: check c1 at {at} Europe/Stockholm ±15 min");
-            await central.WaitForAuditAsync(AuditTypes.CarePlanApplied);
+            await central.WaitForAuditAsync(AuditType.CarePlanApplied);
             await using var receiver = await SrtReceiver.StartAsync(SimulatedCentral.Passphrase);
 
             Demo.Say("standby", "tries a look before anyone handed over (as a test of the set-up)");
             var early = await PublishGrantAsync(central, standby, receiver, lookSeconds);
-            await central.WaitForAuditAsync(AuditTypes.SessionRefused, early);
+            await central.WaitForAuditAsync(AuditType.SessionRefused, early);
 
             var until = DateTimeOffset.UtcNow.AddHours(1);
             Demo.Say("primary", $"must evacuate: hands supervision to {StandbyIssuer} until {Wire.Time(until)}, then goes away");
             await central.Client.PublishAsync(central.Topic(Topics.Command), primary.Handover(central.DeviceId, StandbyIssuer, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1), until));
-            await central.WaitForAuditAsync(AuditTypes.HandoverStarted);
+            await central.WaitForAuditAsync(AuditType.HandoverStarted);
 
             Demo.Say("standby", $"operator standby-operator-3 looks in for check c1, {lookSeconds} s");
             var look = await PublishGrantAsync(central, standby, receiver, lookSeconds);
-            await central.WaitForAuditAsync(AuditTypes.SessionEnded, look, TimeSpan.FromSeconds(lookSeconds + 60));
+            await central.WaitForAuditAsync(AuditType.SessionEnded, look, TimeSpan.FromSeconds(lookSeconds + 60));
             await Task.Delay(500);
             Demo.Say("receiver", $"the standby's look is over: {receiver.Frames} frames were seen, none stored");
 
             Demo.Say("primary", "is back: takes supervision back");
             await central.Client.PublishAsync(central.Topic(Topics.Command), primary.Handover(central.DeviceId, primary.Issuer, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1)));
-            await central.WaitForAuditAsync(AuditTypes.HandoverEnded);
+            await central.WaitForAuditAsync(AuditType.HandoverEnded);
 
             unit.Terminate();
             await central.WaitForStatusAsync("offline", TimeSpan.FromSeconds(30));
             var broken = AuditChain.Verify(central.AuditRecords);
-            var standbyLooks = central.AuditRecords.Count(r => r.Type == AuditTypes.SessionEnded && r.Issuer == StandbyIssuer);
+            var standbyLooks = central.AuditRecords.Count(r => r.Type == AuditType.SessionEnded && r.Issuer == StandbyIssuer);
             Demo.Say("central", broken is null
                 ? $"audit chain verified: {central.AuditRecords.Count} records, intact; {standbyLooks} look by {StandbyIssuer}"
                 : $"audit chain BROKEN: {broken}");

@@ -76,7 +76,7 @@ public static class InboundFuzz
         var audit = central.AuditRecords.Skip(auditBefore).ToList();
         var output = agent.Output[outputBefore..];
         var problems = new List<string>();
-        var foreign = audit.Where(r => r.Type is not (AuditTypes.SessionRefused or AuditTypes.CarePlanRefused or AuditTypes.CommandRefused)).Select(r => $"{r.Type} {r.Reason}").Distinct().ToList();
+        var foreign = audit.Where(r => r.Type is not (AuditType.SessionRefused or AuditType.CarePlanRefused or AuditType.CommandRefused)).Select(r => $"{r.Type} {r.Reason}").Distinct().ToList();
         if (foreign.Count > 0)
         {
             problems.Add("audit records other than refusals: " + string.Join(", ", foreign));
@@ -85,7 +85,7 @@ public static class InboundFuzz
         {
             problems.Add($"the agent exited with {agent.ExitCode}");
         }
-        var accepted = audit.Count(r => r.Type is AuditTypes.SessionAccepted or AuditTypes.SessionStarted or AuditTypes.CarePlanApplied);
+        var accepted = audit.Count(r => r.Type is AuditType.SessionAccepted or AuditType.SessionStarted or AuditType.CarePlanApplied);
         var timeline = HardwareTimeline.ReadFile(Path.Combine(central.StateDirectory, "timeline.jsonl"));
         var captures = timeline.Count(e => e.Part == Parts.Capture && e.State.StartsWith("on", StringComparison.Ordinal))
             + timeline.Count(e => e.Part == Parts.Green && e.State == "on");

@@ -166,21 +166,21 @@ public sealed class NightOfFaults
                 });
                 break;
             case Steps.PowerFlip:
-                await ExpectEventAsync("power.lost", () => central.SetKernelFile("sys/class/power_supply/mains/online", "0"));
+                await ExpectEventAsync(EventType.PowerLost, () => central.SetKernelFile("sys/class/power_supply/mains/online", "0"));
                 await Task.Delay(random.Next(500, 3000));
-                await ExpectEventAsync("power.restored", () => central.SetKernelFile("sys/class/power_supply/mains/online", "1"));
+                await ExpectEventAsync(EventType.PowerRestored, () => central.SetKernelFile("sys/class/power_supply/mains/online", "1"));
                 break;
             case Steps.ClockLoss:
                 var marker = Path.Combine(central.KernelRoot, "run/systemd/timesync/synchronized");
-                await ExpectEventAsync("clock.unsynced", () => File.Delete(marker));
-                await RefusedLookAsync(RefusalReasons.ClockUnsynced);
-                await ExpectEventAsync("clock.synced", () => File.WriteAllText(marker, ""));
+                await ExpectEventAsync(EventType.ClockUnsynced, () => File.Delete(marker));
+                await RefusedLookAsync(RefusalReason.ClockUnsynced);
+                await ExpectEventAsync(EventType.ClockSynced, () => File.WriteAllText(marker, ""));
                 break;
             case Steps.StorageFull:
                 await StorageFullAsync();
                 break;
             case Steps.LookWhileAnotherRuns:
-                await LookAsync(maxSeconds: 4, during: () => RefusedLookAsync(RefusalReasons.Busy));
+                await LookAsync(maxSeconds: 4, during: () => RefusedLookAsync(RefusalReason.Busy));
                 break;
         }
         await WaitOnlineAsync();
@@ -191,8 +191,8 @@ public sealed class NightOfFaults
     {
         await using var receiver = await SrtReceiver.StartAsync(SimulatedCentral.Passphrase);
         var jti = await PublishGrantAsync(receiver.Url, maxSeconds);
-        var started = await WaitForRecordAsync(r => r.Grant == jti && r.Type is AuditTypes.SessionStarted or AuditTypes.SessionRefused);
-        if (started.Type == AuditTypes.SessionRefused)
+        var started = await WaitForRecordAsync(r => r.Grant == jti && r.Type is AuditType.SessionStarted or AuditType.SessionRefused);
+        if (started.Type == AuditType.SessionRefused)
         {
             Violation($"grant {jti} was refused ({started.Reason}) in a quiet moment");
             return;
@@ -202,17 +202,17 @@ public sealed class NightOfFaults
             await during();
         }
         await WaitOnlineAsync();
-        await WaitForRecordAsync(r => r.Grant == jti && r.Type is AuditTypes.SessionEnded or AuditTypes.SessionAborted);
+        await WaitForRecordAsync(r => r.Grant == jti && r.Type is AuditType.SessionEnded or AuditType.SessionAborted);
     }
 
     /// <summary>A grant that must be refused for <paramref name="reason"/>, and no capture for it.</summary>
-    private async Task RefusedLookAsync(string reason)
+    private async Task RefusedLookAsync(RefusalReason reason)
     {
         var jti = await PublishGrantAsync("srt://127.0.0.1:9", 5);
-        var record = await WaitForRecordAsync(r => r.Grant == jti && r.Type is AuditTypes.SessionRefused or AuditTypes.SessionAccepted);
-        if (record.Type != AuditTypes.SessionRefused || record.Reason != reason)
+        var record = await WaitForRecordAsync(r => r.Grant == jti && r.Type is AuditType.SessionRefused or AuditType.SessionAccepted);
+        if (record.Type != AuditType.SessionRefused || record.Reason != reason.Code())
         {
-            Violation($"grant {jti} should have been refused as {reason}, was {record.Type} {record.Reason}");
+            Violation($"grant {jti} should have been refused as {reason.Code()}, was {record.Type.Code()} {record.Reason}");
         }
     }
 
@@ -240,7 +240,7 @@ public sealed class NightOfFaults
         var jti = await PublishGrantAsync("srt://127.0.0.1:9", 5);
         await Task.Delay(TimeSpan.FromSeconds(2));
         await ExpectStatusFaultAsync(null, () => File.Delete(filler));
-        if (central.AuditRecords.Any(r => r.Grant == jti && r.Type == AuditTypes.SessionStarted))
+        if (central.AuditRecords.Any(r => r.Grant == jti && r.Type == AuditType.SessionStarted))
         {
             Violation($"a look started for grant {jti} while the state disk was full");
         }
@@ -294,7 +294,7 @@ public sealed class NightOfFaults
     {
         await central.PublishCarePlanAsync(++carePlanVersion);
         carePlanAt = DateTimeOffset.UtcNow;
-        await WaitForRecordAsync(r => r.Type == AuditTypes.CarePlanApplied && r.Version == carePlanVersion);
+        await WaitForRecordAsync(r => r.Type == AuditType.CarePlanApplied && r.Version == carePlanVersion);
     }
 
     private async Task<string> PublishGrantAsync(string url, int maxSeconds)
@@ -310,17 +310,17 @@ public sealed class NightOfFaults
         Eventually.Until(() => central.AuditRecords.FirstOrDefault(match), "an audit record", Patience);
 
     /// <summary>Does <paramref name="act"/> and waits for the unit to report <paramref name="eventType"/> once more.</summary>
-    private async Task ExpectEventAsync(string eventType, Action act)
+    private async Task ExpectEventAsync(EventType eventType, Action act)
     {
         var before = Events(eventType);
         act();
         try
         {
-            await Eventually.True(() => Events(eventType) > before, $"event {eventType}", Patience);
+            await Eventually.True(() => Events(eventType) > before, $"event {eventType.Code()}", Patience);
         }
         catch (TimeoutException)
         {
-            Violation($"the unit did not report {eventType} within {Patience.TotalSeconds} s");
+            Violation($"the unit did not report {eventType.Code()} within {Patience.TotalSeconds} s");
         }
     }
 
@@ -345,8 +345,8 @@ public sealed class NightOfFaults
         violations.Add(what);
     }
 
-    private int Events(string type) =>
-        central.Client.Messages.Count(m => m.Topic == central.Topic(Topics.Event) && SimulatedCentral.Json(m).GetProperty("type").GetString() == type);
+    private int Events(EventType type) =>
+        central.Client.Messages.Count(m => m.Topic == central.Topic(Topics.Event) && SimulatedCentral.Json(m).GetProperty("type").GetString() == type.Code());
 
     private int? OpenCapturePid()
     {
@@ -391,9 +391,9 @@ public sealed class NightOfFaults
         {
             Violation($"homeunit audit verify failed at the unit: {verifyOutput.Trim()}");
         }
-        foreach (var started in distinct.Where(r => r.Type == AuditTypes.SessionStarted))
+        foreach (var started in distinct.Where(r => r.Type == AuditType.SessionStarted))
         {
-            if (!distinct.Any(r => r.Grant == started.Grant && r.Type is AuditTypes.SessionEnded or AuditTypes.SessionAborted))
+            if (!distinct.Any(r => r.Grant == started.Grant && r.Type is AuditType.SessionEnded or AuditType.SessionAborted))
             {
                 Violation($"look {started.Grant} started but has no end record");
             }
@@ -419,9 +419,9 @@ public sealed class NightOfFaults
             ["auditRecordsAtUnit"] = unitRecords.Count,
             ["auditMessagesReceived"] = received.Count,
             ["auditDuplicatesDropped"] = received.Count - distinct.Count,
-            ["looksStarted"] = distinct.Count(r => r.Type == AuditTypes.SessionStarted),
-            ["looksAborted"] = distinct.Count(r => r.Type == AuditTypes.SessionAborted),
-            ["looksRefused"] = distinct.Count(r => r.Type == AuditTypes.SessionRefused),
+            ["looksStarted"] = distinct.Count(r => r.Type == AuditType.SessionStarted),
+            ["looksAborted"] = distinct.Count(r => r.Type == AuditType.SessionAborted),
+            ["looksRefused"] = distinct.Count(r => r.Type == AuditType.SessionRefused),
             ["capturesOnTimeline"] = captures,
             ["agentKills"] = kills.Count,
         };
@@ -453,7 +453,7 @@ public sealed class NightOfFaults
     /// </summary>
     private int CheckTimeline(IReadOnlyList<AuditRecord> records)
     {
-        var accepted = records.Where(r => r.Type == AuditTypes.SessionAccepted).Select(r => r.Grant).ToHashSet();
+        var accepted = records.Where(r => r.Type == AuditType.SessionAccepted).Select(r => r.Grant).ToHashSet();
         var timeline = Timeline();
         var captures = 0;
         string? green = null;

@@ -110,11 +110,11 @@ public sealed class SimulatedCentral : IAsyncDisposable
             .Select(m => JsonSerializer.Deserialize<AuditRecord>(m.Payload, Wire.Json)!)
             .DistinctBy(r => r.Seq).OrderBy(r => r.Seq).ToList();
 
-    public Task<AuditRecord> WaitForAuditAsync(string type, string? grant = null, TimeSpan? timeout = null) =>
-        Eventually.Until(() => AuditRecords.FirstOrDefault(r => r.Type == type && (grant is null || r.Grant == grant)), $"audit {type}", timeout);
+    public Task<AuditRecord> WaitForAuditAsync(AuditType type, string? grant = null, TimeSpan? timeout = null) =>
+        Eventually.Until(() => AuditRecords.FirstOrDefault(r => r.Type == type && (grant is null || r.Grant == grant)), $"audit {type.Code()}", timeout);
 
-    public Task<MqttMessage> WaitForEventAsync(string type, TimeSpan? timeout = null) =>
-        Client.WaitForAsync(m => m.Topic == Topic(Topics.Event) && Json(m).GetProperty("type").GetString() == type, $"event {type}", timeout);
+    public Task<MqttMessage> WaitForEventAsync(EventType type, TimeSpan? timeout = null) =>
+        Client.WaitForAsync(m => m.Topic == Topic(Topics.Event) && Json(m).GetProperty("type").GetString() == type.Code(), $"event {type.Code()}", timeout);
 
     /// <summary>
     /// Presses the unit's privacy button as a resident would: held until the unit has seen it (its hardware

@@ -13,9 +13,9 @@ public sealed class AuditTamperTests
     private static GrantRig RigWithSixRecords()
     {
         var rig = new GrantRig();
-        foreach (var type in new[] { AuditTypes.AgentStarted, AuditTypes.CarePlanApplied, AuditTypes.SessionAccepted, AuditTypes.SessionStarted, AuditTypes.SessionEnded, AuditTypes.SessionRefused })
+        foreach (var type in new[] { AuditType.AgentStarted, AuditType.CarePlanApplied, AuditType.SessionAccepted, AuditType.SessionStarted, AuditType.SessionEnded, AuditType.SessionRefused })
         {
-            rig.Audit.Append(new AuditRecord { Type = type, Grant = "g-1", Operator = "operator-7", Reason = type == AuditTypes.SessionRefused ? RefusalReasons.Busy : null });
+            rig.Audit.Append(new AuditRecord { Type = type, Grant = "g-1", Operator = "operator-7", Reason = type == AuditType.SessionRefused ? RefusalReason.Busy.Code() : null });
             rig.Clock.Advance(TimeSpan.FromSeconds(5));
         }
         return rig;

@@ -59,32 +59,32 @@ public sealed class HandoverEndToEndTests(ITestOutputHelper output) : IAsyncLife
         await central.WaitForStatusAsync("online", TimeSpan.FromSeconds(90));
         await WaitForCentralInChargeAsync(central.Signer.Issuer);
         await central.PublishCarePlanAsync();
-        await central.WaitForAuditAsync(AuditTypes.CarePlanApplied);
+        await central.WaitForAuditAsync(AuditType.CarePlanApplied);
         await using var receiver = await SrtReceiver.StartAsync(SimulatedCentral.Passphrase);
 
         var early = Guid.NewGuid().ToString();
         await PublishStandbyGrantAsync(receiver, early);
-        var refused = await central.WaitForAuditAsync(AuditTypes.SessionRefused, early);
-        Assert.Equal((RefusalReasons.StandbyNotActive, StandbyIssuer), (refused.Reason, refused.Issuer));
+        var refused = await central.WaitForAuditAsync(AuditType.SessionRefused, early);
+        Assert.Equal((RefusalReason.StandbyNotActive.Code(), StandbyIssuer), (refused.Reason, refused.Issuer));
 
         await PublishAsync(Topics.Command, central.Signer.Handover(central.DeviceId, StandbyIssuer, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1)));
-        await central.WaitForEventAsync(AuditTypes.HandoverStarted);
+        await central.WaitForEventAsync(EventType.HandoverStarted);
         await WaitForCentralInChargeAsync(StandbyIssuer);
 
         var look = Guid.NewGuid().ToString();
         await PublishStandbyGrantAsync(receiver, look);
-        var ended = await central.WaitForAuditAsync(AuditTypes.SessionEnded, look, TimeSpan.FromSeconds(60));
+        var ended = await central.WaitForAuditAsync(AuditType.SessionEnded, look, TimeSpan.FromSeconds(60));
         Assert.Equal("completed", ended.Reason);
         Assert.All(central.AuditRecords.Where(r => r.Grant == look), r => Assert.Equal(StandbyIssuer, r.Issuer));
         Assert.True(receiver.Frames > 0, "no frame of the standby's look reached its receiver");
 
         await PublishAsync(Topics.Command, central.Signer.Handover(central.DeviceId, central.Signer.Issuer, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1)));
-        var back = await central.WaitForAuditAsync(AuditTypes.HandoverEnded);
+        var back = await central.WaitForAuditAsync(AuditType.HandoverEnded);
         Assert.Equal("taken-back", back.Reason);
         await WaitForCentralInChargeAsync(central.Signer.Issuer);
         var late = Guid.NewGuid().ToString();
         await PublishStandbyGrantAsync(receiver, late);
-        Assert.Equal(RefusalReasons.StandbyNotActive, (await central.WaitForAuditAsync(AuditTypes.SessionRefused, late)).Reason);
+        Assert.Equal(RefusalReason.StandbyNotActive.Code(), (await central.WaitForAuditAsync(AuditType.SessionRefused, late)).Reason);
         Assert.Null(AuditChain.Verify(central.AuditRecords));
     }
 }

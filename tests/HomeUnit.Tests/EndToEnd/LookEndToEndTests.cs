@@ -39,7 +39,7 @@ public sealed class LookEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
         central.StartUnit();
         await central.WaitForStatusAsync("online", TimeSpan.FromSeconds(90));
         await central.PublishCarePlanAsync();
-        await central.WaitForAuditAsync(AuditTypes.CarePlanApplied);
+        await central.WaitForAuditAsync(AuditType.CarePlanApplied);
     }
 
     [Fact]
@@ -50,13 +50,13 @@ public sealed class LookEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
 
         var grant = await central.PublishGrantAsync(receiver, maxSeconds: 3);
 
-        var ended = await central.WaitForAuditAsync(AuditTypes.SessionEnded, grant, TimeSpan.FromSeconds(60));
+        var ended = await central.WaitForAuditAsync(AuditType.SessionEnded, grant, TimeSpan.FromSeconds(60));
         Assert.Equal("completed", ended.Reason);
         Assert.Equal("operator-42", ended.Operator);
         Assert.InRange(ended.DurationMs!.Value, 2_500, 30_000);
         Assert.True(receiver.Frames > 10, $"only {receiver.Frames} frames reached the receiver");
         var trail = central.AuditRecords.Where(r => r.Grant == grant).Select(r => r.Type);
-        Assert.Equal([AuditTypes.SessionAccepted, AuditTypes.SessionStarted, AuditTypes.SessionEnded], trail);
+        Assert.Equal([AuditType.SessionAccepted, AuditType.SessionStarted, AuditType.SessionEnded], trail);
         Assert.Null(AuditChain.Verify(central.AuditRecords));
         Assert.DoesNotContain(central.Client.Messages, m => SimulatedCentral.Text(m).Contains(SimulatedCentral.Passphrase));
 
@@ -83,8 +83,8 @@ public sealed class LookEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
 
         await central.Client.PublishAsync(central.Topic(Topics.Grant), forged);
 
-        var refused = await central.WaitForAuditAsync(AuditTypes.SessionRefused);
-        Assert.Equal(RefusalReasons.BadSignature, refused.Reason);
+        var refused = await central.WaitForAuditAsync(AuditType.SessionRefused);
+        Assert.Equal(RefusalReason.BadSignature.Code(), refused.Reason);
         Assert.DoesNotContain(Timeline(), e => e.Part == Parts.Capture);
         Assert.Equal("1", Kernel("sys/class/leds/homeunit-red/brightness"));
         Assert.Equal(0, receiver.Frames);
@@ -96,7 +96,7 @@ public sealed class LookEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
         await StartPlannedUnitAsync();
         await using var receiver = await SrtReceiver.StartAsync(SimulatedCentral.Passphrase);
         var grant = await central.PublishGrantAsync(receiver, maxSeconds: 60);
-        await central.WaitForAuditAsync(AuditTypes.SessionStarted, grant, TimeSpan.FromSeconds(60));
+        await central.WaitForAuditAsync(AuditType.SessionStarted, grant, TimeSpan.FromSeconds(60));
         var captureOn = Timeline().Last(e => e.Part == Parts.Capture && e.State.StartsWith("on pid=", StringComparison.Ordinal));
         var capturePid = int.Parse(captureOn.State["on pid=".Length..]);
         Assert.True(AgentProcess.IsAlive(capturePid));
@@ -109,7 +109,7 @@ public sealed class LookEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
 
         central.StartUnit();
 
-        var aborted = await central.WaitForAuditAsync(AuditTypes.SessionAborted, grant, TimeSpan.FromSeconds(90));
+        var aborted = await central.WaitForAuditAsync(AuditType.SessionAborted, grant, TimeSpan.FromSeconds(90));
         Assert.Equal("agent-died", aborted.Reason);
         Assert.Equal("1", Kernel("sys/class/leds/homeunit-red/brightness"));
         Assert.Equal("0", Kernel("sys/class/leds/homeunit-green/brightness"));
@@ -125,10 +125,10 @@ public sealed class LookEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
 
         central.SetKernelFile("sys/class/power_supply/mains/online", "0");
 
-        var lost = await central.WaitForEventAsync("power.lost");
-        Assert.Equal(Severity.Critical, SimulatedCentral.Json(lost).GetProperty("severity").GetString());
+        var lost = await central.WaitForEventAsync(EventType.PowerLost);
+        Assert.Equal(Severity.Critical.Code(), SimulatedCentral.Json(lost).GetProperty("severity").GetString());
         await central.PublishCommandAsync(CommandNames.SelfTest);
-        var readiness = SimulatedCentral.Json(await central.WaitForEventAsync("readiness"));
+        var readiness = SimulatedCentral.Json(await central.WaitForEventAsync(EventType.Readiness));
         Assert.False(readiness.GetProperty("data").GetProperty("ready").GetBoolean());
         Assert.NotEqual("ok", readiness.GetProperty("data").GetProperty("parts").GetProperty("power").GetString());
         var status = await central.Client.WaitForAsync(m => m.Topic == central.Topic(Topics.Status)

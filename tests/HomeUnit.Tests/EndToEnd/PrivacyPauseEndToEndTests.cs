@@ -32,22 +32,22 @@ public sealed class PrivacyPauseEndToEndTests(ITestOutputHelper output) : IAsync
         central.StartUnit();
         await central.WaitForStatusAsync("online", TimeSpan.FromSeconds(90));
         await central.PublishCarePlanAsync(privacyPauseMinutes: 20);
-        await central.WaitForAuditAsync(AuditTypes.CarePlanApplied);
+        await central.WaitForAuditAsync(AuditType.CarePlanApplied);
 
         await central.PressPrivacyButtonAsync();
 
-        var paused = SimulatedCentral.Json(await central.WaitForEventAsync(AuditTypes.PrivacyPaused, TimeSpan.FromSeconds(30)));
+        var paused = SimulatedCentral.Json(await central.WaitForEventAsync(EventType.PrivacyPaused, TimeSpan.FromSeconds(30)));
         var until = DateTimeOffset.Parse(paused.GetProperty("data").GetProperty("until").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
         Assert.InRange(until - DateTimeOffset.UtcNow, TimeSpan.FromMinutes(19), TimeSpan.FromMinutes(20));
-        Assert.NotNull((await central.WaitForAuditAsync(AuditTypes.PrivacyPaused)).Until);
+        Assert.NotNull((await central.WaitForAuditAsync(AuditType.PrivacyPaused)).Until);
 
         var grant = await central.PublishGrantAsync("srt://127.0.0.1:9", maxSeconds: 5);
-        var refused = await central.WaitForAuditAsync(AuditTypes.SessionRefused, grant, TimeSpan.FromSeconds(30));
-        Assert.Equal(RefusalReasons.PrivacyPaused, refused.Reason);
+        var refused = await central.WaitForAuditAsync(AuditType.SessionRefused, grant, TimeSpan.FromSeconds(30));
+        Assert.Equal(RefusalReason.PrivacyPaused.Code(), refused.Reason);
 
         await central.PressPrivacyButtonAsync();
 
-        Assert.Equal("press", (await central.WaitForAuditAsync(AuditTypes.PrivacyResumed, timeout: TimeSpan.FromSeconds(30))).Reason);
+        Assert.Equal("press", (await central.WaitForAuditAsync(AuditType.PrivacyResumed, timeout: TimeSpan.FromSeconds(30))).Reason);
         var timeline = HardwareTimeline.ReadFile(Path.Combine(central.StateDirectory, "timeline.jsonl"));
         TimelineAssert.GreenWheneverCapturing(timeline);
         Assert.DoesNotContain(timeline, e => e.Part == Parts.Green && e.State == "on");

@@ -16,9 +16,9 @@ public sealed class BadGrantTests
     private const string Header = """{"alg":"ES256","kid":"central-1","typ":"JWT"}""";
 
     /// <summary>A bad grant: a name, how to make it from the rig, and the reason it must be refused with.</summary>
-    public static TheoryData<string, string> Cases()
+    public static TheoryData<string, RefusalReason> Cases()
     {
-        var cases = new TheoryData<string, string>();
+        var cases = new TheoryData<string, RefusalReason>();
         foreach (var (name, bad) in BadGrants)
         {
             cases.Add(name, bad.Reason);
@@ -26,82 +26,82 @@ public sealed class BadGrantTests
         return cases;
     }
 
-    private static readonly Dictionary<string, (Func<GrantRig, string> Make, string Reason)> BadGrants = new()
+    private static readonly Dictionary<string, (Func<GrantRig, string> Make, RefusalReason Reason)> BadGrants = new()
     {
-        ["alg none"] = (r => TokenForge.Unsigned("""{"alg":"none","kid":"central-1"}""", r.GrantPayload().ToJsonString()), RefusalReasons.BadSignature),
-        ["alg none with the signature kept"] = (r => WithHeader(r.Grant(), """{"alg":"none","kid":"central-1"}"""), RefusalReasons.BadSignature),
+        ["alg none"] = (r => TokenForge.Unsigned("""{"alg":"none","kid":"central-1"}""", r.GrantPayload().ToJsonString()), RefusalReason.BadSignature),
+        ["alg none with the signature kept"] = (r => WithHeader(r.Grant(), """{"alg":"none","kid":"central-1"}"""), RefusalReason.BadSignature),
         ["HS256 with the public key as secret"] = (r => TokenForge.Hs256("""{"alg":"HS256","kid":"central-1"}""", r.GrantPayload().ToJsonString(),
-            Encoding.UTF8.GetBytes(File.ReadAllText(Path.Combine(r.KeysDirectory, "central-1.pem")))), RefusalReasons.BadSignature),
-        ["ES384 header"] = (r => WithHeader(r.Grant(), """{"alg":"ES384","kid":"central-1"}"""), RefusalReasons.BadSignature),
-        ["alg missing"] = (r => WithHeader(r.Grant(), """{"kid":"central-1"}"""), RefusalReasons.BadSignature),
-        ["unknown kid"] = (r => Stranger(r, "central-9"), RefusalReasons.UnknownKey),
-        ["unknown kid, signed by the trusted key"] = (r => TokenForge.Es256(r.Key, """{"alg":"ES256","kid":"central-9"}""", r.GrantPayload().ToJsonString()), RefusalReasons.UnknownKey),
-        ["kid missing"] = (r => TokenForge.Es256(r.Key, """{"alg":"ES256"}""", r.GrantPayload().ToJsonString()), RefusalReasons.Malformed),
-        ["untrusted key using a trusted kid"] = (r => Stranger(r, "central-1"), RefusalReasons.BadSignature),
-        ["signature of another grant"] = (r => string.Join('.', r.Grant().Split('.')[..2].Append(r.Grant().Split('.')[2])), RefusalReasons.BadSignature),
-        ["one payload bit flipped"] = (r => FlipPayloadBit(r.Grant()), RefusalReasons.BadSignature),
-        ["signature cut short"] = (r => r.Grant()[..^10], RefusalReasons.BadSignature),
-        ["wrong audience"] = (r => Signed(r, p => p["aud"] = "hu-someone-else"), RefusalReasons.WrongAudience),
-        ["audience as an array"] = (r => Signed(r, p => p["aud"] = new JsonArray("hu-test-1")), RefusalReasons.Malformed),
-        ["wrong issuer"] = (r => Signed(r, p => p["iss"] = "some-other-central"), RefusalReasons.UnknownKey),
-        ["expired"] = (r => Window(r, nbf: -200, exp: -40), RefusalReasons.Expired),
-        ["not yet valid"] = (r => Window(r, nbf: 40, exp: 200), RefusalReasons.NotYetValid),
-        ["window too long"] = (r => Window(r, nbf: -10, exp: 291), RefusalReasons.TooLong),
-        ["window empty"] = (r => Window(r, nbf: 10, exp: 10), RefusalReasons.Malformed),
-        ["broken base64"] = (r => BreakBase64(r.Grant()), RefusalReasons.Malformed),
-        ["invalid UTF-8 in the header"] = (r => Base64Url.EncodeToString([.. "{\"alg\":\"ES256\",\"kid\":\""u8, 0xE3, .. "\"}"u8]) + r.Grant()[r.Grant().IndexOf('.')..], RefusalReasons.Malformed),
-        ["invalid UTF-8 in a claim"] = (r => WithPayloadBytes(r.Grant(), [.. "{\"sub\":\""u8, 0xE3, .. "\"}"u8]), RefusalReasons.Malformed),
-        ["broken JSON, signed"] = (r => r.Central.SignJson("{\"iss\":\"homeunit-central\",\"aud\":\"hu-test-1\","), RefusalReasons.Malformed),
-        ["JSON array, signed"] = (r => r.Central.SignJson("[]"), RefusalReasons.Malformed),
-        ["broken header JSON"] = (r => TokenForge.Encode("{\"alg\":") + r.Grant()[r.Grant().IndexOf('.')..], RefusalReasons.Malformed),
-        ["duplicate claim"] = (r => r.Central.SignJson(r.GrantPayload().ToJsonString().Replace("\"kind\":", "\"jti\":\"again\",\"kind\":")), RefusalReasons.Malformed),
-        ["critical header extension"] = (r => TokenForge.Es256(r.Key, """{"alg":"ES256","kid":"central-1","crit":["exp"]}""", r.GrantPayload().ToJsonString()), RefusalReasons.Malformed),
-        ["huge token"] = (r => Signed(r, p => p["padding"] = new string('x', 20_000)), RefusalReasons.Malformed),
-        ["empty"] = (_ => "", RefusalReasons.Malformed),
-        ["two parts"] = (r => string.Join('.', r.Grant().Split('.')[..2]), RefusalReasons.Malformed),
-        ["five parts (JWE)"] = (r => r.Grant() + ".AAAA.BBBB", RefusalReasons.Malformed),
-        ["whitespace inside"] = (r => r.Grant().Insert(20, " "), RefusalReasons.Malformed),
-        ["missing sub"] = (r => Signed(r, p => p.Remove("sub")), RefusalReasons.Malformed),
-        ["missing jti"] = (r => Signed(r, p => p.Remove("jti")), RefusalReasons.Malformed),
-        ["missing exp"] = (r => Signed(r, p => p.Remove("exp")), RefusalReasons.Malformed),
-        ["missing nbf"] = (r => Signed(r, p => p.Remove("nbf")), RefusalReasons.Malformed),
-        ["missing iat"] = (r => Signed(r, p => p.Remove("iat")), RefusalReasons.Malformed),
-        ["missing aud"] = (r => Signed(r, p => p.Remove("aud")), RefusalReasons.Malformed),
-        ["missing kind"] = (r => Signed(r, p => p.Remove("kind")), RefusalReasons.Malformed),
-        ["missing view"] = (r => Signed(r, p => p.Remove("view")), RefusalReasons.Malformed),
-        ["missing maxSeconds"] = (r => Signed(r, p => p.Remove("maxSeconds")), RefusalReasons.Malformed),
-        ["missing stream"] = (r => Signed(r, p => p.Remove("stream")), RefusalReasons.Malformed),
-        ["missing stream passphrase"] = (r => Signed(r, p => p["stream"]!.AsObject().Remove("passphrase")), RefusalReasons.Malformed),
-        ["null jti"] = (r => Signed(r, p => p["jti"] = null), RefusalReasons.Malformed),
-        ["maxSeconds as a string"] = (r => Signed(r, p => p["maxSeconds"] = "30"), RefusalReasons.Malformed),
-        ["maxSeconds fractional"] = (r => Signed(r, p => p["maxSeconds"] = 30.5), RefusalReasons.Malformed),
-        ["maxSeconds zero"] = (r => Signed(r, p => p["maxSeconds"] = 0), RefusalReasons.Malformed),
-        ["exp as a string"] = (r => Signed(r, p => p["exp"] = p["exp"]!.ToString()), RefusalReasons.Malformed),
-        ["exp far beyond year 9999"] = (r => Signed(r, p => p["exp"] = long.MaxValue), RefusalReasons.Malformed),
-        ["sub as a number"] = (r => Signed(r, p => p["sub"] = 7), RefusalReasons.Malformed),
-        ["stream as a string"] = (r => Signed(r, p => p["stream"] = "srt://central.example:9000"), RefusalReasons.Malformed),
-        ["unknown kind"] = (r => Signed(r, p => p["kind"] = "whenever"), RefusalReasons.Malformed),
-        ["unknown view"] = (r => Signed(r, p => p["view"] = "kitchen"), RefusalReasons.Malformed),
-        ["Kind with a capital letter"] = (r => Signed(r, p => { p["Kind"] = p["kind"]!.DeepClone(); p.Remove("kind"); }), RefusalReasons.Malformed),
-        ["follow-up without check"] = (r => Signed(r, p => p["kind"] = LookKinds.FollowUp), RefusalReasons.Malformed),
-        ["stream over http"] = (r => Signed(r, p => p["stream"]!["url"] = "http://central.example:9000"), RefusalReasons.Malformed),
-        ["stream url with query"] = (r => Signed(r, p => p["stream"]!["url"] = "srt://central.example:9000?passphrase=x"), RefusalReasons.Malformed),
-        ["stream url without port"] = (r => Signed(r, p => p["stream"]!["url"] = "srt://central.example"), RefusalReasons.Malformed),
-        ["stream url port 70000"] = (r => Signed(r, p => p["stream"]!["url"] = "srt://central.example:70000"), RefusalReasons.Malformed),
-        ["passphrase of 15 characters"] = (r => Signed(r, p => p["stream"]!["passphrase"] = new string('p', 15)), RefusalReasons.Malformed),
-        ["passphrase of 80 characters"] = (r => Signed(r, p => p["stream"]!["passphrase"] = new string('p', 80)), RefusalReasons.Malformed),
-        ["stream id with a newline"] = (r => Signed(r, p => p["stream"]!["streamId"] = "look\n1"), RefusalReasons.Malformed),
+            Encoding.UTF8.GetBytes(File.ReadAllText(Path.Combine(r.KeysDirectory, "central-1.pem")))), RefusalReason.BadSignature),
+        ["ES384 header"] = (r => WithHeader(r.Grant(), """{"alg":"ES384","kid":"central-1"}"""), RefusalReason.BadSignature),
+        ["alg missing"] = (r => WithHeader(r.Grant(), """{"kid":"central-1"}"""), RefusalReason.BadSignature),
+        ["unknown kid"] = (r => Stranger(r, "central-9"), RefusalReason.UnknownKey),
+        ["unknown kid, signed by the trusted key"] = (r => TokenForge.Es256(r.Key, """{"alg":"ES256","kid":"central-9"}""", r.GrantPayload().ToJsonString()), RefusalReason.UnknownKey),
+        ["kid missing"] = (r => TokenForge.Es256(r.Key, """{"alg":"ES256"}""", r.GrantPayload().ToJsonString()), RefusalReason.Malformed),
+        ["untrusted key using a trusted kid"] = (r => Stranger(r, "central-1"), RefusalReason.BadSignature),
+        ["signature of another grant"] = (r => string.Join('.', r.Grant().Split('.')[..2].Append(r.Grant().Split('.')[2])), RefusalReason.BadSignature),
+        ["one payload bit flipped"] = (r => FlipPayloadBit(r.Grant()), RefusalReason.BadSignature),
+        ["signature cut short"] = (r => r.Grant()[..^10], RefusalReason.BadSignature),
+        ["wrong audience"] = (r => Signed(r, p => p["aud"] = "hu-someone-else"), RefusalReason.WrongAudience),
+        ["audience as an array"] = (r => Signed(r, p => p["aud"] = new JsonArray("hu-test-1")), RefusalReason.Malformed),
+        ["wrong issuer"] = (r => Signed(r, p => p["iss"] = "some-other-central"), RefusalReason.UnknownKey),
+        ["expired"] = (r => Window(r, nbf: -200, exp: -40), RefusalReason.Expired),
+        ["not yet valid"] = (r => Window(r, nbf: 40, exp: 200), RefusalReason.NotYetValid),
+        ["window too long"] = (r => Window(r, nbf: -10, exp: 291), RefusalReason.TooLong),
+        ["window empty"] = (r => Window(r, nbf: 10, exp: 10), RefusalReason.Malformed),
+        ["broken base64"] = (r => BreakBase64(r.Grant()), RefusalReason.Malformed),
+        ["invalid UTF-8 in the header"] = (r => Base64Url.EncodeToString([.. "{\"alg\":\"ES256\",\"kid\":\""u8, 0xE3, .. "\"}"u8]) + r.Grant()[r.Grant().IndexOf('.')..], RefusalReason.Malformed),
+        ["invalid UTF-8 in a claim"] = (r => WithPayloadBytes(r.Grant(), [.. "{\"sub\":\""u8, 0xE3, .. "\"}"u8]), RefusalReason.Malformed),
+        ["broken JSON, signed"] = (r => r.Central.SignJson("{\"iss\":\"homeunit-central\",\"aud\":\"hu-test-1\","), RefusalReason.Malformed),
+        ["JSON array, signed"] = (r => r.Central.SignJson("[]"), RefusalReason.Malformed),
+        ["broken header JSON"] = (r => TokenForge.Encode("{\"alg\":") + r.Grant()[r.Grant().IndexOf('.')..], RefusalReason.Malformed),
+        ["duplicate claim"] = (r => r.Central.SignJson(r.GrantPayload().ToJsonString().Replace("\"kind\":", "\"jti\":\"again\",\"kind\":")), RefusalReason.Malformed),
+        ["critical header extension"] = (r => TokenForge.Es256(r.Key, """{"alg":"ES256","kid":"central-1","crit":["exp"]}""", r.GrantPayload().ToJsonString()), RefusalReason.Malformed),
+        ["huge token"] = (r => Signed(r, p => p["padding"] = new string('x', 20_000)), RefusalReason.Malformed),
+        ["empty"] = (_ => "", RefusalReason.Malformed),
+        ["two parts"] = (r => string.Join('.', r.Grant().Split('.')[..2]), RefusalReason.Malformed),
+        ["five parts (JWE)"] = (r => r.Grant() + ".AAAA.BBBB", RefusalReason.Malformed),
+        ["whitespace inside"] = (r => r.Grant().Insert(20, " "), RefusalReason.Malformed),
+        ["missing sub"] = (r => Signed(r, p => p.Remove("sub")), RefusalReason.Malformed),
+        ["missing jti"] = (r => Signed(r, p => p.Remove("jti")), RefusalReason.Malformed),
+        ["missing exp"] = (r => Signed(r, p => p.Remove("exp")), RefusalReason.Malformed),
+        ["missing nbf"] = (r => Signed(r, p => p.Remove("nbf")), RefusalReason.Malformed),
+        ["missing iat"] = (r => Signed(r, p => p.Remove("iat")), RefusalReason.Malformed),
+        ["missing aud"] = (r => Signed(r, p => p.Remove("aud")), RefusalReason.Malformed),
+        ["missing kind"] = (r => Signed(r, p => p.Remove("kind")), RefusalReason.Malformed),
+        ["missing view"] = (r => Signed(r, p => p.Remove("view")), RefusalReason.Malformed),
+        ["missing maxSeconds"] = (r => Signed(r, p => p.Remove("maxSeconds")), RefusalReason.Malformed),
+        ["missing stream"] = (r => Signed(r, p => p.Remove("stream")), RefusalReason.Malformed),
+        ["missing stream passphrase"] = (r => Signed(r, p => p["stream"]!.AsObject().Remove("passphrase")), RefusalReason.Malformed),
+        ["null jti"] = (r => Signed(r, p => p["jti"] = null), RefusalReason.Malformed),
+        ["maxSeconds as a string"] = (r => Signed(r, p => p["maxSeconds"] = "30"), RefusalReason.Malformed),
+        ["maxSeconds fractional"] = (r => Signed(r, p => p["maxSeconds"] = 30.5), RefusalReason.Malformed),
+        ["maxSeconds zero"] = (r => Signed(r, p => p["maxSeconds"] = 0), RefusalReason.Malformed),
+        ["exp as a string"] = (r => Signed(r, p => p["exp"] = p["exp"]!.ToString()), RefusalReason.Malformed),
+        ["exp far beyond year 9999"] = (r => Signed(r, p => p["exp"] = long.MaxValue), RefusalReason.Malformed),
+        ["sub as a number"] = (r => Signed(r, p => p["sub"] = 7), RefusalReason.Malformed),
+        ["stream as a string"] = (r => Signed(r, p => p["stream"] = "srt://central.example:9000"), RefusalReason.Malformed),
+        ["unknown kind"] = (r => Signed(r, p => p["kind"] = "whenever"), RefusalReason.Malformed),
+        ["unknown view"] = (r => Signed(r, p => p["view"] = "kitchen"), RefusalReason.Malformed),
+        ["Kind with a capital letter"] = (r => Signed(r, p => { p["Kind"] = p["kind"]!.DeepClone(); p.Remove("kind"); }), RefusalReason.Malformed),
+        ["follow-up without check"] = (r => Signed(r, p => p["kind"] = LookKinds.FollowUp), RefusalReason.Malformed),
+        ["stream over http"] = (r => Signed(r, p => p["stream"]!["url"] = "http://central.example:9000"), RefusalReason.Malformed),
+        ["stream url with query"] = (r => Signed(r, p => p["stream"]!["url"] = "srt://central.example:9000?passphrase=x"), RefusalReason.Malformed),
+        ["stream url without port"] = (r => Signed(r, p => p["stream"]!["url"] = "srt://central.example"), RefusalReason.Malformed),
+        ["stream url port 70000"] = (r => Signed(r, p => p["stream"]!["url"] = "srt://central.example:70000"), RefusalReason.Malformed),
+        ["passphrase of 15 characters"] = (r => Signed(r, p => p["stream"]!["passphrase"] = new string('p', 15)), RefusalReason.Malformed),
+        ["passphrase of 80 characters"] = (r => Signed(r, p => p["stream"]!["passphrase"] = new string('p', 80)), RefusalReason.Malformed),
+        ["stream id with a newline"] = (r => Signed(r, p => p["stream"]!["streamId"] = "look\n1"), RefusalReason.Malformed),
         // The camera's own rules (StreamTarget.Validate) decide: nothing the camera would refuse gets past the grant.
-        ["stream id with a space"] = (r => Signed(r, p => p["stream"]!["streamId"] = "look 1"), RefusalReasons.Malformed),
-        ["stream id with a quote"] = (r => Signed(r, p => p["stream"]!["streamId"] = "look\"1"), RefusalReasons.Malformed),
-        ["passphrase with a space"] = (r => Signed(r, p => p["stream"]!["passphrase"] = "correct horse battery"), RefusalReasons.Malformed),
-        ["stream url ending in a newline"] = (r => Signed(r, p => p["stream"]!["url"] = "srt://central.example:9000\n"), RefusalReasons.Malformed),
-        ["stream host with an empty label"] = (r => Signed(r, p => p["stream"]!["url"] = "srt://a..b:9000"), RefusalReasons.Malformed),
+        ["stream id with a space"] = (r => Signed(r, p => p["stream"]!["streamId"] = "look 1"), RefusalReason.Malformed),
+        ["stream id with a quote"] = (r => Signed(r, p => p["stream"]!["streamId"] = "look\"1"), RefusalReason.Malformed),
+        ["passphrase with a space"] = (r => Signed(r, p => p["stream"]!["passphrase"] = "correct horse battery"), RefusalReason.Malformed),
+        ["stream url ending in a newline"] = (r => Signed(r, p => p["stream"]!["url"] = "srt://central.example:9000\n"), RefusalReason.Malformed),
+        ["stream host with an empty label"] = (r => Signed(r, p => p["stream"]!["url"] = "srt://a..b:9000"), RefusalReason.Malformed),
     };
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public async Task Bad_grant_is_refused_with_its_reason_and_changes_nothing_else(string name, string reason)
+    public async Task Bad_grant_is_refused_with_its_reason_and_changes_nothing_else(string name, RefusalReason reason)
     {
         using var rig = new GrantRig();
         await rig.ApplyPlanAsync(GrantRig.Plan());
@@ -115,8 +115,8 @@ public sealed class BadGrantTests
         Assert.Equal(0, rig.Replay.Count());
         var added = rig.Audit.List().Skip(recordsBefore).ToList();
         var refusal = Assert.Single(added);
-        Assert.Equal(AuditTypes.SessionRefused, refusal.Type);
-        Assert.Equal(reason, refusal.Reason);
+        Assert.Equal(AuditType.SessionRefused, refusal.Type);
+        Assert.Equal(reason.Code(), refusal.Reason);
         Assert.DoesNotContain(GrantRig.Passphrase, Everything(rig));
         Assert.Null(AuditChain.Verify(rig.Audit.List()));
     }
@@ -136,21 +136,28 @@ public sealed class BadGrantTests
         Assert.Equal(TimeSpan.FromSeconds(30), look.MaxStreaming);
         Assert.Equal(GrantRig.Passphrase, look.Stream.Passphrase);
         Assert.True(rig.Replay.Contains(look.GrantId));
-        Assert.Empty(rig.AuditRecords(AuditTypes.SessionRefused));
+        Assert.Empty(rig.AuditRecords(AuditType.SessionRefused));
     }
 
     [Fact]
-    public async Task Grant_within_the_clock_skew_is_accepted()
+    public async Task Clock_skew_widens_acceptance_but_a_look_never_outlives_exp_as_the_unit_reads_it()
     {
         using var rig = new GrantRig();
         await rig.ApplyPlanAsync(GrantRig.Plan());
+        var now = rig.Clock.GetUtcNow();
 
         var early = await rig.Authorizer.AuthorizeAsync(Window(rig, nbf: 25, exp: 200));
+        var closing = await rig.Authorizer.AuthorizeAsync(Window(rig, nbf: -200, exp: 3));
         var late = await rig.Authorizer.AuthorizeAsync(Window(rig, nbf: -200, exp: -25));
 
-        Assert.True(early.Accepted, early.Reason);
-        Assert.True(late.Accepted, late.Reason);
-        Assert.True(late.Request!.MaxStreaming <= TimeSpan.FromSeconds(5), "a look never outlasts exp + skew");
+        Assert.True(early.Accepted, early.Reason?.Code());
+        Assert.Equal(now.AddSeconds(200).ToUnixTimeSeconds(), early.Request!.EndBy!.Value.ToUnixTimeSeconds());
+        // exp 3 s away, maxSeconds 30: the look gets the 3 s to exp, not 3 s + the skew.
+        Assert.True(closing.Accepted, closing.Reason?.Code());
+        Assert.True(closing.Request!.MaxStreaming <= TimeSpan.FromSeconds(3), $"{closing.Request.MaxStreaming} streams past exp");
+        Assert.True(closing.Request.EndBy <= now.AddSeconds(3), $"ends at {closing.Request.EndBy}, after exp");
+        // Past exp (though within the skew) nothing is left of the grant: refused, as expired.
+        Assert.Equal(RefusalReason.Expired, late.Reason);
     }
 
     [Fact]
@@ -174,7 +181,7 @@ public sealed class BadGrantTests
         Assert.True((await rig.LookAsync(token)).Accepted);
         var again = await rig.Authorizer.AuthorizeAsync(token);
 
-        Assert.Equal(RefusalReasons.Replayed, again.Reason);
+        Assert.Equal(RefusalReason.Replayed, again.Reason);
     }
 
     [Fact]
@@ -188,7 +195,7 @@ public sealed class BadGrantTests
         rig.Restart();
         var again = await rig.Authorizer.AuthorizeAsync(token);
 
-        Assert.Equal(RefusalReasons.Replayed, again.Reason);
+        Assert.Equal(RefusalReason.Replayed, again.Reason);
     }
 
     [Fact]
@@ -200,8 +207,8 @@ public sealed class BadGrantTests
 
         var decision = await rig.Authorizer.AuthorizeAsync(rig.Grant());
 
-        Assert.Equal(RefusalReasons.ClockUnsynced, decision.Reason);
-        Assert.Equal(RefusalReasons.ClockUnsynced, Assert.Single(rig.AuditRecords(AuditTypes.SessionRefused)).Reason);
+        Assert.Equal(RefusalReason.ClockUnsynced, decision.Reason);
+        Assert.Equal(RefusalReason.ClockUnsynced.Code(), Assert.Single(rig.AuditRecords(AuditType.SessionRefused)).Reason);
         rig.SetClockSynchronized(true);
         Assert.True((await rig.Authorizer.AuthorizeAsync(rig.Grant())).Accepted);
     }
@@ -214,7 +221,7 @@ public sealed class BadGrantTests
         rig.FaultPresent = true;
         var token = rig.Grant();
 
-        Assert.Equal(RefusalReasons.Fault, (await rig.Authorizer.AuthorizeAsync(token)).Reason);
+        Assert.Equal(RefusalReason.Fault, (await rig.Authorizer.AuthorizeAsync(token)).Reason);
         rig.FaultPresent = false;
         Assert.True((await rig.Authorizer.AuthorizeAsync(token)).Accepted);
     }
@@ -228,8 +235,8 @@ public sealed class BadGrantTests
 
         var decision = await rig.Authorizer.AuthorizeAsync(rig.Grant());
 
-        var refusal = Assert.Single(rig.AuditRecords(AuditTypes.SessionRefused));
-        Assert.Equal(RefusalReasons.OutsideCarePlan, decision.Reason);
+        var refusal = Assert.Single(rig.AuditRecords(AuditType.SessionRefused));
+        Assert.Equal(RefusalReason.OutsideCarePlan, decision.Reason);
         Assert.Equal("operator-7", refusal.Operator);
         Assert.NotNull(refusal.Grant);
         Assert.DoesNotContain(GrantRig.Passphrase, Everything(rig));

@@ -10,14 +10,14 @@ public sealed class CarePlanTests
 {
     private static readonly DateTimeOffset Evening = GrantRig.Evening; // 22:30 CET on 2026-11-22
 
-    private static string? Decide(CarePlan? plan, string kind, DateTimeOffset at, string? check = null, params PastLook[] history) =>
+    private static RefusalReason? Decide(CarePlan? plan, string kind, DateTimeOffset at, string? check = null, params PastLook[] history) =>
         CarePlanPolicy.Decide(plan, kind, check, at, history).Reason;
 
     [Fact]
     public void No_plan_allows_no_scheduled_or_follow_up_look_but_installation()
     {
-        Assert.Equal(RefusalReasons.OutsideCarePlan, Decide(null, LookKinds.Scheduled, Evening));
-        Assert.Equal(RefusalReasons.OutsideCarePlan, Decide(null, LookKinds.FollowUp, Evening, "c1"));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(null, LookKinds.Scheduled, Evening));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(null, LookKinds.FollowUp, Evening, "c1"));
         Assert.Null(Decide(null, LookKinds.Installation, Evening));
     }
 
@@ -27,8 +27,8 @@ public sealed class CarePlanTests
         var plan = CarePlan.From(GrantRig.Plan(validFrom: Evening.AddHours(1).ToUnixTimeSeconds()))!;
 
         Assert.Null(Decide(plan, LookKinds.Installation, Evening));
-        Assert.Equal(RefusalReasons.OutsideCarePlan, Decide(plan, LookKinds.Scheduled, Evening));
-        Assert.Equal(RefusalReasons.OutsideCarePlan, Decide(plan, LookKinds.Installation, Evening.AddHours(1)));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.Scheduled, Evening));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.Installation, Evening.AddHours(1)));
     }
 
     [Fact]
@@ -38,8 +38,8 @@ public sealed class CarePlanTests
 
         Assert.Null(Decide(plan, LookKinds.Scheduled, Evening.AddMinutes(-15)));
         Assert.Null(Decide(plan, LookKinds.Scheduled, Evening.AddMinutes(15).AddSeconds(-1)));
-        Assert.Equal(RefusalReasons.OutsideCarePlan, Decide(plan, LookKinds.Scheduled, Evening.AddMinutes(15)));
-        Assert.Equal(RefusalReasons.OutsideCarePlan, Decide(plan, LookKinds.Scheduled, Evening.AddMinutes(-16)));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.Scheduled, Evening.AddMinutes(15)));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.Scheduled, Evening.AddMinutes(-16)));
         Assert.Null(Decide(plan, LookKinds.Scheduled, Evening.AddHours(3))); // 01:30
         Assert.Equal(Evening.AddMinutes(15), CarePlanPolicy.Decide(plan, LookKinds.Scheduled, null, Evening, []).Until);
     }
@@ -50,7 +50,7 @@ public sealed class CarePlanTests
         var plan = CarePlan.From(GrantRig.Plan())!;
 
         Assert.Null(Decide(plan, LookKinds.Scheduled, Evening, "c1"));
-        Assert.Equal(RefusalReasons.OutsideCarePlan, Decide(plan, LookKinds.Scheduled, Evening, "c2"));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.Scheduled, Evening, "c2"));
     }
 
     [Fact]
@@ -58,10 +58,10 @@ public sealed class CarePlanTests
     {
         var plan = CarePlan.From(GrantRig.Plan(paused: ["2026-11-22"]))!;
 
-        Assert.Equal(RefusalReasons.PausedNight, Decide(plan, LookKinds.Scheduled, Evening));
-        Assert.Equal(RefusalReasons.PausedNight, Decide(plan, LookKinds.Scheduled, Evening.AddHours(3)));
+        Assert.Equal(RefusalReason.PausedNight, Decide(plan, LookKinds.Scheduled, Evening));
+        Assert.Equal(RefusalReason.PausedNight, Decide(plan, LookKinds.Scheduled, Evening.AddHours(3)));
         Assert.Null(Decide(plan, LookKinds.Scheduled, Evening.AddDays(1)));
-        Assert.Equal(RefusalReasons.OutsideCarePlan, Decide(plan, LookKinds.Scheduled, Evening.AddDays(1).AddHours(1)));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.Scheduled, Evening.AddDays(1).AddHours(1)));
     }
 
     [Fact]
@@ -70,13 +70,13 @@ public sealed class CarePlanTests
         var plan = CarePlan.From(GrantRig.Plan())!; // within 30 minutes, at most 2
         var scheduled = new PastLook(LookKinds.Scheduled, "c1", Evening);
 
-        Assert.Equal(RefusalReasons.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(10), "c1"));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(10), "c1"));
         Assert.Null(Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(10), "c1", scheduled));
-        Assert.Equal(RefusalReasons.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(30), "c1", scheduled));
-        Assert.Equal(RefusalReasons.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(10), "c2", scheduled));
-        Assert.Equal(RefusalReasons.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddDays(1).AddMinutes(10), "c1", scheduled));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(30), "c1", scheduled));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(10), "c2", scheduled));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddDays(1).AddMinutes(10), "c1", scheduled));
         var two = new[] { scheduled, new PastLook(LookKinds.FollowUp, "c1", Evening.AddMinutes(5)), new PastLook(LookKinds.FollowUp, "c1", Evening.AddMinutes(8)) };
-        Assert.Equal(RefusalReasons.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(10), "c1", two));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(10), "c1", two));
         Assert.Null(Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(10), "c1", two[..2]));
     }
 
@@ -85,7 +85,7 @@ public sealed class CarePlanTests
     {
         var plan = CarePlan.From(GrantRig.Plan(followUp: new FollowUpRule(30, 0)))!;
 
-        Assert.Equal(RefusalReasons.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(10), "c1", new PastLook(LookKinds.Scheduled, "c1", Evening)));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(10), "c1", new PastLook(LookKinds.Scheduled, "c1", Evening)));
     }
 
     [Theory]
@@ -115,7 +115,7 @@ public sealed class CarePlanTests
         rig.Restart();
 
         Assert.Equal(4, rig.Plans.Current!.Version);
-        Assert.Equal(4, Assert.Single(rig.AuditRecords(AuditTypes.CarePlanApplied)).Version);
+        Assert.Equal(4, Assert.Single(rig.AuditRecords(AuditType.CarePlanApplied)).Version);
         Assert.True((await rig.Authorizer.AuthorizeAsync(rig.Grant())).Accepted);
     }
 
@@ -129,11 +129,11 @@ public sealed class CarePlanTests
         Assert.Equal(CarePlanOutcome.Unchanged, (await rig.Plans.ApplyAsync(rig.Central.Sign(GrantRig.Plan(version: 4, paused: ["2026-11-22"])))).Outcome);
         var older = await rig.Plans.ApplyAsync(rig.Central.Sign(GrantRig.Plan(version: 3, paused: ["2026-11-22"])));
 
-        Assert.Equal((CarePlanOutcome.Refused, RefusalReasons.Replayed), older);
+        Assert.Equal((CarePlanOutcome.Refused, RefusalReason.Replayed), older);
         Assert.Empty(rig.Plans.Current!.PausedNights);
-        var refused = Assert.Single(rig.AuditRecords(AuditTypes.CarePlanRefused));
+        var refused = Assert.Single(rig.AuditRecords(AuditType.CarePlanRefused));
         Assert.Equal(3, refused.Version);
-        Assert.Single(rig.AuditRecords(AuditTypes.CarePlanApplied));
+        Assert.Single(rig.AuditRecords(AuditType.CarePlanApplied));
     }
 
     [Fact]
@@ -153,8 +153,8 @@ public sealed class CarePlanTests
         rig.Restart();
 
         Assert.Empty(rig.Plans.Current!.Checks);
-        Assert.Equal(RefusalReasons.OutsideCarePlan, (await rig.Authorizer.AuthorizeAsync(rig.Grant())).Reason);
-        Assert.Equal(RefusalReasons.OutsideCarePlan, (await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.Installation))).Reason);
+        Assert.Equal(RefusalReason.OutsideCarePlan, (await rig.Authorizer.AuthorizeAsync(rig.Grant())).Reason);
+        Assert.Equal(RefusalReason.OutsideCarePlan, (await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.Installation))).Reason);
         Assert.Equal(CarePlanOutcome.Applied, await rig.ApplyPlanAsync(plan));
         Assert.True((await rig.Authorizer.AuthorizeAsync(rig.Grant())).Accepted);
     }
@@ -166,7 +166,7 @@ public sealed class CarePlanTests
         await rig.ApplyPlanAsync(GrantRig.Plan(version: 1));
         await rig.ApplyPlanAsync(GrantRig.Plan(version: 2, paused: ["2026-11-22"]));
 
-        Assert.Equal(RefusalReasons.PausedNight, (await rig.Authorizer.AuthorizeAsync(rig.Grant())).Reason);
+        Assert.Equal(RefusalReason.PausedNight, (await rig.Authorizer.AuthorizeAsync(rig.Grant())).Reason);
     }
 
     [Fact]
@@ -175,13 +175,13 @@ public sealed class CarePlanTests
         using var rig = new GrantRig();
         await rig.ApplyPlanAsync(GrantRig.Plan(version: 1));
 
-        Assert.Equal(RefusalReasons.Malformed, (await rig.Plans.ApplyAsync(rig.Central.Sign(GrantRig.Plan(version: 2, tz: "Nowhere/Atlantis")))).Reason);
-        Assert.Equal(RefusalReasons.WrongAudience, (await rig.Plans.ApplyAsync(rig.Central.Sign(GrantRig.Plan(version: 2) with { Aud = "hu-other" }))).Reason);
-        Assert.Equal(RefusalReasons.BadSignature, (await rig.Plans.ApplyAsync(TokenForge.Unsigned("""{"alg":"none","kid":"central-1"}""", "{}"))).Reason);
-        Assert.Equal(RefusalReasons.Malformed, (await rig.Plans.ApplyAsync("not a token")).Reason);
+        Assert.Equal(RefusalReason.Malformed, (await rig.Plans.ApplyAsync(rig.Central.Sign(GrantRig.Plan(version: 2, tz: "Nowhere/Atlantis")))).Reason);
+        Assert.Equal(RefusalReason.WrongAudience, (await rig.Plans.ApplyAsync(rig.Central.Sign(GrantRig.Plan(version: 2) with { Aud = "hu-other" }))).Reason);
+        Assert.Equal(RefusalReason.BadSignature, (await rig.Plans.ApplyAsync(TokenForge.Unsigned("""{"alg":"none","kid":"central-1"}""", "{}"))).Reason);
+        Assert.Equal(RefusalReason.Malformed, (await rig.Plans.ApplyAsync("not a token")).Reason);
 
         Assert.Equal(1, rig.Plans.Current!.Version);
-        Assert.Equal(4, rig.AuditRecords(AuditTypes.CarePlanRefused).Count);
+        Assert.Equal(4, rig.AuditRecords(AuditType.CarePlanRefused).Count);
     }
 
     [Fact]
@@ -190,7 +190,7 @@ public sealed class CarePlanTests
         using var rig = new GrantRig();
         await rig.ApplyPlanAsync(GrantRig.Plan()); // within 30 minutes, at most 2
 
-        Assert.Equal(RefusalReasons.OutsideCarePlan, (await rig.LookAsync(rig.Grant(LookKinds.FollowUp, "c1"))).Reason);
+        Assert.Equal(RefusalReason.OutsideCarePlan, (await rig.LookAsync(rig.Grant(LookKinds.FollowUp, "c1"))).Reason);
         Assert.True((await rig.LookAsync(rig.Grant())).Accepted);
         rig.Clock.Advance(TimeSpan.FromMinutes(10));
         Assert.True((await rig.LookAsync(rig.Grant(LookKinds.FollowUp, "c1"))).Accepted);
@@ -198,7 +198,7 @@ public sealed class CarePlanTests
         rig.Clock.Advance(TimeSpan.FromMinutes(10));
         Assert.True((await rig.LookAsync(rig.Grant(LookKinds.FollowUp, "c1"))).Accepted);
         rig.Clock.Advance(TimeSpan.FromMinutes(5));
-        Assert.Equal(RefusalReasons.OutsideCarePlan, (await rig.LookAsync(rig.Grant(LookKinds.FollowUp, "c1"))).Reason);
+        Assert.Equal(RefusalReason.OutsideCarePlan, (await rig.LookAsync(rig.Grant(LookKinds.FollowUp, "c1"))).Reason);
     }
 
     [Fact]

@@ -39,7 +39,7 @@ public sealed class CommandTests
 
         var verdict = await rig.Commands.VerifyAsync(rig.Central.Command(GrantRig.DeviceId, name, rig.Clock.GetUtcNow(), Minute, grant, view));
 
-        Assert.Equal(RefusalReasons.Malformed, verdict.Reason);
+        Assert.Equal(RefusalReason.Malformed, verdict.Reason);
     }
 
     [Fact]
@@ -51,11 +51,11 @@ public sealed class CommandTests
         Assert.Null((await rig.Commands.VerifyAsync(stop)).Reason);
         rig.Restart();
 
-        Assert.Equal(RefusalReasons.Replayed, (await rig.Commands.VerifyAsync(stop)).Reason);
-        Assert.Equal(RefusalReasons.WrongAudience, (await rig.Commands.VerifyAsync(rig.Central.Command("hu-other", CommandNames.Stop, now, Minute))).Reason);
-        Assert.Equal(RefusalReasons.TooLong, (await rig.Commands.VerifyAsync(rig.Central.Command(GrantRig.DeviceId, CommandNames.Stop, now, TimeSpan.FromHours(1)))).Reason);
-        Assert.Equal(RefusalReasons.Expired, (await rig.Commands.VerifyAsync(rig.Central.Command(GrantRig.DeviceId, CommandNames.Stop, now.AddMinutes(-5), Minute))).Reason);
-        Assert.Equal(RefusalReasons.NotYetValid, (await rig.Commands.VerifyAsync(rig.Central.Command(GrantRig.DeviceId, CommandNames.Stop, now.AddMinutes(5), Minute))).Reason);
+        Assert.Equal(RefusalReason.Replayed, (await rig.Commands.VerifyAsync(stop)).Reason);
+        Assert.Equal(RefusalReason.WrongAudience, (await rig.Commands.VerifyAsync(rig.Central.Command("hu-other", CommandNames.Stop, now, Minute))).Reason);
+        Assert.Equal(RefusalReason.TooLong, (await rig.Commands.VerifyAsync(rig.Central.Command(GrantRig.DeviceId, CommandNames.Stop, now, TimeSpan.FromHours(1)))).Reason);
+        Assert.Equal(RefusalReason.Expired, (await rig.Commands.VerifyAsync(rig.Central.Command(GrantRig.DeviceId, CommandNames.Stop, now.AddMinutes(-5), Minute))).Reason);
+        Assert.Equal(RefusalReason.NotYetValid, (await rig.Commands.VerifyAsync(rig.Central.Command(GrantRig.DeviceId, CommandNames.Stop, now.AddMinutes(5), Minute))).Reason);
     }
 
     [Fact]
@@ -63,6 +63,6 @@ public sealed class CommandTests
     {
         using var rig = new GrantRig();
 
-        Assert.Equal(RefusalReasons.Malformed, (await rig.Commands.VerifyAsync(rig.Grant())).Reason);
+        Assert.Equal(RefusalReason.Malformed, (await rig.Commands.VerifyAsync(rig.Grant())).Reason);
     }
 }

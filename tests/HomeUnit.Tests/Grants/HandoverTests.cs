@@ -28,7 +28,7 @@ public sealed class HandoverTests
         by.Handover(GrantRig.DeviceId, to, rig.Clock.GetUtcNow(), Minute, until);
 
     /// <summary>What <c>CentralMessages</c> does with a command: verify, then carry the handover out.</summary>
-    private static async Task<string?> SendHandoverAsync(GrantRig rig, string token)
+    private static async Task<RefusalReason?> SendHandoverAsync(GrantRig rig, string token)
     {
         var verdict = await rig.Commands.VerifyAsync(token);
         if (verdict.Value is { Name: CommandNames.Handover } command)
@@ -48,22 +48,22 @@ public sealed class HandoverTests
         using var rig = await PlannedRigAsync();
 
         var before = await rig.LookAsync(Grant(rig, rig.Standby));
-        Assert.Equal(RefusalReasons.StandbyNotActive, before.Reason);
-        var refused = rig.AuditRecords(AuditTypes.SessionRefused).Single();
-        Assert.Equal((RefusalReasons.StandbyNotActive, GrantRig.StandbyIssuer), (refused.Reason, refused.Issuer));
+        Assert.Equal(RefusalReason.StandbyNotActive, before.Reason);
+        var refused = rig.AuditRecords(AuditType.SessionRefused).Single();
+        Assert.Equal((RefusalReason.StandbyNotActive.Code(), GrantRig.StandbyIssuer), (refused.Reason, refused.Issuer));
 
         Assert.Null(await SendHandoverAsync(rig, Handover(rig, rig.Central, GrantRig.StandbyIssuer)));
 
         Assert.Equal(GrantRig.StandbyIssuer, rig.Supervision.Current.Central.Issuer);
-        var started = rig.AuditRecords(AuditTypes.HandoverStarted).Single();
+        var started = rig.AuditRecords(AuditType.HandoverStarted).Single();
         Assert.Equal((GrantRig.PrimaryIssuer, GrantRig.StandbyIssuer), (started.Issuer, started.Central));
-        Assert.Single(Events(rig, AuditTypes.HandoverStarted));
+        Assert.Single(Events(rig, AuditType.HandoverStarted.Code()));
         var after = await rig.LookAsync(Grant(rig, rig.Standby));
-        Assert.True(after.Accepted, after.Reason);
+        Assert.True(after.Accepted, after.Reason?.Code());
         Assert.Equal(GrantRig.StandbyIssuer, after.Request!.Issuer);
         // While the standby is in charge, the primary's grants and commands do not open looks.
-        Assert.Equal(RefusalReasons.PrimaryNotActive, (await rig.LookAsync(Grant(rig, rig.Central))).Reason);
-        Assert.Equal(RefusalReasons.PrimaryNotActive, (await rig.Commands.VerifyAsync(rig.Central.Command(GrantRig.DeviceId, CommandNames.SelfTest, rig.Clock.GetUtcNow(), Minute))).Reason);
+        Assert.Equal(RefusalReason.PrimaryNotActive, (await rig.LookAsync(Grant(rig, rig.Central))).Reason);
+        Assert.Equal(RefusalReason.PrimaryNotActive, (await rig.Commands.VerifyAsync(rig.Central.Command(GrantRig.DeviceId, CommandNames.SelfTest, rig.Clock.GetUtcNow(), Minute))).Reason);
     }
 
     [Fact]
@@ -73,9 +73,9 @@ public sealed class HandoverTests
 
         var verdict = await rig.Commands.VerifyAsync(rig.Standby.Command(GrantRig.DeviceId, CommandNames.Stop, rig.Clock.GetUtcNow(), Minute));
 
-        Assert.Equal(RefusalReasons.StandbyNotActive, verdict.Reason);
-        var record = rig.AuditRecords(AuditTypes.CommandRefused).Single();
-        Assert.Equal((RefusalReasons.StandbyNotActive, GrantRig.StandbyIssuer, CommandNames.Stop), (record.Reason, record.Issuer, record.Command));
+        Assert.Equal(RefusalReason.StandbyNotActive, verdict.Reason);
+        var record = rig.AuditRecords(AuditType.CommandRefused).Single();
+        Assert.Equal((RefusalReason.StandbyNotActive.Code(), GrantRig.StandbyIssuer, CommandNames.Stop), (record.Reason, record.Issuer, record.Command));
     }
 
     [Fact]
@@ -83,14 +83,14 @@ public sealed class HandoverTests
     {
         using var rig = await PlannedRigAsync();
 
-        Assert.Equal(RefusalReasons.NotPrimary, await SendHandoverAsync(rig, Handover(rig, rig.Standby, GrantRig.StandbyIssuer)));
+        Assert.Equal(RefusalReason.NotPrimary, await SendHandoverAsync(rig, Handover(rig, rig.Standby, GrantRig.StandbyIssuer)));
         Assert.Equal(GrantRig.PrimaryIssuer, rig.Supervision.Current.Central.Issuer);
 
         Assert.Null(await SendHandoverAsync(rig, Handover(rig, rig.Central, GrantRig.StandbyIssuer, until: rig.Clock.GetUtcNow().AddHours(1))));
         // In charge, the standby still cannot hand on or stretch its own time.
-        Assert.Equal(RefusalReasons.NotPrimary, await SendHandoverAsync(rig, Handover(rig, rig.Standby, GrantRig.StandbyIssuer, until: rig.Clock.GetUtcNow().AddHours(9))));
+        Assert.Equal(RefusalReason.NotPrimary, await SendHandoverAsync(rig, Handover(rig, rig.Standby, GrantRig.StandbyIssuer, until: rig.Clock.GetUtcNow().AddHours(9))));
         Assert.Equal(rig.Clock.GetUtcNow().AddHours(1).ToUnixTimeSeconds(), rig.Supervision.Current.Until!.Value.ToUnixTimeSeconds());
-        Assert.Equal(2, rig.AuditRecords(AuditTypes.CommandRefused).Count(r => r.Reason == RefusalReasons.NotPrimary && r.Issuer == GrantRig.StandbyIssuer));
+        Assert.Equal(2, rig.AuditRecords(AuditType.CommandRefused).Count(r => r.Reason == RefusalReason.NotPrimary.Code() && r.Issuer == GrantRig.StandbyIssuer));
     }
 
     [Fact]
@@ -102,10 +102,10 @@ public sealed class HandoverTests
         Assert.Null(await SendHandoverAsync(rig, Handover(rig, rig.Central, GrantRig.PrimaryIssuer)));
         rig.Restart();
 
-        Assert.Equal(RefusalReasons.Replayed, await SendHandoverAsync(rig, handover));
+        Assert.Equal(RefusalReason.Replayed, await SendHandoverAsync(rig, handover));
 
         Assert.Equal(GrantRig.PrimaryIssuer, rig.Supervision.Current.Central.Issuer);
-        Assert.Single(rig.AuditRecords(AuditTypes.HandoverStarted));
+        Assert.Single(rig.AuditRecords(AuditType.HandoverStarted));
     }
 
     [Fact]
@@ -117,10 +117,10 @@ public sealed class HandoverTests
 
         Assert.Null(await SendHandoverAsync(rig, Handover(rig, rig.Central, GrantRig.PrimaryIssuer)));
 
-        var ended = rig.AuditRecords(AuditTypes.HandoverEnded).Single();
-        Assert.Equal((GrantRig.StandbyIssuer, Supervision.TakenBack, GrantRig.PrimaryIssuer), (ended.Central, ended.Reason, ended.Issuer));
-        Assert.Single(Events(rig, AuditTypes.HandoverEnded));
-        Assert.Equal(RefusalReasons.StandbyNotActive, (await rig.LookAsync(Grant(rig, rig.Standby))).Reason);
+        var ended = rig.AuditRecords(AuditType.HandoverEnded).Single();
+        Assert.Equal((GrantRig.StandbyIssuer, HandoverEndReason.TakenBack.Code(), GrantRig.PrimaryIssuer), (ended.Central, ended.Reason, ended.Issuer));
+        Assert.Single(Events(rig, AuditType.HandoverEnded.Code()));
+        Assert.Equal(RefusalReason.StandbyNotActive, (await rig.LookAsync(Grant(rig, rig.Standby))).Reason);
         Assert.True((await rig.LookAsync(Grant(rig, rig.Central))).Accepted);
         Assert.Null(AuditChain.Verify(rig.Audit.List()));
     }
@@ -131,9 +131,9 @@ public sealed class HandoverTests
         using var rig = await PlannedRigAsync();
         var until = rig.Clock.GetUtcNow().AddMinutes(30);
         Assert.Null(await SendHandoverAsync(rig, Handover(rig, rig.Central, GrantRig.StandbyIssuer, until)));
-        Assert.Equal(until.ToUnixTimeSeconds(), DateTimeOffset.Parse(rig.AuditRecords(AuditTypes.HandoverStarted).Single().Until!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeSeconds());
+        Assert.Equal(until.ToUnixTimeSeconds(), DateTimeOffset.Parse(rig.AuditRecords(AuditType.HandoverStarted).Single().Until!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeSeconds());
         rig.Supervision.EndIfExpired();
-        Assert.Empty(rig.AuditRecords(AuditTypes.HandoverEnded));
+        Assert.Empty(rig.AuditRecords(AuditType.HandoverEnded));
 
         rig.Clock.Advance(TimeSpan.FromMinutes(31));
 
@@ -141,7 +141,7 @@ public sealed class HandoverTests
         Assert.Equal(GrantRig.PrimaryIssuer, rig.Supervision.Current.Central.Issuer);
         rig.Supervision.EndIfExpired();
         rig.Supervision.EndIfExpired();
-        Assert.Equal(Supervision.Expired, rig.AuditRecords(AuditTypes.HandoverEnded).Single().Reason);
+        Assert.Equal(HandoverEndReason.Expired.Code(), rig.AuditRecords(AuditType.HandoverEnded).Single().Reason);
         rig.Restart();
         Assert.Equal(GrantRig.PrimaryIssuer, rig.Supervision.Current.Central.Issuer);
     }
@@ -163,9 +163,9 @@ public sealed class HandoverTests
     {
         using var rig = await PlannedRigAsync();
 
-        Assert.Equal(RefusalReasons.UnknownCentral, await SendHandoverAsync(rig, Handover(rig, rig.Central, "someone-else")));
-        Assert.Equal(RefusalReasons.Malformed, await SendHandoverAsync(rig, Handover(rig, rig.Central, GrantRig.StandbyIssuer, rig.Clock.GetUtcNow().AddMinutes(-1))));
-        Assert.Equal(RefusalReasons.Malformed, (await rig.Commands.VerifyAsync(rig.Central.Sign(new CommandPayload(rig.Central.Issuer, GrantRig.DeviceId, "c-1",
+        Assert.Equal(RefusalReason.UnknownCentral, await SendHandoverAsync(rig, Handover(rig, rig.Central, "someone-else")));
+        Assert.Equal(RefusalReason.Malformed, await SendHandoverAsync(rig, Handover(rig, rig.Central, GrantRig.StandbyIssuer, rig.Clock.GetUtcNow().AddMinutes(-1))));
+        Assert.Equal(RefusalReason.Malformed, (await rig.Commands.VerifyAsync(rig.Central.Sign(new CommandPayload(rig.Central.Issuer, GrantRig.DeviceId, "c-1",
             rig.Clock.GetUtcNow().ToUnixTimeSeconds(), rig.Clock.GetUtcNow().ToUnixTimeSeconds(), rig.Clock.GetUtcNow().Add(Minute).ToUnixTimeSeconds(),
             CommandNames.Stop, To: GrantRig.StandbyIssuer)))).Reason);
         Assert.Equal(GrantRig.PrimaryIssuer, rig.Supervision.Current.Central.Issuer);
@@ -183,10 +183,10 @@ public sealed class HandoverTests
         // The primary's key under the standby's kid.
         var primaryKeyStandbyKid = new CentralSigner(rig.Key, GrantRig.StandbyKid, GrantRig.StandbyIssuer);
 
-        Assert.Equal(RefusalReasons.UnknownKey, (await rig.LookAsync(Grant(rig, standbyAsPrimary))).Reason);
-        Assert.Equal(RefusalReasons.UnknownKey, (await rig.LookAsync(Grant(rig, primaryAsStandby))).Reason);
-        Assert.Equal(RefusalReasons.BadSignature, (await rig.LookAsync(Grant(rig, primaryKeyStandbyKid))).Reason);
-        Assert.Equal(RefusalReasons.UnknownKey, await SendHandoverAsync(rig, Handover(rig, standbyAsPrimary, GrantRig.StandbyIssuer)));
+        Assert.Equal(RefusalReason.UnknownKey, (await rig.LookAsync(Grant(rig, standbyAsPrimary))).Reason);
+        Assert.Equal(RefusalReason.UnknownKey, (await rig.LookAsync(Grant(rig, primaryAsStandby))).Reason);
+        Assert.Equal(RefusalReason.BadSignature, (await rig.LookAsync(Grant(rig, primaryKeyStandbyKid))).Reason);
+        Assert.Equal(RefusalReason.UnknownKey, await SendHandoverAsync(rig, Handover(rig, standbyAsPrimary, GrantRig.StandbyIssuer)));
     }
 
     [Fact]
@@ -194,29 +194,29 @@ public sealed class HandoverTests
     {
         using var rig = await PlannedRigAsync();
         var plan = GrantRig.Plan(version: 2) with { Iss = GrantRig.StandbyIssuer };
-        Assert.Equal((CarePlanOutcome.Refused, RefusalReasons.StandbyNotActive), await rig.Plans.ApplyAsync(rig.Standby.Sign(plan)));
+        Assert.Equal((CarePlanOutcome.Refused, RefusalReason.StandbyNotActive), await rig.Plans.ApplyAsync(rig.Standby.Sign(plan)));
 
         var handover = GrantRig.Plan(version: 2) with { Iss = GrantRig.PrimaryIssuer, ActiveCentral = GrantRig.StandbyIssuer };
         Assert.Equal(CarePlanOutcome.Applied, (await rig.Plans.ApplyAsync(rig.Central.Sign(handover))).Outcome);
 
         Assert.Equal(GrantRig.StandbyIssuer, rig.Supervision.Current.Central.Issuer);
-        Assert.Equal(2, rig.AuditRecords(AuditTypes.HandoverStarted).Single().Version);
+        Assert.Equal(2, rig.AuditRecords(AuditType.HandoverStarted).Single().Version);
         // The retained plan coming back on a reconnect changes nothing.
         Assert.Equal(CarePlanOutcome.Unchanged, (await rig.Plans.ApplyAsync(rig.Central.Sign(handover))).Outcome);
-        Assert.Single(rig.AuditRecords(AuditTypes.HandoverStarted));
+        Assert.Single(rig.AuditRecords(AuditType.HandoverStarted));
         Assert.Equal(CarePlanOutcome.Applied, (await rig.Plans.ApplyAsync(rig.Standby.Sign(GrantRig.Plan(version: 3) with { Iss = GrantRig.StandbyIssuer }))).Outcome);
-        Assert.Equal(GrantRig.StandbyIssuer, rig.AuditRecords(AuditTypes.CarePlanApplied).Last().Issuer);
+        Assert.Equal(GrantRig.StandbyIssuer, rig.AuditRecords(AuditType.CarePlanApplied).Last().Issuer);
         // The primary's ordinary plan does not take back by accident; the standby cannot hand on.
-        Assert.Equal((CarePlanOutcome.Refused, RefusalReasons.PrimaryNotActive), await rig.Plans.ApplyAsync(rig.Central.Sign(GrantRig.Plan(version: 4) with { Iss = GrantRig.PrimaryIssuer })));
-        Assert.Equal((CarePlanOutcome.Refused, RefusalReasons.NotPrimary),
+        Assert.Equal((CarePlanOutcome.Refused, RefusalReason.PrimaryNotActive), await rig.Plans.ApplyAsync(rig.Central.Sign(GrantRig.Plan(version: 4) with { Iss = GrantRig.PrimaryIssuer })));
+        Assert.Equal((CarePlanOutcome.Refused, RefusalReason.NotPrimary),
             await rig.Plans.ApplyAsync(rig.Standby.Sign(GrantRig.Plan(version: 4) with { Iss = GrantRig.StandbyIssuer, ActiveCentral = GrantRig.PrimaryIssuer })));
 
         var takeBack = GrantRig.Plan(version: 4) with { Iss = GrantRig.PrimaryIssuer, ActiveCentral = GrantRig.PrimaryIssuer };
         Assert.Equal(CarePlanOutcome.Applied, (await rig.Plans.ApplyAsync(rig.Central.Sign(takeBack))).Outcome);
 
         Assert.Equal(GrantRig.PrimaryIssuer, rig.Supervision.Current.Central.Issuer);
-        Assert.Equal(Supervision.TakenBack, rig.AuditRecords(AuditTypes.HandoverEnded).Single().Reason);
-        Assert.Equal((CarePlanOutcome.Refused, RefusalReasons.StandbyNotActive), await rig.Plans.ApplyAsync(rig.Standby.Sign(GrantRig.Plan(version: 5) with { Iss = GrantRig.StandbyIssuer })));
+        Assert.Equal(HandoverEndReason.TakenBack.Code(), rig.AuditRecords(AuditType.HandoverEnded).Single().Reason);
+        Assert.Equal((CarePlanOutcome.Refused, RefusalReason.StandbyNotActive), await rig.Plans.ApplyAsync(rig.Standby.Sign(GrantRig.Plan(version: 5) with { Iss = GrantRig.StandbyIssuer })));
     }
 
     [Fact]

@@ -17,17 +17,17 @@ public sealed class RefusalAuditTests
         }
         await rig.Authorizer.AuthorizeAsync(rig.Grant()); // no plan: another reason, its own budget
 
-        var refused = rig.AuditRecords(AuditTypes.SessionRefused);
-        Assert.Equal(10, refused.Count(r => r.Reason == RefusalReasons.Malformed));
-        Assert.Single(refused, r => r.Reason == RefusalReasons.OutsideCarePlan);
+        var refused = rig.AuditRecords(AuditType.SessionRefused);
+        Assert.Equal(10, refused.Count(r => r.Reason == RefusalReason.Malformed.Code()));
+        Assert.Single(refused, r => r.Reason == RefusalReason.OutsideCarePlan.Code());
 
         rig.Clock.Advance(TimeSpan.FromSeconds(61));
         rig.Refusals.Flush();
 
-        var summary = rig.AuditRecords(AuditTypes.SessionRefused).Last();
-        Assert.Equal((RefusalReasons.Malformed, 15L), (summary.Reason, summary.Count));
+        var summary = rig.AuditRecords(AuditType.SessionRefused).Last();
+        Assert.Equal((RefusalReason.Malformed.Code(), (long?)15), (summary.Reason, summary.Count));
         await rig.Authorizer.AuthorizeAsync("junk");
-        Assert.Equal(11, rig.AuditRecords(AuditTypes.SessionRefused).Count(r => r.Reason == RefusalReasons.Malformed && r.Count is null));
+        Assert.Equal(11, rig.AuditRecords(AuditType.SessionRefused).Count(r => r.Reason == RefusalReason.Malformed.Code() && r.Count is null));
     }
 
     [Fact]
@@ -42,6 +42,6 @@ public sealed class RefusalAuditTests
 
         await rig.Authorizer.AuthorizeAsync(rig.Grant());
 
-        Assert.Contains(rig.AuditRecords(AuditTypes.SessionRefused), r => r.Count == 2);
+        Assert.Contains(rig.AuditRecords(AuditType.SessionRefused), r => r.Count == 2);
     }
 }

@@ -58,6 +58,6 @@ public sealed class ReplayCacheTests
         rig.Clock.Advance(ReplayCache.Retention + TimeSpan.FromMinutes(5));
         rig.Replay.Prune(rig.Clock.GetUtcNow());
 
-        Assert.Equal(RefusalReasons.Expired, (await rig.Authorizer.AuthorizeAsync(token)).Reason);
+        Assert.Equal(RefusalReason.Expired, (await rig.Authorizer.AuthorizeAsync(token)).Reason);
     }
 }

@@ -25,7 +25,7 @@ public sealed class TrustedKeyTests
 
         File.Delete(Path.Combine(rig.KeysDirectory, "central-1.pem"));
         rig.Restart();
-        Assert.Equal(RefusalReasons.UnknownKey, (await rig.Authorizer.AuthorizeAsync(rig.Grant())).Reason);
+        Assert.Equal(RefusalReason.UnknownKey, (await rig.Authorizer.AuthorizeAsync(rig.Grant())).Reason);
     }
 
     [Fact]

@@ -27,15 +27,15 @@ public sealed class HealthMonitorTests
     }
 
     [Theory]
-    [InlineData(Breakage.MainsOff, "power.lost", "power")]
-    [InlineData(Breakage.Undervoltage, "power.undervoltage", "power")]
-    [InlineData(Breakage.VideoDeviceRemoved, "camera.fault", "camera")]
-    [InlineData(Breakage.ClockUnsynced, "clock.unsynced", "clock")]
+    [InlineData(Breakage.MainsOff, EventType.PowerLost, "power")]
+    [InlineData(Breakage.Undervoltage, EventType.PowerUndervoltage, "power")]
+    [InlineData(Breakage.VideoDeviceRemoved, EventType.CameraFault, "camera")]
+    [InlineData(Breakage.ClockUnsynced, EventType.ClockUnsynced, "clock")]
     // With storage gone the event cannot be stored for sending: the fault travels in the retained status.
     [InlineData(Breakage.StateDirectoryReadOnly, null, "storage")]
-    [InlineData(Breakage.LedNotWritable, "light.fault", "lights")]
-    [InlineData(Breakage.ServoNotWritable, "servo.fault", "servo")]
-    public async Task A_fault_gives_its_event_within_two_seconds_readiness_false_and_no_camera_left_on(Breakage breakage, string? expectedEvent, string failedPart)
+    [InlineData(Breakage.LedNotWritable, EventType.LightFault, "lights")]
+    [InlineData(Breakage.ServoNotWritable, EventType.ServoFault, "servo")]
+    public async Task A_fault_gives_its_event_within_two_seconds_readiness_false_and_no_camera_left_on(Breakage breakage, EventType? expectedEvent, string failedPart)
     {
         using var unit = new UnitUnderTest();
         var raised = new List<DeviceEvent>();
@@ -51,12 +51,12 @@ public sealed class HealthMonitorTests
         {
             if (expectedEvent is null)
             {
-                await Eventually.True(() => unit.Health.Faults.Contains(Faults.Storage), "the storage fault", TimeSpan.FromSeconds(2));
+                await Eventually.True(() => unit.Health.Faults.Contains(UnitFault.Storage), "the storage fault", TimeSpan.FromSeconds(2));
             }
             else
             {
                 var seen = await Eventually.Until(() => { lock (raised) return raised.FirstOrDefault(e => e.Type == expectedEvent); },
-                    expectedEvent, TimeSpan.FromSeconds(2));
+                    expectedEvent.Value.Code(), TimeSpan.FromSeconds(2));
                 Assert.NotEqual(Severity.Info, seen.Severity);
             }
             Assert.False(unit.Health.Ready);
@@ -65,21 +65,21 @@ public sealed class HealthMonitorTests
             Assert.False(readiness.Ready);
             Assert.NotEqual("ok", readiness.Parts[failedPart]);
 
-            var fault = unit.Health.Faults.Single(f => f != SelfTest.Fault);
-            if (Faults.EndsLook(fault))
+            var fault = unit.Health.Faults.Single(f => f != UnitFault.SelfTest);
+            if (Faults.EndsLook(fault) is { } ends)
             {
                 // The fault alone ends the 120 s look (lens up, red), recorded with the fault as its reason.
                 await unit.Sessions.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
                 if (breakage != Breakage.StateDirectoryReadOnly)
                 {
-                    Assert.StartsWith($"{fault}-fault", unit.Audit.List().Single(r => r.Type == AuditTypes.SessionAborted).Reason);
+                    Assert.Equal(ends.Code(), unit.Audit.List().Single(r => r.Type == AuditType.SessionAborted).Reason);
                 }
             }
             else
             {
                 // On battery, undervoltage or an unsynced clock the look in progress goes on; the next is refused.
                 Assert.Equal(SessionState.Live, unit.Sessions.State);
-                await unit.Sessions.StopAsync(EndReasons.Stopped);
+                await unit.Sessions.StopAsync(EndReason.Stopped);
             }
         }
 
@@ -98,29 +98,52 @@ public sealed class HealthMonitorTests
         await Eventually.True(() => unit.Sessions.State == SessionState.Live, "the look to go live");
 
         unit.Kernel.SetMains(false);
-        await Eventually.True(() => unit.Health.Faults.Contains(Faults.PowerLost), "the power loss to be seen");
+        await Eventually.True(() => unit.Health.Faults.Contains(UnitFault.PowerLost), "the power loss to be seen");
         Assert.Equal(SessionState.Live, unit.Sessions.State);
 
         unit.Kernel.SetCameraPresent(false);
         await unit.Sessions.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
-        var aborted = unit.Audit.List().Single(r => r.Type == AuditTypes.SessionAborted);
-        Assert.StartsWith("camera-fault", aborted.Reason);
+        var aborted = unit.Audit.List().Single(r => r.Type == AuditType.SessionAborted);
+        Assert.Equal(EndReason.CameraFault.Code(), aborted.Reason);
+        Assert.Contains("video0 is missing", aborted.Detail);
+    }
+
+    [Fact]
+    public async Task A_camera_fault_seen_by_health_during_a_look_raises_camera_fault_once()
+    {
+        using var unit = new UnitUnderTest();
+        var raised = new List<EventType>();
+        unit.Events.Raised += e => { lock (raised) raised.Add(e.Type); };
+        unit.Sessions.TryStart(await unit.RequestAsync(TimeSpan.FromSeconds(120)));
+        await Eventually.True(() => unit.Sessions.State == SessionState.Live, "the look to go live");
+
+        unit.Kernel.SetCameraPresent(false);
+        unit.Monitor.CheckOnce();
+        await unit.Sessions.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        unit.Monitor.CheckOnce();
+
+        lock (raised)
+        {
+            Assert.Equal(1, raised.Count(t => t == EventType.CameraFault));
+            Assert.Equal(1, raised.Count(t => t == EventType.SessionAborted));
+        }
+        Assert.Single(unit.Outbox.Peek(1000), item => item.Topic == Topics.Event && item.Payload.Contains("\"camera.fault\""));
     }
 
     [Fact]
     public async Task A_cleared_fault_raises_its_restore_event_and_the_unit_is_ready_again()
     {
         using var unit = new UnitUnderTest();
-        var raised = new List<string>();
+        var raised = new List<EventType>();
         unit.Events.Raised += e => { lock (raised) raised.Add(e.Type); };
         await unit.Monitor.StartAsync(CancellationToken.None);
         unit.Kernel.SetMains(false);
-        await Eventually.True(() => { lock (raised) return raised.Contains("power.lost"); }, "power.lost");
+        await Eventually.True(() => { lock (raised) return raised.Contains(EventType.PowerLost); }, "power.lost");
 
         unit.Kernel.SetMains(true);
 
-        await Eventually.True(() => { lock (raised) return raised.Contains("power.restored"); }, "power.restored");
+        await Eventually.True(() => { lock (raised) return raised.Contains(EventType.PowerRestored); }, "power.restored");
         Assert.True(unit.Health.Ready);
         Assert.True((await unit.SelfTest.RunAsync(CancellationToken.None)).Ready);
     }
@@ -131,7 +154,7 @@ public sealed class HealthMonitorTests
         using var unit = new UnitUnderTest();
         File.WriteAllText(unit.Kernel.Files.PathOf("sys/class/power_supply/mains/online"), "??");
         unit.Monitor.CheckOnce();
-        Assert.Contains("not 0 or 1", unit.Health.Detail(Faults.PowerLost));
+        Assert.Contains("not 0 or 1", unit.Health.Detail(UnitFault.PowerLost));
         Assert.False((await unit.SelfTest.RunAsync(CancellationToken.None)).Ready);
     }
 }

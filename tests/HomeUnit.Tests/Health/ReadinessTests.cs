@@ -32,13 +32,13 @@ public sealed class ReadinessTests
         var readiness = ReadinessFor(unit, rig);
 
         await readiness.RunDueAsync(CancellationToken.None);
-        Assert.DoesNotContain(raised, e => e.Type == "readiness");
+        Assert.DoesNotContain(raised, e => e.Type == EventType.Readiness);
 
         rig.Clock.Advance(TimeSpan.FromMinutes(6)); // 22:26: four minutes to go
         await readiness.RunDueAsync(CancellationToken.None);
         await readiness.RunDueAsync(CancellationToken.None);
 
-        var report = Assert.Single(raised, e => e.Type == "readiness");
+        var report = Assert.Single(raised, e => e.Type == EventType.Readiness);
         Assert.Equal(Severity.Info, report.Severity);
         var json = System.Text.Json.JsonSerializer.Serialize(report.Data, Wire.Json);
         Assert.Contains("\"ready\":true", json);
@@ -56,12 +56,12 @@ public sealed class ReadinessTests
 
         await ReadinessFor(unit, rig).RunDueAsync(CancellationToken.None);
 
-        var report = Assert.Single(raised, e => e.Type == "readiness");
+        var report = Assert.Single(raised, e => e.Type == EventType.Readiness);
         Assert.Equal(Severity.Critical, report.Severity);
         var json = System.Text.Json.JsonSerializer.Serialize(report.Data, Wire.Json);
         Assert.Contains("\"ready\":false", json);
         Assert.Contains("on battery", json);
-        Assert.Contains(SelfTest.Fault, unit.Health.Faults);
+        Assert.Contains(UnitFault.SelfTest, unit.Health.Faults);
     }
 
     [Fact]
@@ -76,7 +76,7 @@ public sealed class ReadinessTests
         await rig.ApplyPlanAsync(GrantRig.Plan(paused: ["2026-11-22"]));
         await readiness.RunDueAsync(CancellationToken.None);
 
-        Assert.DoesNotContain(raised, e => e.Type == "readiness");
+        Assert.DoesNotContain(raised, e => e.Type == EventType.Readiness);
     }
 
     [Fact]

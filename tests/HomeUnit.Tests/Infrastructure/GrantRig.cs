@@ -9,7 +9,9 @@ using HomeUnit.Agent.State;
 using HomeUnit.Central;
 using HomeUnit.Drivers.Kernel;
 using HomeUnit.Protocol;
-using Microsoft.Extensions.Logging.Abstractions;
+using HomeUnit.Agent.Health;
+using HomeUnit.Agent.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 
 namespace HomeUnit.Tests.Infrastructure;
@@ -66,42 +68,56 @@ public sealed class GrantRig : IDisposable
     /// <summary>The trusted centrals as <c>Trust:Centrals</c> would name them, or null for the single <c>Trust:Issuer</c>.</summary>
     public IReadOnlyList<TrustedCentral>? Centrals { get; }
     public ManualClock Clock { get; }
-    public TrustPolicy Policy { get; } = new(DeviceId, TrustPolicy.DefaultClockSkew, TrustPolicy.DefaultMaxSession);
-    public bool FaultPresent { get; set; }
-    public bool PrivacyPaused { get; set; }
+    public TrustPolicy Policy => Get<TrustPolicy>();
 
-    public StateDatabase Database { get; private set; } = null!;
-    public Outbox Outbox { get; private set; } = null!;
-    public AuditLog Audit { get; private set; } = null!;
-    public Events Events { get; private set; } = null!;
-    public Supervision Supervision { get; private set; } = null!;
-    public ReplayCache Replay { get; private set; } = null!;
-    public RefusalAudit Refusals { get; private set; } = null!;
-    public SignedTokenReader Reader { get; private set; } = null!;
-    public CarePlanStore Plans { get; private set; } = null!;
-    public GrantVerifier Grants { get; private set; } = null!;
-    public LookAuthorizer Authorizer { get; private set; } = null!;
-    public CommandVerifier Commands { get; private set; } = null!;
+    /// <summary>A fault that blocks looks, as health would set it (kept across <see cref="Restart"/>).</summary>
+    public bool FaultPresent
+    {
+        get => faultPresent;
+        set
+        {
+            faultPresent = value;
+            Get<HealthState>().Set(UnitFault.Camera, value ? "a fault for the test" : null);
+        }
+    }
+
+    public StateDatabase Database => Get<StateDatabase>();
+    public Outbox Outbox => Get<Outbox>();
+    public AuditLog Audit => Get<AuditLog>();
+    public Events Events => Get<Events>();
+    public Supervision Supervision => Get<Supervision>();
+    public ReplayCache Replay => Get<ReplayCache>();
+    public RefusalAudit Refusals => Get<RefusalAudit>();
+    public SignedTokenReader Reader => Get<SignedTokenReader>();
+    public CarePlanStore Plans => Get<CarePlanStore>();
+    public GrantVerifier Grants => Get<GrantVerifier>();
+    public LookAuthorizer Authorizer => Get<LookAuthorizer>();
+    public CommandVerifier Commands => Get<CommandVerifier>();
+
+    private ServiceProvider provider = null!;
+    private bool faultPresent;
+
+    private T Get<T>() where T : notnull => provider.GetRequiredService<T>();
+
+    /// <summary>The resident's privacy pause of the composed unit.</summary>
+    public PrivacyPause Pause => Get<PrivacyPause>();
 
     /// <summary>Every device-side part anew on the same files (a restart).</summary>
     public void Restart() => Start();
 
+    /// <summary>The agent as the host composes it (<see cref="AgentComposition"/>), with the rig's clock, files and keys.</summary>
     private void Start()
     {
-        Database = new StateDatabase(StateDirectory);
-        Outbox = new Outbox(Database, 10_000);
-        Audit = new AuditLog(Database, Outbox, DeviceId, Clock);
-        Replay = new ReplayCache(Database);
-        Events = new Events(Database, Outbox, Clock, NullLogger<Events>.Instance);
-        Refusals = new RefusalAudit(Audit, Clock, NullLogger<RefusalAudit>.Instance);
+        var options = new AgentOptions
+        {
+            DeviceId = DeviceId,
+            State = { Directory = StateDirectory },
+            Trust = { KeysDirectory = KeysDirectory },
+            Hardware = { Root = HardwareRoot },
+        };
         var keys = Centrals is null ? TrustedKeys.Load(KeysDirectory) : TrustedKeys.Load(KeysDirectory, Centrals);
-        Supervision = new Supervision(Database, keys, Audit, Events, Clock, NullLogger<Supervision>.Instance);
-        Reader = new SignedTokenReader(keys, Policy);
-        Plans = new CarePlanStore(Database, Reader, Supervision, Audit, Refusals, NullLogger<CarePlanStore>.Instance);
-        Grants = new GrantVerifier(Reader, Policy);
-        Authorizer = new LookAuthorizer(Grants, Policy, new ClockTrust(new KernelFiles(HardwareRoot)), Replay, Plans, Supervision, Audit, Refusals,
-            () => FaultPresent, Clock, NullLogger<LookAuthorizer>.Instance, () => PrivacyPaused);
-        Commands = new CommandVerifier(Reader, Policy, Replay, Supervision, Refusals, Clock, NullLogger<CommandVerifier>.Instance);
+        provider = new ServiceCollection().AddLogging().AddAgent(options, keys, new AgentSeams { Clock = Clock }).BuildServiceProvider();
+        FaultPresent = faultPresent;
     }
 
     public void SetClockSynchronized(bool synchronized)
@@ -141,15 +157,8 @@ public sealed class GrantRig : IDisposable
         return outcome;
     }
 
-    /// <summary>What the session state machine does with an accepted look: the durable <c>session.accepted</c> record.</summary>
-    public void RecordAccepted(SessionRequest look) => Audit.Append(new AuditRecord
-    {
-        Type = AuditTypes.SessionAccepted,
-        Grant = look.GrantId,
-        Operator = look.Operator,
-        Kind = look.Kind,
-        Check = look.Check,
-    });
+    /// <summary>What the session state machine does first with an accepted look: its durable <c>session.accepted</c> record.</summary>
+    public void RecordAccepted(SessionRequest look) => Audit.Append(SessionMachine.AcceptedRecord(look));
 
     /// <summary>Authorizes and, if accepted, records the look as the state machine would.</summary>
     public async Task<LookDecision> LookAsync(string token)
@@ -162,7 +171,7 @@ public sealed class GrantRig : IDisposable
         return decision;
     }
 
-    public IReadOnlyList<AuditRecord> AuditRecords(string type) => Audit.List().Where(r => r.Type == type).ToList();
+    public IReadOnlyList<AuditRecord> AuditRecords(AuditType type) => Audit.List().Where(r => r.Type == type).ToList();
 
     public void Dispose()
     {

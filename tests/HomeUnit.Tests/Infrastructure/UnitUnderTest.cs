@@ -10,12 +10,13 @@ using HomeUnit.Agent.State;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;
 using HomeUnit.Drivers.Kernel;
-using Microsoft.Extensions.Logging.Abstractions;
+using HomeUnit.Protocol;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace HomeUnit.Tests.Infrastructure;
 
 /// <summary>
-/// A unit assembled in-process from its real parts: the real drivers on a simulated kernel tree, a real
+/// A unit composed in-process exactly as the host composes it, from its real parts: the real drivers on a simulated kernel tree, a real
 /// SQLite state file, the audit log, the session state machine, health, and the real ffmpeg camera on its
 /// test pattern streaming to a real SRT receiver per look (unless the test gives a camera of its own).
 /// </summary>
@@ -26,39 +27,44 @@ public sealed class UnitUnderTest : IDisposable
     public const string DeviceId = "unit-test-1";
 
     private readonly TempDirectory directory = new();
+    private readonly ServiceProvider provider;
 
+    /// <summary>The agent as the host composes it (<see cref="AgentComposition"/>), on a simulated tree and a state directory of its own.</summary>
     public UnitUnderTest(Func<HardwareTimeline, ICamera>? camera = null, SimulatedBoard board = SimulatedBoard.Pi4)
     {
         Kernel = SimulatedKernel.Create(directory.Combine("kernel"), board);
-        Timeline = new HardwareTimeline();
-        Hardware = new UnitHardware(
-            new HardwareSettings(Kernel.Files.Root, null, null, SimulatedKernel.MainsSupply, new ServoCalibration(), TimeSpan.FromMilliseconds(100)),
-            Timeline,
-            () => (camera ?? (t => new FfmpegCamera(new CameraOptions { Source = CameraSources.TestSource }, Kernel.Files, t)))(Timeline));
-        Database = new StateDatabase(directory.Combine("state"));
-        Outbox = new Outbox(Database, 10_000);
-        Audit = new AuditLog(Database, Outbox, DeviceId, TimeProvider.System);
-        Events = new Events(Database, Outbox, TimeProvider.System, NullLogger<Events>.Instance);
-        Sessions = new SessionMachine(Hardware, Audit, Events, TimeProvider.System, NullLogger<SessionMachine>.Instance);
-        Checks = new HealthChecks(Hardware, new ClockTrust(Hardware.Files), new HealthSettings(StateDirectory, "dev/video0", MinFreeBytes: 1024 * 1024));
-        Monitor = new HealthMonitor(Checks, Health, Sessions, Events, new LoopHeartbeats(), NullLogger<HealthMonitor>.Instance);
-        SelfTest = new SelfTest(Checks, Sessions.CheckCameraAsync, Health);
+        var keys = Directory.CreateDirectory(directory.Combine("trust")).FullName;
+        var options = new AgentOptions
+        {
+            DeviceId = DeviceId,
+            State = { Directory = StateDirectory },
+            Trust = { KeysDirectory = keys },
+            Hardware = { Root = Kernel.Files.Root, PowerSupply = SimulatedKernel.MainsSupply },
+            Servo = { SettleMilliseconds = 100 },
+            Camera = { Source = CameraSources.TestSource },
+            Health = { MinFreeMegabytes = 1 },
+        };
+        provider = new ServiceCollection().AddLogging()
+            .AddAgent(options, TrustedKeys.Load(keys), new AgentSeams { Timeline = Timeline, Camera = camera })
+            .BuildServiceProvider();
     }
 
     public string StateDirectory => directory.Combine("state");
 
     public SimulatedKernel Kernel { get; }
-    public HardwareTimeline Timeline { get; }
-    public UnitHardware Hardware { get; }
-    public StateDatabase Database { get; }
-    public Outbox Outbox { get; }
-    public AuditLog Audit { get; }
-    public Events Events { get; }
-    public SessionMachine Sessions { get; }
-    public HealthState Health { get; } = new();
-    public HealthChecks Checks { get; }
-    public HealthMonitor Monitor { get; }
-    public SelfTest SelfTest { get; }
+    public HardwareTimeline Timeline { get; } = new();
+    public UnitHardware Hardware => Get<UnitHardware>();
+    public StateDatabase Database => Get<StateDatabase>();
+    public Outbox Outbox => Get<Outbox>();
+    public AuditLog Audit => Get<AuditLog>();
+    public Events Events => Get<Events>();
+    public SessionMachine Sessions => Get<SessionMachine>();
+    public HealthState Health => Get<HealthState>();
+    public HealthChecks Checks => Get<HealthChecks>();
+    public HealthMonitor Monitor => Get<HealthMonitor>();
+    public SelfTest SelfTest => Get<SelfTest>();
+
+    private T Get<T>() where T : notnull => provider.GetRequiredService<T>();
 
     private readonly List<SrtReceiver> receivers = [];
 
@@ -83,7 +89,7 @@ public sealed class UnitUnderTest : IDisposable
     public void Dispose()
     {
         Monitor.StopAsync(CancellationToken.None).Wait(TimeSpan.FromSeconds(10));
-        Sessions.StopAsync(EndReasons.AgentStopping).Wait(TimeSpan.FromSeconds(10));
+        Sessions.StopAsync(EndReason.AgentStopping).Wait(TimeSpan.FromSeconds(10));
         foreach (var receiver in receivers)
         {
             receiver.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(10));

@@ -30,7 +30,7 @@ public sealed class LedgerOutageTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task A_check_missed_during_a_link_outage_is_recorded_at_once_and_reaches_the_central_when_the_link_returns()
     {
         using var rig = new GrantRig(new DateTimeOffset(2026, 11, 22, 21, 0, 0, TimeSpan.Zero)); // 22:00 CET
-        var events = new Events(rig.Database, rig.Outbox, rig.Clock, NullLogger<Events>.Instance);
+        var events = new Events(rig.Database, rig.Clock, NullLogger<Events>.Instance);
         using var link = new LinkService(broker.ClientOptions(GrantRig.DeviceId), GrantRig.DeviceId, rig.Outbox, events, new HealthState(), TimeProvider.System, log.Factory());
         var ledger = new NightLedger(rig.Audit, events, new ConditionLog(rig.Database), rig.Plans,
             () => link.Status.State == LinkState.Online ? [] : new HashSet<string> { Conditions.Offline },
@@ -50,16 +50,16 @@ public sealed class LedgerOutageTests(ITestOutputHelper output) : IAsyncLifetime
             rig.Clock.Set(new DateTimeOffset(2026, 11, 22, 21, 45, 0, TimeSpan.Zero)); // 22:45, it closes
             ledger.RunDue();
 
-            var missed = Assert.Single(rig.AuditRecords(AuditTypes.CheckMissed));
+            var missed = Assert.Single(rig.AuditRecords(AuditType.CheckMissed));
             Assert.Equal(Conditions.Offline, missed.Reason);
             Assert.True(rig.Outbox.Count() >= 2, "the record and its event wait in the outbox");
 
             await broker.StartAsync();
 
             var alarm = await central.WaitForAsync(m => m.Topic.EndsWith("/event", StringComparison.Ordinal)
-                && JsonDocument.Parse(m.Payload).RootElement.GetProperty("type").GetString() == AuditTypes.CheckMissed, "check.missed at the central", TimeSpan.FromSeconds(60));
+                && JsonDocument.Parse(m.Payload).RootElement.GetProperty("type").GetString() == EventType.CheckMissed.Code(), "check.missed at the central", TimeSpan.FromSeconds(60));
             var data = JsonDocument.Parse(alarm.Payload).RootElement;
-            Assert.Equal(Severity.Critical, data.GetProperty("severity").GetString());
+            Assert.Equal(Severity.Critical.Code(), data.GetProperty("severity").GetString());
             Assert.Equal("c1", data.GetProperty("data").GetProperty("check").GetString());
             await central.WaitForAsync(m => m.Topic.EndsWith("/audit", StringComparison.Ordinal)
                 && JsonSerializer.Deserialize<AuditRecord>(m.Payload, Wire.Json)!.Hash == missed.Hash, "the check.missed audit record at the central", TimeSpan.FromSeconds(60));

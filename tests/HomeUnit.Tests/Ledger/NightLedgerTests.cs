@@ -41,7 +41,7 @@ public sealed class NightLedgerTests : IDisposable
     /// <summary>A ledger as the host builds it, on the rig's state files (again after <see cref="GrantRig.Restart"/>).</summary>
     private void StartLedger()
     {
-        events = new Events(rig.Database, rig.Outbox, rig.Clock, NullLogger<Events>.Instance);
+        events = new Events(rig.Database, rig.Clock, NullLogger<Events>.Instance);
         events.Raised += e => { lock (raised) raised.Add(e); };
         ledger = new NightLedger(rig.Audit, events, new ConditionLog(rig.Database), rig.Plans,
             () => conditions.ToHashSet(), () => running, new LoopHeartbeats(), rig.Clock, NullLogger<NightLedger>.Instance);
@@ -66,25 +66,25 @@ public sealed class NightLedgerTests : IDisposable
         var look = Assert.IsType<SessionRequest>(decision.Request);
         if (starts)
         {
-            rig.Audit.Append(new AuditRecord { Type = AuditTypes.SessionStarted, Grant = look.GrantId, Operator = look.Operator, Kind = look.Kind, Check = look.Check });
+            rig.Audit.Append(new AuditRecord { Type = AuditType.SessionStarted, Grant = look.GrantId, Operator = look.Operator, Kind = look.Kind, Check = look.Check });
         }
         rig.Audit.Append(new AuditRecord
         {
-            Type = starts ? AuditTypes.SessionEnded : AuditTypes.SessionAborted,
+            Type = starts ? AuditType.SessionEnded : AuditType.SessionAborted,
             Grant = look.GrantId,
             Operator = look.Operator,
             Kind = look.Kind,
             Check = look.Check,
             DurationMs = starts ? seconds * 1000 : 0,
-            Reason = starts ? EndReasons.Completed : EndReasons.CameraFault,
+            Reason = (starts ? EndReason.Completed : EndReason.CameraFault).Code(),
         });
     }
 
-    private List<AuditRecord> Records(params string[] types) => rig.Audit.List().Where(r => types.Contains(r.Type)).ToList();
+    private List<AuditRecord> Records(params AuditType[] types) => rig.Audit.List().Where(r => types.Contains(r.Type)).ToList();
 
-    private List<AuditRecord> Outcomes() => Records([.. AuditTypes.CheckOutcomes]);
+    private List<AuditRecord> Outcomes() => Records([.. AuditTypeSets.CheckOutcomes]);
 
-    private List<DeviceEvent> Raised(string type)
+    private List<DeviceEvent> Raised(EventType type)
     {
         lock (raised) return raised.Where(e => e.Type == type).ToList();
     }
@@ -100,27 +100,27 @@ public sealed class NightLedgerTests : IDisposable
 
         RunUntil(Local(2026, 11, 23, 1, 44));
         var looked = Assert.Single(Outcomes());
-        Assert.Equal(AuditTypes.CheckLooked, looked.Type);
+        Assert.Equal(AuditType.CheckLooked, looked.Type);
         Assert.Equal(("c1", "2026-11-22", "operator-7", 25_000L), (looked.Check, looked.Night, looked.Operator, looked.DurationMs));
-        Assert.Empty(Raised(AuditTypes.CheckMissed));
+        Assert.Empty(Raised(EventType.CheckMissed));
 
         RunUntil(Local(2026, 11, 23, 1, 45)); // c2's window closes with no look
-        var missed = Assert.Single(Records(AuditTypes.CheckMissed));
+        var missed = Assert.Single(Records(AuditType.CheckMissed));
         Assert.Equal(("c2", "2026-11-22", LedgerRules.NoGrant), (missed.Check, missed.Night, missed.Reason));
         Assert.Equal(Wire.Time(Local(2026, 11, 23, 1, 30)), missed.Due);
-        var alarm = Assert.Single(Raised(AuditTypes.CheckMissed));
+        var alarm = Assert.Single(Raised(EventType.CheckMissed));
         Assert.Equal(Severity.Critical, alarm.Severity);
         Assert.Equal(Wire.Time(rig.Clock.GetUtcNow()), alarm.At);
-        Assert.Empty(Records(AuditTypes.NightSummary));
+        Assert.Empty(Records(AuditType.NightSummary));
 
         RunUntil(Local(2026, 11, 23, 2, 15)); // c2's follow-ups could still have come until 02:15
-        var summary = Assert.Single(Records(AuditTypes.NightSummary)).Summary!;
+        var summary = Assert.Single(Records(AuditType.NightSummary)).Summary!;
         Assert.Equal((2, 1, 1, 1, 0), (summary.Planned, summary.Looked, summary.FollowUps, summary.Missed, summary.Skipped));
-        Assert.Equal(Severity.Warning, Assert.Single(Raised(AuditTypes.NightSummary)).Severity);
+        Assert.Equal(Severity.Warning, Assert.Single(Raised(EventType.NightSummary)).Severity);
 
         RunUntil(Local(2026, 11, 23, 11, 0));
         Assert.Equal(2, Outcomes().Count);
-        Assert.Single(Records(AuditTypes.NightSummary));
+        Assert.Single(Records(AuditType.NightSummary));
         Assert.Null(AuditChain.Verify(rig.Audit.List()));
     }
 
@@ -156,10 +156,10 @@ public sealed class NightLedgerTests : IDisposable
 
         RunUntil(Local(2026, 11, 22, 22, 45));
 
-        var missed = Assert.Single(Records(AuditTypes.CheckMissed));
+        var missed = Assert.Single(Records(AuditType.CheckMissed));
         Assert.Equal(Conditions.Offline, missed.Reason);
         Assert.Equal([Conditions.Offline, "fault:camera", "refused:fault"], missed.Causes);
-        Assert.Equal(1, missed.Refused![RefusalReasons.Fault]);
+        Assert.Equal(1, missed.Refused![RefusalReason.Fault.Code()]);
         Assert.Contains("unreachable 300 s", missed.Detail);
     }
 
@@ -172,9 +172,9 @@ public sealed class NightLedgerTests : IDisposable
 
         RunUntil(Local(2026, 11, 22, 22, 45));
 
-        var missed = Assert.Single(Records(AuditTypes.CheckMissed));
+        var missed = Assert.Single(Records(AuditType.CheckMissed));
         Assert.Equal(LedgerRules.LookFailed, missed.Reason);
-        Assert.Contains(EndReasons.CameraFault, missed.Detail);
+        Assert.Contains(EndReason.CameraFault.Code(), missed.Detail);
     }
 
     [Fact]
@@ -184,12 +184,12 @@ public sealed class NightLedgerTests : IDisposable
 
         RunUntil(Local(2026, 11, 23, 3, 0));
 
-        Assert.All(Outcomes(), r => Assert.Equal((AuditTypes.CheckSkipped, RefusalReasons.PausedNight), (r.Type, r.Reason)));
+        Assert.All(Outcomes(), r => Assert.Equal((AuditType.CheckSkipped, RefusalReason.PausedNight.Code()), (r.Type, r.Reason)));
         Assert.Equal(2, Outcomes().Count);
-        Assert.Empty(Raised(AuditTypes.CheckMissed));
-        var summary = Assert.Single(Records(AuditTypes.NightSummary)).Summary!;
+        Assert.Empty(Raised(EventType.CheckMissed));
+        var summary = Assert.Single(Records(AuditType.NightSummary)).Summary!;
         Assert.Equal((2, 2, 0), (summary.Planned, summary.Skipped, summary.Missed));
-        Assert.Equal(Severity.Info, Assert.Single(Raised(AuditTypes.NightSummary)).Severity);
+        Assert.Equal(Severity.Info, Assert.Single(Raised(EventType.NightSummary)).Severity);
     }
 
     [Fact]
@@ -204,9 +204,9 @@ public sealed class NightLedgerTests : IDisposable
         RunUntil(Local(2026, 11, 22, 22, 45));
 
         var skipped = Assert.Single(Outcomes());
-        Assert.Equal((AuditTypes.CheckSkipped, RefusalReasons.PrivacyPaused), (skipped.Type, skipped.Reason));
+        Assert.Equal((AuditType.CheckSkipped, RefusalReason.PrivacyPaused.Code()), (skipped.Type, skipped.Reason));
         Assert.Contains("paused by resident", skipped.Detail);
-        Assert.Empty(Raised(AuditTypes.CheckMissed));
+        Assert.Empty(Raised(EventType.CheckMissed));
     }
 
     [Fact]
@@ -220,8 +220,8 @@ public sealed class NightLedgerTests : IDisposable
 
         Assert.Equal(["c1", "c2", "c3"], Outcomes().Select(r => r.Check));
         Assert.Equal(Wire.Time(Local(2026, 3, 29, 3, 30)), Outcomes()[1].Due);
-        Assert.Equal(3, Raised(AuditTypes.CheckMissed).Count);
-        var summary = Assert.Single(Records(AuditTypes.NightSummary));
+        Assert.Equal(3, Raised(EventType.CheckMissed).Count);
+        var summary = Assert.Single(Records(AuditType.NightSummary));
         Assert.Equal(("2026-03-28", 3, 3), (summary.Night, summary.Summary!.Planned, summary.Summary.Missed));
     }
 
@@ -237,8 +237,8 @@ public sealed class NightLedgerTests : IDisposable
         RunUntil(new DateTimeOffset(2026, 10, 25, 2, 0, 0, TimeSpan.Zero)); // 03:00 CET, after the second 02:30
         RunUntil(Local(2026, 10, 25, 10, 0));
 
-        Assert.Equal([(AuditTypes.CheckMissed, "c1"), (AuditTypes.CheckLooked, "c2")], Outcomes().Select(r => (r.Type, r.Check!)));
-        var summary = Assert.Single(Records(AuditTypes.NightSummary)).Summary!;
+        Assert.Equal([(AuditType.CheckMissed, "c1"), (AuditType.CheckLooked, "c2")], Outcomes().Select(r => (r.Type, r.Check!)));
+        var summary = Assert.Single(Records(AuditType.NightSummary)).Summary!;
         Assert.Equal((2, 1, 1), (summary.Planned, summary.Looked, summary.Missed));
     }
 
@@ -258,7 +258,7 @@ public sealed class NightLedgerTests : IDisposable
         RunUntil(Local(2026, 11, 22, 23, 0));
 
         var looked = Assert.Single(Outcomes());
-        Assert.Equal((AuditTypes.CheckLooked, "c1"), (looked.Type, looked.Check));
+        Assert.Equal((AuditType.CheckLooked, "c1"), (looked.Type, looked.Check));
     }
 
     [Fact]
@@ -273,9 +273,9 @@ public sealed class NightLedgerTests : IDisposable
         ledger.RunDue();
         ledger.RunDue();
 
-        var missed = Assert.Single(Records(AuditTypes.CheckMissed));
+        var missed = Assert.Single(Records(AuditType.CheckMissed));
         Assert.Equal(Conditions.AgentDown, missed.Reason);
-        Assert.Single(Raised(AuditTypes.CheckMissed));
+        Assert.Single(Raised(EventType.CheckMissed));
     }
 
     [Fact]
@@ -288,12 +288,12 @@ public sealed class NightLedgerTests : IDisposable
         RunUntil(Local(2026, 11, 22, 22, 46));
         Assert.Empty(Outcomes());
 
-        rig.Audit.Append(new AuditRecord { Type = AuditTypes.SessionStarted, Grant = running!.GrantId, Kind = running.Kind, Check = "c1", Operator = running.Operator });
-        rig.Audit.Append(new AuditRecord { Type = AuditTypes.SessionEnded, Grant = running.GrantId, Kind = running.Kind, Check = "c1", DurationMs = 5_000 });
+        rig.Audit.Append(new AuditRecord { Type = AuditType.SessionStarted, Grant = running!.GrantId, Kind = running.Kind, Check = "c1", Operator = running.Operator });
+        rig.Audit.Append(new AuditRecord { Type = AuditType.SessionEnded, Grant = running.GrantId, Kind = running.Kind, Check = "c1", DurationMs = 5_000 });
         running = null;
         ledger.RunDue();
 
-        Assert.Equal(AuditTypes.CheckLooked, Assert.Single(Outcomes()).Type);
+        Assert.Equal(AuditType.CheckLooked, Assert.Single(Outcomes()).Type);
     }
 
     [Fact]
@@ -305,6 +305,6 @@ public sealed class NightLedgerTests : IDisposable
         RunUntil(Local(2026, 11, 23, 3, 0));
 
         Assert.Equal(["c2"], Outcomes().Select(r => r.Check));
-        Assert.Equal(1, Assert.Single(Records(AuditTypes.NightSummary)).Summary!.Planned);
+        Assert.Equal(1, Assert.Single(Records(AuditType.NightSummary)).Summary!.Planned);
     }
 }

@@ -17,6 +17,8 @@ namespace HomeUnit.Tests.Link;
 public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string DeviceId = "unit-a";
+    /// <summary>The event these tests send as a numbered record: nothing else in them raises it.</summary>
+    private const EventType TestRecord = EventType.Readiness;
     private const string EventTopic = "homeunit/v1/unit-a/event";
     private const string StatusTopic = "homeunit/v1/unit-a/status";
 
@@ -54,8 +56,8 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
 
     private static JsonElement Json(MqttMessage message) => JsonDocument.Parse(message.Payload).RootElement;
 
-    private static IReadOnlyList<JsonElement> Events(CentralClient central, string type) =>
-        central.Messages.Where(m => m.Topic == EventTopic).Select(Json).Where(e => e.GetProperty("type").GetString() == type).ToList();
+    private static IReadOnlyList<JsonElement> Events(CentralClient central, EventType type) =>
+        central.Messages.Where(m => m.Topic == EventTopic).Select(Json).Where(e => e.GetProperty("type").GetString() == type.Code()).ToList();
 
     private static Task Online(LinkedUnit unit) =>
         Eventually.True(() => unit.Link.Status.State == LinkState.Online, "the link to be online");
@@ -73,10 +75,10 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(DateTimeOffset.TryParse(online.GetProperty("since").GetString(), out _));
         Assert.True(online.GetProperty("ready").GetBoolean());
 
-        unit.Health.Set(Faults.Camera, "no frame within 5 s");
+        unit.Health.Set(UnitFault.Camera, "no frame within 5 s");
         var faulty = Json(await central.WaitForAsync(m => m.Topic == StatusTopic && !Json(m).GetProperty("ready").GetBoolean(), "the fault in the status"));
-        Assert.Equal([Faults.Camera], faulty.GetProperty("faults").EnumerateArray().Select(f => f.GetString()));
-        unit.Health.Set(Faults.Camera, null);
+        Assert.Equal([UnitFault.Camera.Code()], faulty.GetProperty("faults").EnumerateArray().Select(f => f.GetString()));
+        unit.Health.Set(UnitFault.Camera, null);
         await Eventually.True(() => central.Messages.Where(m => m.Topic == StatusTopic).Skip(2).Any(m => Json(m).GetProperty("ready").GetBoolean()), "ready again in the status");
         Assert.Equal(LinkState.Online, unit.Link.Status.State);
 
@@ -105,7 +107,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         {
             for (var i = 0; i < 50; i++)
             {
-                unit.Events.Raise("test.record", Severity.Info, new { n = second * 50 + i });
+                unit.Events.Raise(TestRecord, Severity.Info, new { n = second * 50 + i });
             }
             await Task.Delay(TimeSpan.FromSeconds(1)); // the outage lasts ten seconds, records arriving all along
         }
@@ -113,8 +115,8 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(500, unit.Outbox.Count());
         await broker.StartAsync();
 
-        await Eventually.True(() => Events(central, "test.record").Count >= 500, "500 records at the central", TimeSpan.FromSeconds(90));
-        var records = Events(central, "test.record");
+        await Eventually.True(() => Events(central, TestRecord).Count >= 500, "500 records at the central", TimeSpan.FromSeconds(90));
+        var records = Events(central, TestRecord);
         Assert.Equal(Enumerable.Range(0, 500), records.Select(r => r.GetProperty("data").GetProperty("n").GetInt32()));
         Assert.Equal(500, records.Select(r => r.GetProperty("id").GetString()).Distinct().Count());
         var restored = (await central.WaitForAsync(m => m.Topic == EventTopic && Json(m).GetProperty("type").GetString() == "link.restored", "link.restored"));
@@ -131,7 +133,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         await first.StartAsync();
         for (var n = 0; n < 50; n++)
         {
-            first.Events.Raise("test.record", Severity.Info, new { n });
+            first.Events.Raise(TestRecord, Severity.Info, new { n });
         }
         await first.StopAsync();
         Assert.Equal(50, first.Outbox.Count());
@@ -140,8 +142,8 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         var second = Unit();
         await second.StartAsync();
 
-        await Eventually.True(() => Events(central, "test.record").Count >= 50, "50 records at the central", TimeSpan.FromSeconds(60));
-        Assert.Equal(Enumerable.Range(0, 50), Events(central, "test.record").Select(r => r.GetProperty("data").GetProperty("n").GetInt32()));
+        await Eventually.True(() => Events(central, TestRecord).Count >= 50, "50 records at the central", TimeSpan.FromSeconds(60));
+        Assert.Equal(Enumerable.Range(0, 50), Events(central, TestRecord).Select(r => r.GetProperty("data").GetProperty("n").GetInt32()));
         await Eventually.True(() => second.Outbox.Count() == 0, "the outbox to be empty");
     }
 
@@ -204,8 +206,8 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains(log.Lines, l => l.Contains("dropped a 1500-byte message on homeunit/v1/unit-a/careplan", StringComparison.Ordinal));
         Assert.DoesNotContain(log.Lines, l => l.Contains("xxxxxxxx", StringComparison.Ordinal));
 
-        unit.Events.Raise("test.after", Severity.Info);
-        await central.WaitForAsync(m => m.Topic == EventTopic && Json(m).GetProperty("type").GetString() == "test.after", "an event after the bad input");
+        unit.Events.Raise(TestRecord, Severity.Info);
+        await central.WaitForAsync(m => m.Topic == EventTopic && Json(m).GetProperty("type").GetString() == TestRecord.Code(), "an event after the bad input");
         Assert.Equal(LinkState.Online, unit.Link.Status.State);
     }
 
@@ -216,7 +218,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         var unit = Unit(outboxCapacity: 100);
         for (var n = 0; n < 150; n++)
         {
-            unit.Events.Raise("test.record", Severity.Info, new { n });
+            unit.Events.Raise(TestRecord, Severity.Info, new { n });
         }
 
         await unit.StartAsync();
@@ -224,8 +226,8 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         var overflow = await central.WaitForAsync(m => m.Topic == EventTopic && Json(m).GetProperty("type").GetString() == "outbox.overflow", "the overflow event");
         Assert.Equal(50, Json(overflow).GetProperty("data").GetProperty("dropped").GetInt64());
         Assert.Equal("warning", Json(overflow).GetProperty("severity").GetString());
-        await Eventually.True(() => Events(central, "test.record").Count >= 100, "the 100 records kept");
-        Assert.Equal(Enumerable.Range(50, 100), Events(central, "test.record").Select(r => r.GetProperty("data").GetProperty("n").GetInt32()));
+        await Eventually.True(() => Events(central, TestRecord).Count >= 100, "the 100 records kept");
+        Assert.Equal(Enumerable.Range(50, 100), Events(central, TestRecord).Select(r => r.GetProperty("data").GetProperty("n").GetInt32()));
     }
 
     private static int CountOf(string text, string part)
@@ -245,9 +247,9 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
 
         public LinkedUnit(MqttOptions options, string stateDirectory, int outboxCapacity, ILoggerFactory loggers)
         {
-            var database = new StateDatabase(stateDirectory);
-            Outbox = new Outbox(database, outboxCapacity);
-            Events = new Events(database, Outbox, TimeProvider.System, loggers.CreateLogger<Events>());
+            var database = new StateDatabase(stateDirectory, outboxCapacity);
+            Outbox = new Outbox(database);
+            Events = new Events(database, TimeProvider.System, loggers.CreateLogger<Events>());
             Link = new LinkService(options, DeviceId, Outbox, Events, Health, TimeProvider.System, loggers);
         }
 

@@ -54,10 +54,10 @@ public sealed class DecommissionTests(ITestOutputHelper output) : IAsyncLifetime
         Directory.CreateDirectory(directory.Combine("trust"));
         File.WriteAllText(directory.Combine("trust", "central-1.pem"), "key");
         var database = new StateDatabase(directory.Combine("state"));
-        var audit = new AuditLog(database, new Outbox(database, 1000), DeviceId, TimeProvider.System);
+        var audit = new AuditLog(database, DeviceId, TimeProvider.System);
         audit.Append(new AuditRecord
         {
-            Type = AuditTypes.NightSummary,
+            Type = AuditType.NightSummary,
             Night = "2026-11-22",
             Summary = new NightSummary { Planned = 2, Looked = 1, Missed = 1 },
         });
@@ -100,10 +100,10 @@ public sealed class DecommissionTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(Program.ExitOk, exit);
         Assert.Matches(@"2026-11-22\s+2\s+1\s+0\s+1", text);
         var left = await central.WaitForAsync(m => m.Topic.EndsWith("/event", StringComparison.Ordinal)
-            && JsonDocument.Parse(m.Payload).RootElement.GetProperty("type").GetString() == AuditTypes.UnitDecommissioned, "unit.decommissioned");
+            && JsonDocument.Parse(m.Payload).RootElement.GetProperty("type").GetString() == EventType.UnitDecommissioned.Code(), "unit.decommissioned");
         Assert.Equal(DeviceId, JsonDocument.Parse(left.Payload).RootElement.GetProperty("data").GetProperty("device").GetString());
         await central.WaitForAsync(m => m.Topic.EndsWith("/audit", StringComparison.Ordinal)
-            && JsonSerializer.Deserialize<AuditRecord>(m.Payload, Wire.Json)!.Type == AuditTypes.UnitDecommissioned, "the unit.decommissioned audit record");
+            && JsonSerializer.Deserialize<AuditRecord>(m.Payload, Wire.Json)!.Type == AuditType.UnitDecommissioned, "the unit.decommissioned audit record");
         Assert.False(Directory.Exists(directory.Combine("state")));
         Assert.False(Directory.Exists(directory.Combine("trust")));
         Assert.Equal("1", kernel.Files.Read($"sys/class/leds/{StatusLight.RedLabel}/brightness"));

@@ -69,11 +69,11 @@ public sealed class AttachPointTests(ITestOutputHelper output) : IAsyncLifetime
         var agent = central.StartUnit();
         await central.WaitForStatusAsync("online", TimeSpan.FromSeconds(90));
         await central.PublishCarePlanAsync();
-        await central.WaitForAuditAsync(AuditTypes.CarePlanApplied);
+        await central.WaitForAuditAsync(AuditType.CarePlanApplied);
         await using var receiver = await SrtReceiver.StartAsync(SimulatedCentral.Passphrase);
 
         var grant = await central.PublishGrantAsync(receiver, maxSeconds: 4);
-        await central.WaitForAuditAsync(AuditTypes.SessionStarted, grant, TimeSpan.FromSeconds(60));
+        await central.WaitForAuditAsync(AuditType.SessionStarted, grant, TimeSpan.FromSeconds(60));
         await receiver.WaitForFramesAsync(5, TimeSpan.FromSeconds(60));
 
         var timeline = HardwareTimeline.ReadFile(Path.Combine(central.StateDirectory, "timeline.jsonl"));
@@ -87,6 +87,6 @@ public sealed class AttachPointTests(ITestOutputHelper output) : IAsyncLifetime
             // The control: this test process, a .NET process without the setting, does have its socket where we looked.
             Assert.NotEmpty(AttachPoints(Environment.ProcessId));
         }
-        await central.WaitForAuditAsync(AuditTypes.SessionEnded, grant, TimeSpan.FromSeconds(60));
+        await central.WaitForAuditAsync(AuditType.SessionEnded, grant, TimeSpan.FromSeconds(60));
     }
 }

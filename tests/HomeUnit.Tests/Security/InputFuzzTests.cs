@@ -22,7 +22,7 @@ public sealed class InputFuzzTests(ITestOutputHelper output) : IAsyncLifetime
         central.StartUnit();
         await central.WaitForStatusAsync("online", TimeSpan.FromSeconds(90));
         await central.PublishCarePlanAsync(PlanVersion);
-        await central.WaitForAuditAsync(AuditTypes.CarePlanApplied);
+        await central.WaitForAuditAsync(AuditType.CarePlanApplied);
     }
 
     public async Task DisposeAsync()

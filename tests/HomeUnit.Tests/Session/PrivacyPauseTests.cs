@@ -40,7 +40,7 @@ public sealed class PrivacyPauseTests : IDisposable
     private Task PlanAsync(int? pauseMinutes = 60) =>
         rig.ApplyPlanAsync(GrantRig.Plan() with { PrivacyPause = pauseMinutes is { } m ? new PrivacyPauseRule(m) : null });
 
-    private List<AuditRecord> Records(string type) => unit.Audit.List().Where(r => r.Type == type).ToList();
+    private List<AuditRecord> Records(AuditType type) => unit.Audit.List().Where(r => r.Type == type).ToList();
 
     [Fact]
     public async Task A_press_ends_a_running_look_at_once_and_no_look_starts_until_the_pause_ends_by_itself()
@@ -53,10 +53,10 @@ public sealed class PrivacyPauseTests : IDisposable
         pause.Press();
         await unit.Sessions.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(10));
 
-        var ended = Assert.Single(Records(AuditTypes.SessionEnded));
-        Assert.Equal((look.GrantId, EndReasons.PrivacyPaused), (ended.Grant, ended.Reason));
+        var ended = Assert.Single(Records(AuditType.SessionEnded));
+        Assert.Equal((look.GrantId, EndReason.PrivacyPaused.Code()), (ended.Grant, ended.Reason));
         Assert.True(ended.DurationMs < 30_000);
-        var paused = Assert.Single(Records(AuditTypes.PrivacyPaused));
+        var paused = Assert.Single(Records(AuditType.PrivacyPaused));
         Assert.Equal(Wire.Time(rig.Clock.GetUtcNow().AddMinutes(60)), paused.Until);
         Assert.Equal(StartOutcome.Paused, unit.Sessions.TryStart(UnitUnderTest.Request()));
         await Eventually.True(() => unit.Brightness(StatusLight.RedLabel) == "0", "red's dark beat");
@@ -75,7 +75,7 @@ public sealed class PrivacyPauseTests : IDisposable
         pause.Expire();
 
         Assert.Null(pause.Until);
-        Assert.Equal(PrivacyPause.EndedByTime, Assert.Single(Records(AuditTypes.PrivacyResumed)).Reason);
+        Assert.Equal(PrivacyPause.EndedByTime, Assert.Single(Records(AuditType.PrivacyResumed)).Reason);
         Assert.Equal("1", unit.Brightness(StatusLight.RedLabel));
         Assert.Equal("on", unit.Timeline.Snapshot().Last(e => e.Part == Parts.Red).State);
         Assert.Equal(StartOutcome.Started, unit.Sessions.TryStart(UnitUnderTest.Request()));
@@ -93,12 +93,12 @@ public sealed class PrivacyPauseTests : IDisposable
         pause.Press();
 
         Assert.Null(pause.Until);
-        Assert.Equal([AuditTypes.PrivacyPaused, AuditTypes.PrivacyResumed],
-            unit.Audit.List().Where(r => r.Type.StartsWith("privacy.", StringComparison.Ordinal)).Select(r => r.Type));
-        Assert.Equal(PrivacyPause.EndedByPress, Records(AuditTypes.PrivacyResumed)[0].Reason);
+        Assert.Equal([AuditType.PrivacyPaused, AuditType.PrivacyResumed],
+            unit.Audit.List().Where(r => r.Type is AuditType.PrivacyPaused or AuditType.PrivacyResumed).Select(r => r.Type));
+        Assert.Equal(PrivacyPause.EndedByPress, Records(AuditType.PrivacyResumed)[0].Reason);
         lock (raised)
         {
-            Assert.Equal([AuditTypes.PrivacyPaused, AuditTypes.PrivacyResumed], raised.Select(e => e.Type));
+            Assert.Equal([EventType.PrivacyPaused, EventType.PrivacyResumed], raised.Select(e => e.Type));
         }
         Assert.Equal("1", unit.Brightness(StatusLight.RedLabel));
         Assert.Equal(StartOutcome.Started, unit.Sessions.TryStart(UnitUnderTest.Request()));
@@ -112,7 +112,7 @@ public sealed class PrivacyPauseTests : IDisposable
         pause.Press();
 
         Assert.Null(pause.Until);
-        Assert.Empty(Records(AuditTypes.PrivacyPaused));
+        Assert.Empty(Records(AuditType.PrivacyPaused));
         Assert.StartsWith("blink refused", unit.Timeline.Snapshot().Last(e => e.Part == Parts.Red).State);
         await Eventually.True(() => unit.Timeline.Snapshot().Last(e => e.Part == Parts.Red).State == "on", "steady red after the flicker");
         Assert.Equal("1", unit.Brightness(StatusLight.RedLabel));
@@ -136,22 +136,22 @@ public sealed class PrivacyPauseTests : IDisposable
         again.Restore();
 
         Assert.Null(again.Until);
-        Assert.Equal(PrivacyPause.EndedByTime, Assert.Single(Records(AuditTypes.PrivacyResumed)).Reason);
+        Assert.Equal(PrivacyPause.EndedByTime, Assert.Single(Records(AuditType.PrivacyResumed)).Reason);
         Assert.Equal(StartOutcome.Started, later.TryStart(UnitUnderTest.Request()));
-        await later.StopAsync(EndReasons.AgentStopping);
+        await later.StopAsync(EndReason.AgentStopping);
     }
 
     [Fact]
     public async Task Every_grant_in_the_pause_is_refused_privacy_paused_whatever_else_it_breaks()
     {
         await PlanAsync();
-        rig.PrivacyPaused = true;
+        rig.Pause.Press();
 
         var planned = await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.Scheduled, "c1")); // 22:30: inside c1's window
         var unplanned = await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.FollowUp, "c1")); // no scheduled look to follow
 
-        Assert.Equal((RefusalReasons.PrivacyPaused, RefusalReasons.PrivacyPaused), (planned.Reason, unplanned.Reason));
-        rig.PrivacyPaused = false;
+        Assert.Equal((RefusalReason.PrivacyPaused, RefusalReason.PrivacyPaused), (planned.Reason, unplanned.Reason));
+        rig.Pause.Press();
         Assert.True((await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.Scheduled, "c1"))).Accepted);
     }
 

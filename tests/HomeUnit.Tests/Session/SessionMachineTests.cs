@@ -68,8 +68,8 @@ public sealed class SessionMachineTests
         // Nobody sends stop: only the local timer can end it.
         await unit.Sessions.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
-        var ended = unit.Audit.List().Single(r => r.Type == AuditTypes.SessionEnded);
-        Assert.Equal(EndReasons.Completed, ended.Reason);
+        var ended = unit.Audit.List().Single(r => r.Type == AuditType.SessionEnded);
+        Assert.Equal(EndReason.Completed.Code(), ended.Reason);
         // Timers may fire a few milliseconds early against the wall clock; what matters is that the timer ended it.
         Assert.InRange(ended.DurationMs!.Value, 900, 20_000);
         var timeline = unit.Timeline.Snapshot();
@@ -86,9 +86,32 @@ public sealed class SessionMachineTests
         Assert.Equal(StartOutcome.Started, unit.Sessions.TryStart(request));
         await unit.Sessions.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
-        var ended = unit.Audit.List().Single(r => r.Type == AuditTypes.SessionEnded);
-        Assert.Equal(EndReasons.Completed, ended.Reason);
+        var ended = unit.Audit.List().Single(r => r.Type == AuditType.SessionEnded);
+        Assert.Equal(EndReason.Completed.Code(), ended.Reason);
         Assert.True(DateTimeOffset.Parse(ended.EndedAt!) < request.EndBy!.Value.AddSeconds(1), $"ended at {ended.EndedAt}, grant ended at {request.EndBy}");
+    }
+
+    [Fact]
+    public async Task The_timeline_shows_the_look_ending_at_exp_not_at_maxSeconds()
+    {
+        using var unit = new UnitUnderTest();
+        // exp 3 s away as the unit's clock reads it, maxSeconds 5: the local clock ends it at exp.
+        var request = await unit.RequestAsync(TimeSpan.FromSeconds(5));
+        var expMonotonic = HardwareTimeline.Now() + 3_000_000_000L;
+        request = request with { EndBy = DateTimeOffset.UtcNow.AddSeconds(3) };
+
+        Assert.Equal(StartOutcome.Started, unit.Sessions.TryStart(request));
+        await unit.Sessions.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        var timeline = unit.Timeline.Snapshot();
+        var stopping = timeline[TimelineAssert.IndexOf(timeline, SessionMachine.TimelinePart, "stopping")];
+        var captureOn = timeline[TimelineAssert.IndexOf(timeline, Parts.Capture, "on")];
+        // The deadline timer fired at exp, not at capture start + 5 s (which lies after exp).
+        Assert.True(captureOn.Nanoseconds + 5_000_000_000L > expMonotonic, "the look would have run past exp on maxSeconds alone");
+        Assert.True(stopping.Nanoseconds >= expMonotonic - 50_000_000L, "the look ended before exp");
+        Assert.True(stopping.Nanoseconds < captureOn.Nanoseconds + 5_000_000_000L, "the look ran its maxSeconds, past exp");
+        TimelineAssert.GreenWheneverCapturing(timeline);
+        Assert.Equal(EndReason.Completed.Code(), unit.Audit.List().Single(r => r.Type == AuditType.SessionEnded).Reason);
     }
 
     [Fact]
@@ -121,8 +144,8 @@ public sealed class SessionMachineTests
         Assert.Equal(StartOutcome.Busy, unit.Sessions.TryStart(UnitUnderTest.Request()));
 
         Assert.Equal(first, unit.Sessions.Current);
-        Assert.Single(unit.Audit.List(), r => r.Type == AuditTypes.SessionAccepted);
-        await unit.Sessions.StopAsync(EndReasons.Stopped);
+        Assert.Single(unit.Audit.List(), r => r.Type == AuditType.SessionAccepted);
+        await unit.Sessions.StopAsync(EndReason.Stopped);
     }
 
     [Fact]
@@ -133,15 +156,15 @@ public sealed class SessionMachineTests
         unit.Sessions.TryStart(request);
         await Eventually.True(() => unit.Sessions.State == SessionState.Live, "the look to go live");
 
-        Assert.False(unit.Sessions.RequestStop(EndReasons.Stopped, "another-grant"));
-        Assert.True(unit.Sessions.RequestStop(EndReasons.Stopped, request.GrantId));
+        Assert.False(unit.Sessions.RequestStop(EndReason.Stopped, "another-grant"));
+        Assert.True(unit.Sessions.RequestStop(EndReason.Stopped, request.GrantId));
         await unit.Sessions.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
         var records = unit.Audit.List();
-        Assert.Equal([AuditTypes.SessionAccepted, AuditTypes.SessionStarted, AuditTypes.SessionEnded], records.Select(r => r.Type));
+        Assert.Equal([AuditType.SessionAccepted, AuditType.SessionStarted, AuditType.SessionEnded], records.Select(r => r.Type));
         Assert.All(records, r => Assert.Equal(request.GrantId, r.Grant));
         Assert.All(records, r => Assert.Equal("operator-7", r.Operator));
-        Assert.Equal(EndReasons.Stopped, records[^1].Reason);
+        Assert.Equal(EndReason.Stopped.Code(), records[^1].Reason);
         Assert.NotNull(records[^1].StartedAt);
         Assert.NotNull(records[^1].EndedAt);
         Assert.Null(AuditChain.Verify(records));
@@ -154,9 +177,10 @@ public sealed class SessionMachineTests
         using var unit = new UnitUnderTest(_ => new BrokenCamera(failOnStart: true));
         await RunLook(unit, UnitUnderTest.Request());
 
-        var aborted = unit.Audit.List().Single(r => r.Type == AuditTypes.SessionAborted);
-        Assert.StartsWith(EndReasons.CameraFault, aborted.Reason);
-        Assert.DoesNotContain(unit.Audit.List(), r => r.Type == AuditTypes.SessionStarted);
+        var aborted = unit.Audit.List().Single(r => r.Type == AuditType.SessionAborted);
+        Assert.Equal(EndReason.CameraFault.Code(), aborted.Reason);
+        Assert.False(string.IsNullOrEmpty(aborted.Detail));
+        Assert.DoesNotContain(unit.Audit.List(), r => r.Type == AuditType.SessionStarted);
         Assert.Equal("1", unit.Brightness(StatusLight.RedLabel));
         Assert.Equal("0", unit.Brightness(IrLight.Label));
         Assert.Equal("lens-up pwm-off", unit.Timeline.Snapshot().Last(e => e.Part == Parts.Servo).State);
@@ -168,9 +192,9 @@ public sealed class SessionMachineTests
         using var unit = new UnitUnderTest(t => new BrokenCamera(failOnStart: false, t));
         await RunLook(unit, UnitUnderTest.Request(length: TimeSpan.FromSeconds(60)));
 
-        var aborted = unit.Audit.List().Single(r => r.Type == AuditTypes.SessionAborted);
-        Assert.Equal($"{EndReasons.CameraFault}: receiver went away", aborted.Reason);
-        Assert.Contains(unit.Outbox.Peek(100), item => item.Topic == Topics.Event && item.Payload.Contains("\"camera.fault\""));
+        var aborted = unit.Audit.List().Single(r => r.Type == AuditType.SessionAborted);
+        Assert.Equal((EndReason.CameraFault.Code(), "receiver went away"), (aborted.Reason, aborted.Detail));
+        Assert.Single(unit.Outbox.Peek(100), item => item.Topic == Topics.Event && item.Payload.Contains("\"camera.fault\""));
         TimelineAssert.GreenWheneverCapturing(unit.Timeline.Snapshot());
         Assert.Equal("1", unit.Brightness(StatusLight.RedLabel));
     }
@@ -186,10 +210,10 @@ public sealed class SessionMachineTests
 
         await RunLook(unit, request);
 
-        var aborted = unit.Audit.List().Single(r => r.Type == AuditTypes.SessionAborted);
-        Assert.StartsWith(EndReasons.CameraFault, aborted.Reason);
-        Assert.Contains(reason, aborted.Reason);
-        Assert.DoesNotContain(UnitUnderTest.Passphrase, aborted.Reason);
+        var aborted = unit.Audit.List().Single(r => r.Type == AuditType.SessionAborted);
+        Assert.Equal(EndReason.CameraFault.Code(), aborted.Reason);
+        Assert.Contains(reason, aborted.Detail);
+        Assert.DoesNotContain(UnitUnderTest.Passphrase, aborted.Detail);
         Assert.Equal("lens-up pwm-off", unit.Timeline.Snapshot().Last(e => e.Part == Parts.Servo).State);
         Assert.Equal("1", unit.Brightness(StatusLight.RedLabel));
         TimelineAssert.GreenWheneverCapturing(unit.Timeline.Snapshot());
@@ -224,7 +248,7 @@ public sealed class SessionMachineTests
         Assert.False(unit.Sessions.RequestPan(request.GrantId, LensPosition.LensUp));
         Assert.True(unit.Sessions.RequestPan(request.GrantId, LensPosition.Room));
         await Eventually.True(() => unit.Timeline.Snapshot().Any(e => e.State == "room pwm-off"), "the lens to turn to the room");
-        await unit.Sessions.StopAsync(EndReasons.Stopped);
+        await unit.Sessions.StopAsync(EndReason.Stopped);
 
         Assert.Equal("lens-up pwm-off", unit.Timeline.Snapshot().Last(e => e.Part == Parts.Servo).State);
     }
@@ -235,7 +259,7 @@ public sealed class SessionMachineTests
         using var unit = new UnitUnderTest();
         // What a crash leaves: an accepted record with no end, and the light still green.
         var request = UnitUnderTest.Request();
-        unit.Audit.Append(new AuditRecord { Type = AuditTypes.SessionAccepted, Grant = request.GrantId, Operator = request.Operator });
+        unit.Audit.Append(new AuditRecord { Type = AuditType.SessionAccepted, Grant = request.GrantId, Operator = request.Operator });
         unit.Hardware.Light.ShowCameraOn();
         unit.Hardware.Ir.Set(true);
 
@@ -243,10 +267,10 @@ public sealed class SessionMachineTests
         await safety.StartAsync(CancellationToken.None);
 
         var records = unit.Audit.List();
-        var aborted = records.Single(r => r.Type == AuditTypes.SessionAborted);
+        var aborted = records.Single(r => r.Type == AuditType.SessionAborted);
         Assert.Equal(request.GrantId, aborted.Grant);
-        Assert.Equal(EndReasons.AgentDied, aborted.Reason);
-        Assert.Equal(AuditTypes.AgentStarted, records[^1].Type);
+        Assert.Equal(EndReason.AgentDied.Code(), aborted.Reason);
+        Assert.Equal(AuditType.AgentStarted, records[^1].Type);
         Assert.Empty(unit.Audit.OpenSessions());
         Assert.Equal("1", unit.Brightness(StatusLight.RedLabel));
         Assert.Equal("0", unit.Brightness(StatusLight.GreenLabel));
