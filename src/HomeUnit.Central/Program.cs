@@ -84,6 +84,7 @@ public static class Program
         root.Subcommands.Add(WatchCommand());
         root.Subcommands.Add(ReceiveCommand());
         root.Subcommands.Add(DemoCommand());
+        root.Subcommands.Add(UpgradeRehearsalCommand());
         return root;
     }
 
@@ -187,6 +188,19 @@ public static class Program
         await client.DeliverAsync(Topics.For(device, topic), token, retain);
         Console.WriteLine($"published {what} to {Topics.For(device, topic)}{(retain ? " (retained)" : "")}");
         return ExitCodes.Ok;
+    }
+
+    private static Command UpgradeRehearsalCommand()
+    {
+        var agent = new Option<string>("--agent") { Description = "The unit's executable, replaced by the upgrade (an installed package's /usr/bin/homeunit)", Required = true };
+        var upgrade = new Option<string>("--upgrade") { Description = "The shell command that installs the new version (e.g. dpkg -i)", Required = true };
+        var command = new Command("upgrade-rehearsal", "A package upgrade during a look on a unit with history: every record delivered, the chain intact, the camera off, the replay cache kept") { agent, upgrade };
+        command.SetAction((parse, _) =>
+        {
+            Simulation.AgentProcess.Executable = parse.GetValue(agent);
+            return Simulation.UpgradeRehearsal.RunAsync(parse.GetValue(upgrade)!);
+        });
+        return command;
     }
 
     private static Command KeysCommand()
