@@ -36,6 +36,9 @@ public sealed class SimulatedCentral : IAsyncDisposable
     public string KernelRoot => Path.Combine(StateDirectory, "kernel");
     public string TrustDirectory => Path.Combine(directory, "trust");
 
+    /// <summary>The central's private signing key (PEM), for <c>homeunit-central --key</c>.</summary>
+    public string KeyFile => Path.Combine(directory, "central", Kid + ".key");
+
     public static async Task<SimulatedCentral> StartAsync(string deviceId, ILogger log)
     {
         var broker = await LocalBroker.LaunchAsync();
@@ -47,6 +50,8 @@ public sealed class SimulatedCentral : IAsyncDisposable
         var central = new SimulatedCentral(broker, client, deviceId, new CentralSigner(key, Kid, CentralSigner.DefaultIssuer));
         Directory.CreateDirectory(central.TrustDirectory);
         File.WriteAllText(Path.Combine(central.TrustDirectory, Kid + ".pem"), publicPem);
+        Directory.CreateDirectory(Path.GetDirectoryName(central.KeyFile)!);
+        File.WriteAllText(central.KeyFile, privatePem);
         return central;
     }
 
