@@ -141,6 +141,20 @@ public sealed class PrivacyPauseTests : IDisposable
         await later.StopAsync(EndReason.AgentStopping);
     }
 
+    [Fact]
+    public async Task Every_grant_in_the_pause_is_refused_privacy_paused_whatever_else_it_breaks()
+    {
+        await PlanAsync();
+        rig.Pause.Press();
+
+        var planned = await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.Scheduled, "c1")); // 22:30: inside c1's window
+        var unplanned = await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.FollowUp, "c1")); // no scheduled look to follow
+
+        Assert.Equal((RefusalReason.PrivacyPaused, RefusalReason.PrivacyPaused), (planned.Reason, unplanned.Reason));
+        rig.Pause.Press();
+        Assert.True((await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.Scheduled, "c1"))).Accepted);
+    }
+
     [Theory]
     [InlineData(0, false)]
     [InlineData(1, true)]
