@@ -75,7 +75,7 @@ public sealed class PrivacyPauseTests : IDisposable
         pause.Expire();
 
         Assert.Null(pause.Until);
-        Assert.Equal(PrivacyPause.EndedByTime, Assert.Single(Records(AuditType.PrivacyResumed)).Reason);
+        Assert.Equal(PauseEndReason.Expired.Code(), Assert.Single(Records(AuditType.PrivacyResumed)).Reason);
         Assert.Equal("1", unit.Brightness(StatusLight.RedLabel));
         Assert.Equal("on", unit.Timeline.Snapshot().Last(e => e.Part == Parts.Red).State);
         Assert.Equal(StartOutcome.Started, unit.Sessions.TryStart(UnitUnderTest.Request()));
@@ -95,7 +95,7 @@ public sealed class PrivacyPauseTests : IDisposable
         Assert.Null(pause.Until);
         Assert.Equal([AuditType.PrivacyPaused, AuditType.PrivacyResumed],
             unit.Audit.List().Where(r => r.Type is AuditType.PrivacyPaused or AuditType.PrivacyResumed).Select(r => r.Type));
-        Assert.Equal(PrivacyPause.EndedByPress, Records(AuditType.PrivacyResumed)[0].Reason);
+        Assert.Equal(PauseEndReason.Press.Code(), Records(AuditType.PrivacyResumed)[0].Reason);
         lock (raised)
         {
             Assert.Equal([EventType.PrivacyPaused, EventType.PrivacyResumed], raised.Select(e => e.Type));
@@ -136,7 +136,7 @@ public sealed class PrivacyPauseTests : IDisposable
         again.Restore();
 
         Assert.Null(again.Until);
-        Assert.Equal(PrivacyPause.EndedByTime, Assert.Single(Records(AuditType.PrivacyResumed)).Reason);
+        Assert.Equal(PauseEndReason.Expired.Code(), Assert.Single(Records(AuditType.PrivacyResumed)).Reason);
         Assert.Equal(StartOutcome.Started, later.TryStart(UnitUnderTest.Request()));
         await later.StopAsync(EndReason.AgentStopping);
     }
