@@ -96,8 +96,8 @@ public static class ClusterBench
             Check("retained-status-for-a-late-subscriber-on-the-other-node", retained.Contains("\"online\"", StringComparison.Ordinal), retained.Trim());
 
             // The outbox across a restart of the unit's node: events raised while node 0 is down arrive afterwards.
-            var lostBefore = Events("power.lost");
-            var restoredBefore = Events("power.restored");
+            var lostBefore = Events(EventType.PowerLost.Code());
+            var restoredBefore = Events(EventType.PowerRestored.Code());
             var stopped = Stopwatch.StartNew();
             cluster.StopNode(0);
             File.WriteAllText(Path.Combine(kernel, "sys/class/power_supply/mains/online"), "0");
@@ -105,18 +105,18 @@ public static class ClusterBench
             File.WriteAllText(Path.Combine(kernel, "sys/class/power_supply/mains/online"), "1");
             await Task.Delay(TimeSpan.FromSeconds(2));
             await cluster.StartNodeAsync(0);
-            var delivered = await Try(() => Eventually.True(() => Events("power.lost") > lostBefore && Events("power.restored") > restoredBefore, "the queued events", Patience));
+            var delivered = await Try(() => Eventually.True(() => Events(EventType.PowerLost.Code()) > lostBefore && Events(EventType.PowerRestored.Code()) > restoredBefore, "the queued events", Patience));
             Check("outbox-delivers-across-a-restart-of-the-units-node", delivered, new { outageSeconds = Math.Round(stopped.Elapsed.TotalSeconds, 1) });
 
             // Messages for the central while the central's own node restarts: its persistent session lives on that node.
-            var beforeCentralOutage = (Lost: Events("power.lost"), Restored: Events("power.restored"));
+            var beforeCentralOutage = (Lost: Events(EventType.PowerLost.Code()), Restored: Events(EventType.PowerRestored.Code()));
             cluster.StopNode(1);
             File.WriteAllText(Path.Combine(kernel, "sys/class/power_supply/mains/online"), "0");
             await Task.Delay(TimeSpan.FromSeconds(2));
             File.WriteAllText(Path.Combine(kernel, "sys/class/power_supply/mains/online"), "1");
             await Task.Delay(TimeSpan.FromSeconds(2));
             await cluster.StartNodeAsync(1);
-            var survived = await Try(() => Eventually.True(() => Events("power.lost") > beforeCentralOutage.Lost && Events("power.restored") > beforeCentralOutage.Restored, "events sent while the central's node was down", TimeSpan.FromSeconds(20)));
+            var survived = await Try(() => Eventually.True(() => Events(EventType.PowerLost.Code()) > beforeCentralOutage.Lost && Events(EventType.PowerRestored.Code()) > beforeCentralOutage.Restored, "events sent while the central's node was down", TimeSpan.FromSeconds(20)));
             Console.WriteLine(JsonSerializer.Serialize(new { bench = "cluster", check = "messages-for-the-central-while-its-node-restarts", delivered = survived, note = "informational: a persistent session and its queue live on one node" }));
 
             // The will: kill -9 the unit; the broker's will says offline to the central on the other node.

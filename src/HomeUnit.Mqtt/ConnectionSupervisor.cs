@@ -106,11 +106,19 @@ public sealed class ConnectionSupervisor(
     /// <summary>Awaits a task that is bounded by its own timeout, turning meanwhile so the wait is not taken for a hang.</summary>
     public static async Task WhileTurningAsync(Task task, Action turned)
     {
-        while (await Task.WhenAny(task, Task.Delay(TurnInterval)) != task)
+        while (true)
         {
-            turned();
+            try
+            {
+                // WaitAsync drops its timer when the task completes: no timer outlives a quick acknowledgement.
+                await task.WaitAsync(TurnInterval);
+                return;
+            }
+            catch (TimeoutException) when (!task.IsCompleted)
+            {
+                turned();
+            }
         }
-        await task;
     }
 
     /// <summary>Doubles from the minimum up to the maximum, ±20 % so a fleet does not reconnect in step.</summary>

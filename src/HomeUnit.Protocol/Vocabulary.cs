@@ -163,6 +163,16 @@ public enum EndReason
     [JsonStringEnumMemberName("fault")] Fault,
 }
 
+/// <summary>Why the resident's privacy pause ended: the <c>reason</c> of <c>privacy.resumed</c>.</summary>
+[JsonConverter(typeof(WireCodeConverter<PauseEndReason>))]
+public enum PauseEndReason
+{
+    /// <summary>The pause's time was up.</summary>
+    [JsonStringEnumMemberName("expired")] Expired,
+    /// <summary>The resident pressed the button again.</summary>
+    [JsonStringEnumMemberName("press")] Press,
+}
+
 /// <summary>A fault the unit has: the entries of the retained status's <c>faults[]</c>.</summary>
 [JsonConverter(typeof(WireCodeConverter<UnitFault>))]
 public enum UnitFault

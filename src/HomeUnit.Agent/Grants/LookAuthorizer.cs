@@ -31,7 +31,8 @@ public sealed class LookAuthorizer(
     RefusalAudit refusals,
     Func<bool> faultPresent,
     TimeProvider clock,
-    ILogger<LookAuthorizer> log)
+    ILogger<LookAuthorizer> log,
+    Func<bool>? privacyPaused = null)
 {
     // Follow-ups look back at the looks of the current night, which is at most a day long (25 h in autumn).
     private static readonly TimeSpan HistoryReach = TimeSpan.FromHours(36);
@@ -76,6 +77,11 @@ public sealed class LookAuthorizer(
         if (replay.Contains(grant.Jti))
         {
             return Refuse(RefusalReason.Replayed, grant);
+        }
+        if (privacyPaused?.Invoke() == true)
+        {
+            // The resident's pause comes before every other rule: whatever the grant, the answer is the pause.
+            return Refuse(RefusalReason.PrivacyPaused, grant);
         }
         if (faultPresent())
         {

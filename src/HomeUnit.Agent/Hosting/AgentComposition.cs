@@ -82,7 +82,7 @@ public static class AgentComposition
             sp.GetRequiredService<GrantVerifier>(), sp.GetRequiredService<TrustPolicy>(), sp.GetRequiredService<ClockTrust>(),
             sp.GetRequiredService<ReplayCache>(), sp.GetRequiredService<CarePlanStore>(), sp.GetRequiredService<Supervision>(), sp.GetRequiredService<AuditLog>(),
             sp.GetRequiredService<RefusalAudit>(), () => sp.GetRequiredService<HealthState>().BlocksLook, clock,
-            sp.GetRequiredService<ILogger<LookAuthorizer>>()));
+            sp.GetRequiredService<ILogger<LookAuthorizer>>(), () => sp.GetRequiredService<PrivacyPause>().Until is not null));
         services.AddSingleton(sp => new Readiness(sp.GetRequiredService<SelfTest>(), sp.GetRequiredService<CarePlanStore>(),
             sp.GetRequiredService<Events>(), sp.GetRequiredService<LoopHeartbeats>(), clock,
             TimeSpan.FromMinutes(options.Health.ReadinessLeadMinutes), sp.GetRequiredService<ILogger<Readiness>>()));

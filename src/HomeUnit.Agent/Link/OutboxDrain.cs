@@ -59,24 +59,29 @@ public sealed class OutboxDrain(string deviceId, Outbox outbox, Events events, T
     {
         var window = Math.Clamp(connection.SendWindow - 1, 1, MaxWindow);
         var inFlight = new Queue<(OutboxItem Item, Task Acknowledged)>();
+        // Read ahead in large batches, whatever the window: a small Receive Maximum must not mean a query every few records.
+        var readAhead = new Queue<OutboxItem>();
         var acknowledged = new List<long>();
-        long sentThrough = 0;
+        long readThrough = 0;
         var caughtUp = false;
         try
         {
             while (!token.IsCancellationRequested)
             {
                 turned();
-                // Read more when half the window is free, unless the last read already reached the end.
-                if (inFlight.Count == 0 || (inFlight.Count <= window / 2 && !caughtUp))
+                if (readAhead.Count == 0 && (inFlight.Count == 0 || !caughtUp))
                 {
-                    var more = outbox.Peek(window - inFlight.Count, after: sentThrough);
-                    caughtUp = more.Count < window - inFlight.Count;
+                    var more = outbox.Peek(MaxWindow, after: readThrough);
+                    caughtUp = more.Count < MaxWindow;
                     foreach (var item in more)
                     {
-                        inFlight.Enqueue((item, connection.PublishAsync(Topics.For(deviceId, item.Topic), Encoding.UTF8.GetBytes(item.Payload), retain: false, token)));
-                        sentThrough = item.Seq;
+                        readAhead.Enqueue(item);
+                        readThrough = item.Seq;
                     }
+                }
+                while (inFlight.Count < window && readAhead.TryDequeue(out var item))
+                {
+                    inFlight.Enqueue((item, connection.PublishAsync(Topics.For(deviceId, item.Topic), Encoding.UTF8.GetBytes(item.Payload), retain: false, token)));
                 }
                 if (inFlight.Count == 0)
                 {
@@ -89,7 +94,8 @@ public sealed class OutboxDrain(string deviceId, Outbox outbox, Events events, T
                     continue;
                 }
                 var (head, headAcknowledged) = inFlight.Peek();
-                if (acknowledged.Count >= window)
+                // Removal is batched apart from the window: a small Receive Maximum must not mean a commit every few records.
+                if (acknowledged.Count >= MaxWindow)
                 {
                     Remove(acknowledged);
                 }
@@ -114,7 +120,8 @@ public sealed class OutboxDrain(string deviceId, Outbox outbox, Events events, T
                     log.LogError("outbox record {Id} ({Topic}) not accepted: {Reason}; retrying in {Delay} s", head.Id, head.Topic, e.Message, RefusedRetry.TotalSeconds);
                     // Start again from the refused record; those after it may go twice (the central drops duplicates by id).
                     inFlight.Clear();
-                    sentThrough = 0;
+                    readAhead.Clear();
+                    readThrough = 0;
                     await ConnectionSupervisor.WhileTurningAsync(Task.Delay(RefusedRetry, clock, token), turned);
                 }
             }

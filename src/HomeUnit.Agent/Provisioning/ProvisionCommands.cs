@@ -15,6 +15,54 @@ public static class ProvisionCommands
         var command = new Command("provision", "Set up this unit: identity, certificates, trusted central keys, servo calibration");
         command.Subcommands.Add(Init());
         command.Subcommands.Add(Servo());
+        command.Subcommands.Add(Updates());
+        command.Subcommands.Add(Check());
+        return command;
+    }
+
+    private static Command Check()
+    {
+        var command = new Command("check", "The installer's last step: broker and identity, clock, care plan, readiness, lens, service — each ok or what to do");
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var sources = Program.Sources(parse);
+            if (!Program.TryConfigure(sources, out var options, out var configuration, out var simulation))
+            {
+                return Program.ExitBadConfiguration;
+            }
+            using (simulation)
+            {
+                var lines = await ProvisionCheck.RunAsync(options, configuration, ServiceState.Query(), DateTimeOffset.UtcNow, cancellationToken);
+                Console.Write(ProvisionCheck.Format(lines));
+                return lines.All(l => l.Ok) ? Program.ExitOk : Program.ExitFailed;
+            }
+        });
+        return command;
+    }
+
+    private static Command Updates()
+    {
+        var repository = new Option<string>("--repository") { Description = "The operator's apt repository, e.g. https://updates.central.example/homeunit", Required = true };
+        var key = new Option<string>("--key") { Description = "The repository's public signing key (armored, gpg --armor --export)", Required = true };
+        var suite = new Option<string>("--suite") { Description = "stable, or staging for a pilot unit", DefaultValueFactory = _ => "stable" };
+        var command = new Command("updates", $"Take updates from the operator's signed repository only (writes {UpdateSource.ListFile} and {UpdateSource.KeyFile})")
+        {
+            repository, key, suite,
+        };
+        command.SetAction(parse =>
+        {
+            var (url, keyFile, name) = (parse.GetValue(repository)!, parse.GetValue(key)!, parse.GetValue(suite)!);
+            if (UpdateSource.Check(url, name, keyFile) is { Count: > 0 } problems)
+            {
+                return Refuse(problems);
+            }
+            foreach (var file in UpdateSource.Apply(url, name, keyFile))
+            {
+                Console.WriteLine($"wrote {file}");
+            }
+            Console.WriteLine("updates come from that repository, by day (homeunit-update.timer).");
+            return Program.ExitOk;
+        });
         return command;
     }
 
@@ -42,15 +90,9 @@ public static class ProvisionCommands
                 parse.GetValue(key)!, parse.GetValue(trust) ?? [], parse.GetValue(camera)!, parse.GetValue(issuer)!,
                 [.. (parse.GetValue(standby) ?? []).Select(StandbyOf)],
                 [.. (parse.GetValue(secondBroker) ?? []).Select(SplitBroker)]);
-            var problems = Provisioner.Check(request);
-            if (problems.Count > 0)
+            if (Provisioner.Check(request) is { Count: > 0 } problems)
             {
-                foreach (var problem in problems)
-                {
-                    Console.Error.WriteLine($"homeunit provision: {problem}");
-                }
-                Console.Error.WriteLine("homeunit provision: nothing was written.");
-                return Program.ExitBadConfiguration;
+                return Refuse(problems);
             }
             foreach (var file in Provisioner.Apply(request, parse.GetValue(directory)!))
             {
@@ -67,6 +109,17 @@ public static class ProvisionCommands
     {
         var at = value.IndexOf('=');
         return at < 0 ? new StandbyCentral(value, []) : new StandbyCentral(value[..at], value[(at + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    /// <summary>Says every problem, and that nothing was written.</summary>
+    private static int Refuse(IReadOnlyList<string> problems)
+    {
+        foreach (var problem in problems)
+        {
+            Console.Error.WriteLine($"homeunit provision: {problem}");
+        }
+        Console.Error.WriteLine("homeunit provision: nothing was written.");
+        return Program.ExitBadConfiguration;
     }
 
     private static (string Host, int Port) SplitBroker(string broker)

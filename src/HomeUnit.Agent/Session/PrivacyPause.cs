@@ -29,9 +29,6 @@ public sealed class PrivacyPause(
     TimeProvider clock,
     ILogger<PrivacyPause> log) : BackgroundService
 {
-    public const string EndedByPress = "press";
-    public const string EndedByTime = "expired";
-
     private static readonly TimeSpan Tick = TimeSpan.FromSeconds(1);
 
     private readonly Channel<bool> presses = Channel.CreateBounded<bool>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.DropWrite });
@@ -119,7 +116,7 @@ public sealed class PrivacyPause(
             var now = clock.GetUtcNow();
             if (until is not null)
             {
-                End(EndedByPress);
+                End(PauseEndReason.Press);
                 return;
             }
             if (plans.Current is not { PrivacyPause: { } length } plan || !plan.InForceAt(now))
@@ -143,7 +140,7 @@ public sealed class PrivacyPause(
         {
             if (until is { } end && clock.GetUtcNow() >= end)
             {
-                End(EndedByTime);
+                End(PauseEndReason.Expired);
             }
         }
     }
@@ -165,11 +162,11 @@ public sealed class PrivacyPause(
         Expire();
     }
 
-    private void End(string why)
+    private void End(PauseEndReason why)
     {
         until = null;
         sessions.Resume();
-        Append(new AuditRecord { Type = AuditType.PrivacyResumed, Reason = why }, EventType.PrivacyResumed, Severity.Info, new { reason = why });
+        Append(new AuditRecord { Type = AuditType.PrivacyResumed, Reason = why.Code() }, EventType.PrivacyResumed, Severity.Info, new { reason = why.Code() });
     }
 
     private void Append(AuditRecord record, EventType type, Severity severity, object data)

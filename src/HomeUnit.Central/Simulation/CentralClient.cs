@@ -4,9 +4,15 @@ using Microsoft.Extensions.Logging;
 
 namespace HomeUnit.Central.Simulation;
 
+/// <summary>Where the central's broker is, and the central's mTLS files (all null: plain TCP).</summary>
+public sealed record BrokerAddress(string Host, int Port, string? CaFile = null, string? CertFile = null, string? KeyFile = null)
+{
+    public override string ToString() => $"{Host}:{Port}";
+}
+
 /// <summary>
-/// The central's side of the broker, for the demo and tests: a persistent session that reconnects by
-/// itself (so it survives broker restarts) and keeps every message it receives.
+/// The central's side of the broker, for the tool's verbs, the demo and tests: a persistent session that
+/// reconnects by itself (so it survives broker restarts) and, unless told not to, keeps every message it receives.
 /// </summary>
 public sealed class CentralClient : IAsyncDisposable
 {
@@ -14,26 +20,52 @@ public sealed class CentralClient : IAsyncDisposable
     private readonly string clientId;
     private readonly string[] filters;
     private readonly ILogger log;
+    private readonly bool keepMessages;
     private readonly List<MqttMessage> received = [];
     private readonly CancellationTokenSource stop = new();
     private readonly TaskCompletionSource subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task loop;
     private volatile IMqttConnection? current;
+    private volatile string? lastError;
 
-    private CentralClient(MqttOptions options, string clientId, string[] filters, ILogger log)
+    private CentralClient(MqttOptions options, string clientId, string[] filters, ILogger log, bool keepMessages)
     {
         this.options = options;
+        this.keepMessages = keepMessages;
         this.clientId = clientId;
         this.filters = filters;
         this.log = log;
         loop = Task.Run(RunAsync);
     }
 
-    /// <summary>Connects and returns once its subscriptions are in place.</summary>
-    public static async Task<CentralClient> ConnectAsync(MqttOptions options, ILogger log, string[] filters, string clientId = "central")
+    /// <summary>Connects to <paramref name="broker"/> as the central's tools do: a quick reconnect, a short keepalive.</summary>
+    public static Task<CentralClient> ConnectAsync(BrokerAddress broker, string[] filters, string clientId, bool keepMessages, TimeSpan? timeout = null) =>
+        ConnectAsync(new MqttOptions
+        {
+            Host = broker.Host,
+            Port = broker.Port,
+            CaFile = broker.CaFile,
+            CertFile = broker.CertFile,
+            KeyFile = broker.KeyFile,
+            AllowInsecure = broker.CaFile is null,
+            KeepAliveSeconds = 10,
+            ReconnectMaxSeconds = 2,
+            ConnectTimeoutSeconds = 10,
+        }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, filters, clientId, keepMessages, timeout);
+
+    /// <summary>Connects and returns once its subscriptions are in place (a <see cref="TimeoutException"/> if the broker cannot be reached in time).</summary>
+    public static async Task<CentralClient> ConnectAsync(MqttOptions options, ILogger log, string[] filters, string clientId = "central", bool keepMessages = true, TimeSpan? timeout = null)
     {
-        var central = new CentralClient(options, clientId, filters, log);
-        await central.subscribed.Task.WaitAsync(Eventually.DefaultTimeout);
+        var central = new CentralClient(options, clientId, filters, log, keepMessages);
+        try
+        {
+            await central.subscribed.Task.WaitAsync(timeout ?? Eventually.DefaultTimeout);
+        }
+        catch (TimeoutException)
+        {
+            await central.DisposeAsync();
+            throw new TimeoutException($"the broker {options.Host}:{options.EffectivePort} could not be reached as {clientId}{(central.lastError is { } e ? $": {e}" : "")}");
+        }
         return central;
     }
 
@@ -60,6 +92,19 @@ public sealed class CentralClient : IAsyncDisposable
         await connection.PublishAsync(topic, payload, retain, CancellationToken.None);
     }
 
+    /// <summary>As <see cref="PublishAsync(string, string, bool)"/>, for the tool's verbs: a refusal or a dropped connection is an <see cref="IOException"/>.</summary>
+    public async Task DeliverAsync(string topic, string payload, bool retain)
+    {
+        try
+        {
+            await PublishAsync(topic, payload, retain);
+        }
+        catch (MqttException e)
+        {
+            throw new IOException($"publishing on {topic} failed: {e.Message}", e);
+        }
+    }
+
     private async Task RunAsync()
     {
         while (!stop.IsCancellationRequested)
@@ -76,9 +121,12 @@ public sealed class CentralClient : IAsyncDisposable
                 subscribed.TrySetResult();
                 await foreach (var message in connection.ReadMessagesAsync(stop.Token))
                 {
-                    lock (received)
+                    if (keepMessages)
                     {
-                        received.Add(message);
+                        lock (received)
+                        {
+                            received.Add(message);
+                        }
                     }
                     try
                     {
@@ -94,9 +142,10 @@ public sealed class CentralClient : IAsyncDisposable
             {
                 return;
             }
-            catch (MqttException)
+            catch (MqttException e)
             {
                 // The broker is away: try again shortly.
+                lastError = e.Message;
             }
             try
             {

@@ -1,6 +1,4 @@
-using System.Diagnostics;
-using System.Text.Json;
-using HomeUnit.Mqtt;
+using System.Globalization;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
 using Spectre.Console;
@@ -8,79 +6,158 @@ using Spectre.Console;
 namespace HomeUnit.Central.Simulation;
 
 /// <summary>
-/// <c>homeunit-central demo</c>: one night check on a simulated unit, told as it happens. The central
-/// publishes a care plan and a grant; the unit's light goes green, the test pattern streams to the
-/// central's receiver, the local timer ends the look, the light goes red and the audit records arrive.
-/// Then a power cut turns into a readiness report that says "send staff".
+/// <c>homeunit-central demo</c>: a night of supervision on a simulated unit, told as it happens. The central
+/// publishes a care plan with two checks a few minutes apart; a scheduled look streams to the central's receiver
+/// (frames counted); the operator does not see the resident, so a follow-up look follows within the plan's window;
+/// a look at a time the plan does not allow is refused; then the mains power fails, the readiness self-test before
+/// the next check says <c>ready: false</c>, and the centre is told to send staff. What the centre sees is shown by
+/// the same view as <c>homeunit-central watch</c>, which checks the audit chain as records arrive.
 /// </summary>
 public static class Demo
 {
-    private static readonly Stopwatch Clock = Stopwatch.StartNew();
+    private const string DeviceId = "sim-unit-1";
+    private const string Zone = "Europe/Stockholm";
 
-    public static async Task<int> RunAsync(int lookSeconds)
+    public static async Task<int> RunAsync(bool fast, int lookSeconds, CancellationToken cancellationToken)
     {
-        Say("central", "starting a local broker (the shipped mosquitto configuration, mTLS) and the unit");
-        await using var central = await SimulatedCentral.StartAsync("sim-unit-1", NullLogger.Instance);
-        central.Client.Received += message => Report(central, message);
-        var unit = central.StartUnit();
-        var timeline = new List<(string Part, string State)>();
-        unit.Line += line => Narrate(line, timeline);
+        Say("demo", fast ? $"a short night (--fast): looks of {lookSeconds} s, the self-test asked for at once" : "a night of supervision, in about two minutes (--fast for a shorter one)");
+        Say("central", "starting a local broker (the shipped mosquitto configuration, mTLS) and the unit on simulated hardware");
+        SimulatedCentral central;
         try
         {
-            await central.WaitForStatusAsync("online", TimeSpan.FromSeconds(90));
-            var at = await central.PublishCarePlanAsync();
-            Say("central", $"care plan v1 published (retained): check c1 at {at} Europe/Stockholm ±15 min");
-            await central.WaitForAuditAsync(AuditType.CarePlanApplied);
-
-            await using var receiver = await SrtReceiver.StartAsync(SimulatedCentral.Passphrase);
-            Say("central", $"operator-42 looks in: grant for check c1, {lookSeconds} s, view bed, stream to {receiver.Url}");
-            var grant = await central.PublishGrantAsync(receiver, lookSeconds);
-            await central.WaitForAuditAsync(AuditType.SessionStarted, grant, TimeSpan.FromSeconds(60));
-            var frames = Task.Run(async () =>
+            central = await SimulatedCentral.StartAsync(DeviceId, NullLogger.Instance);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or TimeoutException)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]demo failed: the local broker did not start: {e.Message}[/]");
+            return ExitCodes.Failed;
+        }
+        await using var _ = central;
+        var watch = new Watch(DeviceId, json: false, Console.Out);
+        central.Client.Received += message => watch.Show(message.Topic, message.Payload);
+        // The readiness self-test runs a minute before each check (5 by default), so the night fits in the demo.
+        var unit = central.StartUnit("Health:ReadinessLeadMinutes=1");
+        var timeline = new List<(string Part, string State)>();
+        unit.Line += line => Narrate(line, timeline);
+        var night = RunNightAsync(central, unit, timeline, lookSeconds, fast);
+        try
+        {
+            await Task.WhenAny(night, Task.Delay(Timeout.Infinite, cancellationToken));
+            if (!night.IsCompleted)
             {
-                for (var reported = 0; !receiver.Exited.IsCompleted;)
-                {
-                    await Task.Delay(1000);
-                    if (receiver.Frames != reported)
-                    {
-                        Say("receiver", $"{receiver.Frames} frames decoded");
-                        reported = receiver.Frames;
-                    }
-                }
-            });
-            await central.WaitForAuditAsync(AuditType.SessionEnded, grant, TimeSpan.FromSeconds(lookSeconds + 60));
-            await Task.WhenAny(frames, Task.Delay(3000));
-            Say("receiver", $"the look is over: {receiver.Frames} frames were seen, none stored");
-            var framesSeen = receiver.Frames;
-
-            Say("demo", "cutting the mains power to the unit (the UPS keeps it running)");
-            central.SetKernelFile("sys/class/power_supply/mains/online", "0");
-            await central.WaitForEventAsync(EventType.PowerLost);
-            Say("central", "asking for a self-test, as before the next check");
-            await central.PublishCommandAsync(CommandNames.SelfTest);
-            await central.WaitForEventAsync(EventType.Readiness);
-
-            Say("central", "stopping the unit (as systemd would)");
-            unit.Terminate();
-            await central.WaitForStatusAsync("offline", TimeSpan.FromSeconds(30));
-            var broken = AuditChain.Verify(central.AuditRecords);
-            Say("central", broken is null
-                ? $"audit chain verified at the central: {central.AuditRecords.Count} records, intact"
-                : $"audit chain BROKEN: {broken}");
-            List<(string Part, string State)> seen;
-            lock (timeline)
-            {
-                seen = [.. timeline];
+                Say("demo", "interrupted: stopping the unit and the broker");
+                return 130;
             }
-            return Verdict(LookProblems(seen, framesSeen).Append(broken is null ? null : $"audit chain broken: {broken}"));
+            return await night;
         }
         catch (Exception e)
         {
             AnsiConsole.MarkupLineInterpolated($"[red]demo failed: {e.Message}[/]");
             Console.WriteLine(unit.Output);
-            return 1;
+            return ExitCodes.Failed;
         }
     }
+
+    private static async Task<int> RunNightAsync(SimulatedCentral central, AgentProcess unit, List<(string Part, string State)> timeline, int lookSeconds, bool fast)
+    {
+        await central.WaitForStatusAsync("online", TimeSpan.FromSeconds(90));
+
+        // Check c1 now (±2 min); check c2 three minutes later (±1 min): its readiness self-test runs a minute before it.
+        var zone = TimeZoneInfo.FindSystemTimeZoneById(Zone);
+        var now = TimeZoneInfo.ConvertTime(DateTimeOffset.UtcNow, zone);
+        var minute = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, now.Offset);
+        var (c1, c2) = (Hm(minute), Hm(minute.AddMinutes(3)));
+        var plan = new CarePlanPayload(central.Signer.Issuer, DeviceId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), 1, Zone,
+            [new CarePlanCheck("c1", c1, 2), new CarePlanCheck("c2", c2, 1)], 0, new FollowUpRule(30, 2), []);
+        await central.Client.PublishAsync(central.Topic(Topics.CarePlan), central.Signer.Sign(plan), retain: true);
+        Say("central", $"care plan v1 published (retained): check c1 at {c1} ±2 min, c2 at {c2} ±1 min ({Zone}); follow-ups within 30 min, at most 2");
+        Say("central", $"  = homeunit-central careplan --version 1 --check c1@{c1}/2 --check c2@{c2}/1 --follow-up 30/2 --broker …");
+        await central.WaitForAuditAsync(AuditType.CarePlanApplied);
+
+        var frames = await LookAsync(central, "c1", LookKinds.Scheduled, lookSeconds, "the scheduled look for check c1");
+        Say("operator", frames > 0
+            ? "operator-42 cannot see the resident in bed: a follow-up look, within the plan's 30 minutes"
+            : "no picture arrived: a follow-up look, within the plan's 30 minutes");
+        await LookAsync(central, "c1", LookKinds.FollowUp, lookSeconds, "the follow-up look for check c1");
+
+        Say("central", $"a look for check c2 now, minutes before its window ({c2} ±1 min) opens: the unit must refuse it");
+        var early = await central.PublishGrantAsync("srt://127.0.0.1:9", lookSeconds, LookKinds.Scheduled, "c2");
+        var refused = await central.WaitForAuditAsync(AuditType.SessionRefused, early);
+        Say("central", $"refused as {refused.Reason}: the camera stayed off; the operator waits for the check's window");
+
+        Say("demo", "cutting the unit's mains power (the UPS keeps it running)");
+        central.SetKernelFile("sys/class/power_supply/mains/online", "0");
+        await central.WaitForEventAsync(EventType.PowerLost);
+        if (fast)
+        {
+            Say("central", "asking for the readiness self-test now (homeunit-central command selftest)");
+            await central.PublishCommandAsync(CommandNames.SelfTest);
+        }
+        else
+        {
+            Say("demo", $"waiting for the unit's own self-test a minute before check c2 at {c2}");
+        }
+        var readiness = SimulatedCentral.Json(await central.WaitForEventAsync(EventType.Readiness, TimeSpan.FromMinutes(4)));
+        var data = readiness.GetProperty("data");
+        if (!data.GetProperty("ready").GetBoolean())
+        {
+            var problems = data.GetProperty("parts").EnumerateObject().Where(p => p.Value.GetString() != "ok").Select(p => $"{p.Name}: {p.Value.GetString()}");
+            SayMarkup("centre", $"[white on red] SEND STAFF [/] the unit is not ready for check c2 at {c2} ({Markup.Escape(string.Join("; ", problems))}): a night patrol visits instead of the look");
+        }
+
+        await ShowLedgerAsync(central);
+
+        Say("central", "stopping the unit (as systemd would)");
+        unit.Terminate();
+        await central.WaitForStatusAsync("offline", TimeSpan.FromSeconds(30));
+        var broken = AuditChain.Verify(central.AuditRecords);
+        Say("central", broken is null
+            ? $"audit chain verified at the central: {central.AuditRecords.Count} records, intact"
+            : $"audit chain BROKEN: {broken}");
+        List<(string Part, string State)> seen;
+        lock (timeline)
+        {
+            seen = [.. timeline];
+        }
+        var verdict = Verdict(LookProblems(seen, frames).Append(broken is null ? null : $"audit chain broken: {broken}"));
+        Say("demo", "done: the unit and the broker are stopped, nothing was stored");
+        return verdict;
+    }
+
+    /// <summary>
+    /// The unit's own ledger of the night (<c>check.missed</c> for a check whose window closed without a look,
+    /// <c>night.summary</c> after the last check): shown by the watch view as the events arrive. This is the
+    /// place to wait for them once the unit sends them.
+    /// </summary>
+    private static Task ShowLedgerAsync(SimulatedCentral central) => Task.CompletedTask;
+
+    /// <summary>One look: a grant for the check, the light, lens and stream as the unit reports them, the frames counted at the receiver.</summary>
+    private static async Task<int> LookAsync(SimulatedCentral central, string check, string kind, int seconds, string what)
+    {
+        await using var receiver = await SrtReceiver.StartAsync(SimulatedCentral.Passphrase);
+        Say("central", $"operator-42 looks in: {what}, {seconds} s, view bed, stream to {receiver.Url}");
+        Say("central", $"  = homeunit-central grant --kind {kind} --check {check} --max-seconds {seconds} --stream-url {receiver.Url} --broker …");
+        var grant = await central.PublishGrantAsync(receiver, seconds, kind, check);
+        await central.WaitForAuditAsync(AuditType.SessionStarted, grant, TimeSpan.FromSeconds(60));
+        var counting = Task.Run(async () =>
+        {
+            for (var reported = 0; !receiver.Exited.IsCompleted;)
+            {
+                await Task.WhenAny(receiver.Exited, Task.Delay(1000));
+                if (receiver.Frames != reported)
+                {
+                    reported = receiver.Frames;
+                    Say("receiver", $"{reported} frames decoded{(receiver.Stream is { } s ? $" ({s.Width}x{s.Height}, {s.FrameRate.ToString("0.##", CultureInfo.InvariantCulture)} fps)" : "")}");
+                }
+            }
+        });
+        await central.WaitForAuditAsync(AuditType.SessionEnded, grant, TimeSpan.FromSeconds(seconds + 60));
+        await Task.WhenAny(counting, Task.Delay(3000));
+        Say("receiver", $"the look is over: {receiver.Frames} frames seen, none stored");
+        return receiver.Frames;
+    }
+
+    private static string Hm(DateTimeOffset at) => at.ToString("HH:mm", CultureInfo.InvariantCulture);
 
     /// <summary>
     /// What the demo proves, read from the unit's hardware timeline: the safe state (red, lens up) before
@@ -111,7 +188,7 @@ public static class Demo
             AnsiConsole.MarkupLineInterpolated($"[red]demo failed: {problem}[/]");
         }
         Say("demo", failed.Count == 0 ? "ok: safe state, green before capture, frames at the receiver, red after, audit chain intact" : $"{failed.Count} problem(s)");
-        return failed.Count == 0 ? 0 : 1;
+        return failed.Count == 0 ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
     /// <summary>The unit's timeline, told in words: what the resident would see.</summary>
@@ -150,41 +227,12 @@ public static class Demo
         }
     }
 
-    internal static void Report(SimulatedCentral central, MqttMessage message)
-    {
-        var json = SimulatedCentral.Json(message);
-        if (message.Topic == central.Topic(Topics.Status))
-        {
-            var inCharge = json.TryGetProperty("central", out var c) ? $", central in charge: {c.GetString()}" : "";
-            Say("status", $"{json.GetProperty("state").GetString()}, ready: {json.GetProperty("ready")}, faults: [{string.Join(", ", json.GetProperty("faults").EnumerateArray())}]{inCharge}");
-        }
-        else if (message.Topic == central.Topic(Topics.Audit))
-        {
-            var record = JsonSerializer.Deserialize<AuditRecord>(message.Payload, Wire.Json)!;
-            var who = record.Operator is null ? "" : $" operator {record.Operator}";
-            var length = record.DurationMs is { } ms ? $" {ms} ms" : "";
-            var reason = record.Reason is null ? "" : $" ({record.Reason})";
-            var issuer = record.Issuer is null ? "" : $" from {record.Issuer}";
-            var standby = record.Central is null ? "" : $" central {record.Central}";
-            Say("audit", $"#{record.Seq} {record.Type.Code()}{who}{issuer}{standby}{length}{reason}  hash {record.Hash![..12]}…");
-        }
-        else if (message.Topic == central.Topic(Topics.Event))
-        {
-            var deviceEvent = JsonSerializer.Deserialize<DeviceEvent>(message.Payload, Wire.Json)!;
-            var data = deviceEvent.Data is null ? "" : " " + JsonSerializer.Serialize(deviceEvent.Data, Wire.Json);
-            if (deviceEvent.Type is EventType.Readiness or EventType.PowerLost or EventType.LinkRestored or EventType.HandoverStarted or EventType.HandoverEnded
-                || deviceEvent.Severity == Severity.Critical)
-            {
-                Say("event", $"{deviceEvent.Type.Code()} ({deviceEvent.Severity.Code()}){data}");
-            }
-        }
-    }
-
     internal static void Say(string who, string text) => SayMarkup(who, Markup.Escape(text));
 
     private static void SayMarkup(string who, string markup)
     {
-        var colour = who switch { "unit" => "yellow", "central" or "primary" => "aqua", "standby" => "blue", "audit" => "fuchsia", "receiver" => "green", _ => "grey" };
-        AnsiConsole.MarkupLine($"[grey]{Clock.Elapsed.TotalSeconds,6:F1}s[/] [{colour}]{who,-8}[/] {markup}");
+        var colour = who switch { "unit" => "yellow", "central" or "primary" or "operator" => "aqua", "standby" => "blue", "receiver" => "green", "centre" => "red", _ => "grey" };
+        var stamp = DateTimeOffset.Now.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
+        AnsiConsole.MarkupLine($"[grey]{stamp}[/] [bold {colour}]{who,-8}[/] {markup}");
     }
 }

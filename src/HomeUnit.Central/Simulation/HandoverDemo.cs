@@ -24,7 +24,8 @@ public static class HandoverDemo
         File.WriteAllText(Path.Combine(central.TrustDirectory, StandbyKid + ".pem"), standbyKey.ExportSubjectPublicKeyInfoPem());
         var standby = new CentralSigner(standbyKey, StandbyKid, StandbyIssuer);
         var primary = central.Signer;
-        central.Client.Received += message => Demo.Report(central, message);
+        var watch = new Watch(central.DeviceId, json: false, Console.Out);
+        central.Client.Received += message => watch.Show(message.Topic, message.Payload);
         var unit = central.StartUnit(
             $"Trust:Centrals:0:Issuer={primary.Issuer}", "Trust:Centrals:0:Role=primary", $"Trust:Centrals:0:Keys:0={SimulatedCentral.Kid}",
             $"Trust:Centrals:1:Issuer={StandbyIssuer}", "Trust:Centrals:1:Role=standby", $"Trust:Centrals:1:Keys:0={StandbyKid}");

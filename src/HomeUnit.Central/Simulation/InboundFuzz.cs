@@ -259,7 +259,8 @@ public static class InboundFuzz
                 claims["nbf"] = now - 3700 - random.Next(100_000);
                 return;
             case 1:
-                claims["version"] = random.Next(2) == 0 ? planVersion - random.Next(0, 3) : BadValue(random);
+                // Never a larger integer: that would be a valid newer care plan.
+                claims["version"] = random.Next(2) == 0 ? planVersion - random.Next(0, 3) : BadValue(random, largeInteger: false);
                 return;
             case 2 when topic == Topics.Grant:
                 claims["kind"] = random.Next(2) == 0 ? "sightseeing" : BadValue(random);
@@ -281,11 +282,11 @@ public static class InboundFuzz
         }
     }
 
-    private static JsonNode? BadValue(Random random) => random.Next(10) switch
+    private static JsonNode? BadValue(Random random, bool largeInteger = true) => random.Next(10) switch
     {
         0 => null,
         1 => JsonValue.Create(-1),
-        2 => JsonValue.Create(long.MaxValue),
+        2 => largeInteger ? JsonValue.Create(long.MaxValue) : JsonValue.Create("seven"),
         3 => JsonValue.Create(1e308),
         4 => JsonValue.Create(""),
         5 => JsonValue.Create(new string('z', random.Next(1000, 20_000))),

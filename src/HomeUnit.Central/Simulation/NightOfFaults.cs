@@ -218,9 +218,10 @@ public sealed class NightOfFaults
 
     private async Task StorageFullAsync()
     {
-        // The event cannot be stored on a full disk; the retained status (not queued) says it.
+        // The event cannot be stored on a full disk; the retained status (not queued) says it — or, if the disk
+        // filled while the agent was starting and it could not start, its will says offline. Either sends staff (P7).
         var filler = Path.Combine(stateDirectory, "filler");
-        await ExpectStatusFaultAsync("storage", () =>
+        await ExpectStatusFaultAsync("storage", orOffline: true, () =>
         {
             try
             {
@@ -239,7 +240,9 @@ public sealed class NightOfFaults
         // No durable audit, no camera: the look must not happen (refused for the fault, or its record could not be written).
         var jti = await PublishGrantAsync("srt://127.0.0.1:9", 5);
         await Task.Delay(TimeSpan.FromSeconds(2));
-        await ExpectStatusFaultAsync(null, () => File.Delete(filler));
+        File.Delete(filler);
+        await RestartIfExitedAsync();
+        await ExpectStatusFaultAsync(null, orOffline: false, () => { });
         if (central.AuditRecords.Any(r => r.Grant == jti && r.Type == AuditType.SessionStarted))
         {
             Violation($"a look started for grant {jti} while the state disk was full");
@@ -279,6 +282,18 @@ public sealed class NightOfFaults
         var before = central.Client.Messages.Count;
         central.StartUnit($"State:Directory={stateDirectory}", "Health:MinFreeMegabytes=8");
         await Eventually.True(() => central.Client.Messages.Skip(before).Any(m => IsStatus(m, "online")), "the unit online", Patience);
+    }
+
+    /// <summary>As systemd does (Restart=always): an agent that exited is started again.</summary>
+    private async Task RestartIfExitedAsync()
+    {
+        if (central.Agent is { HasExited: true } exited)
+        {
+            steps["agent-exited-and-restarted"] = steps.GetValueOrDefault("agent-exited-and-restarted") + 1;
+            log.LogWarning("night: the agent had exited ({Code}); starting it again as systemd would", exited.ExitCode);
+            exited.Dispose();
+            await StartUnitAsync();
+        }
     }
 
     private Task WaitOnlineAsync() =>
@@ -325,13 +340,14 @@ public sealed class NightOfFaults
     }
 
     /// <summary>Does <paramref name="act"/> and waits until the retained status lists <paramref name="fault"/> (or, for null, no fault).</summary>
-    private async Task ExpectStatusFaultAsync(string? fault, Action act)
+    private async Task ExpectStatusFaultAsync(string? fault, bool orOffline, Action act)
     {
         act();
         try
         {
             await Eventually.True(() => LastStatus() is { } s && s.GetProperty("faults").EnumerateArray().Select(f => f.GetString()).ToList() is var faults
-                && (fault is null ? faults.Count == 0 : faults.Contains(fault)), $"status faults {(fault ?? "none")}", Patience);
+                && ((fault is null ? faults.Count == 0 : faults.Contains(fault)) || (orOffline && s.GetProperty("state").GetString() == "offline" && central.Agent!.HasExited)),
+                $"status faults {(fault ?? "none")}", Patience);
         }
         catch (TimeoutException)
         {

@@ -36,6 +36,9 @@ public sealed class SimulatedCentral : IAsyncDisposable
     public string KernelRoot => Path.Combine(StateDirectory, "kernel");
     public string TrustDirectory => Path.Combine(directory, "trust");
 
+    /// <summary>The central's private signing key (PEM), for <c>homeunit-central --key</c>.</summary>
+    public string KeyFile => Path.Combine(directory, "central", Kid + ".key");
+
     public static async Task<SimulatedCentral> StartAsync(string deviceId, ILogger log)
     {
         var broker = await LocalBroker.LaunchAsync();
@@ -47,6 +50,8 @@ public sealed class SimulatedCentral : IAsyncDisposable
         var central = new SimulatedCentral(broker, client, deviceId, new CentralSigner(key, Kid, CentralSigner.DefaultIssuer));
         Directory.CreateDirectory(central.TrustDirectory);
         File.WriteAllText(Path.Combine(central.TrustDirectory, Kid + ".pem"), publicPem);
+        Directory.CreateDirectory(Path.GetDirectoryName(central.KeyFile)!);
+        File.WriteAllText(central.KeyFile, privatePem);
         return central;
     }
 
@@ -56,6 +61,16 @@ public sealed class SimulatedCentral : IAsyncDisposable
     /// <summary>Starts the unit: <c>homeunit run --simulate --timeline</c> pointed at this broker and key.</summary>
     public AgentProcess StartUnit(params string[] extraSettings)
     {
+        Agent = AgentProcess.Start(["run", "--simulate", "--timeline", .. UnitArguments(extraSettings)], UnitEnvironment);
+        return Agent;
+    }
+
+    /// <summary>Runs another verb of the unit (e.g. <c>safe-state</c>, as systemd's ExecStopPost) with the unit's settings.</summary>
+    public Task<(int ExitCode, string Output)> RunUnitVerbAsync(string verb, params string[] extraSettings) =>
+        AgentProcess.RunAsync([verb, "--simulate", .. UnitArguments(extraSettings)], UnitEnvironment, TimeSpan.FromSeconds(120));
+
+    private IEnumerable<string> UnitArguments(string[] extraSettings)
+    {
         var tls = Broker.ClientOptions(DeviceId);
         string[] settings =
         [
@@ -64,8 +79,7 @@ public sealed class SimulatedCentral : IAsyncDisposable
             $"Mqtt:CaFile={tls.CaFile}", $"Mqtt:CertFile={tls.CertFile}", $"Mqtt:KeyFile={tls.KeyFile}",
             "Mqtt:ReconnectMaxSeconds=2", .. extraSettings,
         ];
-        Agent = AgentProcess.Start(["run", "--simulate", "--timeline", .. settings.SelectMany(s => new[] { "--set", s })], UnitEnvironment);
-        return Agent;
+        return settings.SelectMany(s => new[] { "--set", s });
     }
 
     public string Topic(string topic) => Topics.For(DeviceId, topic);
@@ -91,10 +105,10 @@ public sealed class SimulatedCentral : IAsyncDisposable
     public Task<string> PublishGrantAsync(SrtReceiver receiver, int maxSeconds, string kind = LookKinds.Scheduled, string? check = "c1", string view = Views.Bed) =>
         PublishGrantAsync(receiver.Url, maxSeconds, kind, check, view);
 
-    /// <summary>Publishes a grant streaming to <paramref name="url"/> with <see cref="Passphrase"/>; returns its jti.</summary>
-    public async Task<string> PublishGrantAsync(string url, int maxSeconds, string kind = LookKinds.Scheduled, string? check = "c1", string view = Views.Bed)
+    /// <summary>Publishes a grant streaming to <paramref name="url"/> with <see cref="Passphrase"/>; returns its jti (a new one unless given).</summary>
+    public async Task<string> PublishGrantAsync(string url, int maxSeconds, string kind = LookKinds.Scheduled, string? check = "c1", string view = Views.Bed, string? jti = null)
     {
-        var jti = Guid.NewGuid().ToString();
+        jti ??= Guid.NewGuid().ToString();
         var now = DateTimeOffset.UtcNow;
         var spec = new GrantSpec(DeviceId, "operator-42", kind, view, now.AddSeconds(-5), TimeSpan.FromMinutes(2), maxSeconds,
             new StreamPayload(url, "look-" + jti[..8], Passphrase), check, jti);

@@ -3,6 +3,7 @@ using HomeUnit.Mqtt;
 using HomeUnit.Central;
 using HomeUnit.Central.Simulation;
 using HomeUnit.Protocol;
+using HomeUnit.Tests.Contract;
 using HomeUnit.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -35,8 +36,11 @@ public sealed class HandoverEndToEndTests(ITestOutputHelper output) : IAsyncLife
         {
             output.WriteLine(agent.Output);
         }
+        var seen = central.Client.Messages.Select(m => (m.Topic, SimulatedCentral.Text(m))).ToList();
         await central.DisposeAsync();
         standbyKey.Dispose();
+        // Everything the unit published in the test, held against docs/schemas.
+        ContractSchemas.AssertPublishedMatch(seen);
     }
 
     private Task PublishAsync(string topic, string token) => central.Client.PublishAsync(central.Topic(topic), token);

@@ -1,6 +1,7 @@
 using HomeUnit.Central.Simulation;
 using HomeUnit.Drivers;
 using HomeUnit.Protocol;
+using HomeUnit.Tests.Contract;
 using HomeUnit.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -23,7 +24,10 @@ public sealed class PrivacyPauseEndToEndTests(ITestOutputHelper output) : IAsync
         {
             output.WriteLine(agent.Output);
         }
+        var seen = central.Client.Messages.Select(m => (m.Topic, SimulatedCentral.Text(m))).ToList();
         await central.DisposeAsync();
+        // Everything the unit published in the test, held against docs/schemas.
+        ContractSchemas.AssertPublishedMatch(seen);
     }
 
     [Fact]

@@ -99,6 +99,9 @@ public sealed class GrantRig : IDisposable
 
     private T Get<T>() where T : notnull => provider.GetRequiredService<T>();
 
+    /// <summary>The resident's privacy pause of the composed unit.</summary>
+    public PrivacyPause Pause => Get<PrivacyPause>();
+
     /// <summary>Every device-side part anew on the same files (a restart).</summary>
     public void Restart() => Start();
 

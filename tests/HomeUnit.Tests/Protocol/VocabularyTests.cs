@@ -16,6 +16,7 @@ public sealed class VocabularyTests
         AssertRoundTrip<UnitFault>();
         AssertRoundTrip<Severity>();
         AssertRoundTrip<HandoverEndReason>();
+        AssertRoundTrip<PauseEndReason>();
     }
 
     [Theory]

@@ -75,7 +75,7 @@ public sealed class PrivacyPauseTests : IDisposable
         pause.Expire();
 
         Assert.Null(pause.Until);
-        Assert.Equal(PrivacyPause.EndedByTime, Assert.Single(Records(AuditType.PrivacyResumed)).Reason);
+        Assert.Equal(PauseEndReason.Expired.Code(), Assert.Single(Records(AuditType.PrivacyResumed)).Reason);
         Assert.Equal("1", unit.Brightness(StatusLight.RedLabel));
         Assert.Equal("on", unit.Timeline.Snapshot().Last(e => e.Part == Parts.Red).State);
         Assert.Equal(StartOutcome.Started, unit.Sessions.TryStart(UnitUnderTest.Request()));
@@ -95,7 +95,7 @@ public sealed class PrivacyPauseTests : IDisposable
         Assert.Null(pause.Until);
         Assert.Equal([AuditType.PrivacyPaused, AuditType.PrivacyResumed],
             unit.Audit.List().Where(r => r.Type is AuditType.PrivacyPaused or AuditType.PrivacyResumed).Select(r => r.Type));
-        Assert.Equal(PrivacyPause.EndedByPress, Records(AuditType.PrivacyResumed)[0].Reason);
+        Assert.Equal(PauseEndReason.Press.Code(), Records(AuditType.PrivacyResumed)[0].Reason);
         lock (raised)
         {
             Assert.Equal([EventType.PrivacyPaused, EventType.PrivacyResumed], raised.Select(e => e.Type));
@@ -136,9 +136,23 @@ public sealed class PrivacyPauseTests : IDisposable
         again.Restore();
 
         Assert.Null(again.Until);
-        Assert.Equal(PrivacyPause.EndedByTime, Assert.Single(Records(AuditType.PrivacyResumed)).Reason);
+        Assert.Equal(PauseEndReason.Expired.Code(), Assert.Single(Records(AuditType.PrivacyResumed)).Reason);
         Assert.Equal(StartOutcome.Started, later.TryStart(UnitUnderTest.Request()));
         await later.StopAsync(EndReason.AgentStopping);
+    }
+
+    [Fact]
+    public async Task Every_grant_in_the_pause_is_refused_privacy_paused_whatever_else_it_breaks()
+    {
+        await PlanAsync();
+        rig.Pause.Press();
+
+        var planned = await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.Scheduled, "c1")); // 22:30: inside c1's window
+        var unplanned = await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.FollowUp, "c1")); // no scheduled look to follow
+
+        Assert.Equal((RefusalReason.PrivacyPaused, RefusalReason.PrivacyPaused), (planned.Reason, unplanned.Reason));
+        rig.Pause.Press();
+        Assert.True((await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.Scheduled, "c1"))).Accepted);
     }
 
     [Theory]
