@@ -209,6 +209,12 @@ public static class Program
             Fail(loadProblems);
             return false;
         }
+        // The simulated kernel writes its tree under Hardware:Root: never onto the real /sys and /dev.
+        if (sources.Simulate && AgentHost.IsRealRoot(loaded["Hardware:Root"]))
+        {
+            Fail(["Hardware:Root: --simulate lays a simulated kernel tree under it, so it must not be the real root '/'"]);
+            return false;
+        }
         simulation = AgentHost.PrepareSimulation(sources, loaded);
         var (bound, problems) = AgentHost.Bind(loaded, hardwareOnly);
         if (bound is null)

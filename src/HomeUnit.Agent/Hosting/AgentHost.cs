@@ -122,6 +122,10 @@ public static class AgentHost
         new(hardware, new ClockTrust(hardware.Files),
             new HealthSettings(options.State.Directory, options.Camera.Device, MinFreeBytes: options.Health.MinFreeMegabytes * 1024L * 1024));
 
+    /// <summary>Whether a Hardware:Root names the machine's own root (where the real sysfs lives).</summary>
+    public static bool IsRealRoot(string? root) =>
+        !string.IsNullOrWhiteSpace(root) && Path.GetFullPath(root).TrimEnd('/') == "";
+
     /// <summary>The simulated kernel tree is laid out under Hardware:Root before anything reads it.</summary>
     public static SimulatedKernel? PrepareSimulation(ConfigurationSources sources, IConfiguration configuration) =>
         sources.Simulate ? SimulatedKernel.Create(configuration["Hardware:Root"]!) : null;

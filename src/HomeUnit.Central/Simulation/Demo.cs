@@ -68,9 +68,10 @@ public static class Demo
         var minute = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, now.Offset);
         var (c1, c2) = (Hm(minute), Hm(minute.AddMinutes(3)));
         var plan = new CarePlanPayload(central.Signer.Issuer, DeviceId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), 1, Zone,
-            [new CarePlanCheck("c1", c1, 2), new CarePlanCheck("c2", c2, 1)], 0, new FollowUpRule(30, 2), []);
+            [new CarePlanCheck("c1", c1, 2), new CarePlanCheck("c2", c2, 1)], 0, new FollowUpRule(30, 2), [],
+            PrivacyPause: new PrivacyPauseRule(1));
         await central.Client.PublishAsync(central.Topic(Topics.CarePlan), central.Signer.Sign(plan), retain: true);
-        Say("central", $"care plan v1 published (retained): check c1 at {c1} ±2 min, c2 at {c2} ±1 min ({Zone}); follow-ups within 30 min, at most 2");
+        Say("central", $"care plan v1 published (retained): check c1 at {c1} ±2 min, c2 at {c2} ±1 min ({Zone}); follow-ups within 30 min, at most 2; the resident may pause the camera for 1 min");
         Say("central", $"  = homeunit-central careplan --version 1 --check c1@{c1}/2 --check c2@{c2}/1 --follow-up 30/2 --broker …");
         await central.WaitForAuditAsync(AuditType.CarePlanApplied);
 
@@ -105,7 +106,16 @@ public static class Demo
             SayMarkup("centre", $"[white on red] SEND STAFF [/] the unit is not ready for check c2 at {c2} ({Markup.Escape(string.Join("; ", problems))}): a night patrol visits instead of the look");
         }
 
-        await ShowLedgerAsync(central);
+        if (fast)
+        {
+            Say("demo", $"(--fast skips the wait for check c2's window to close; the full demo shows the unit raising check.missed)");
+        }
+        else
+        {
+            await ShowLedgerAsync(central, c2);
+        }
+        // After c2's window: a pause that overlapped it would make c2 skipped (paused by the resident), not missed.
+        await ShowPrivacyPauseAsync(central, lookSeconds, fast);
 
         Say("central", "stopping the unit (as systemd would)");
         unit.Terminate();
@@ -125,11 +135,43 @@ public static class Demo
     }
 
     /// <summary>
-    /// The unit's own ledger of the night (<c>check.missed</c> for a check whose window closed without a look,
-    /// <c>night.summary</c> after the last check): shown by the watch view as the events arrive. This is the
-    /// place to wait for them once the unit sends them.
+    /// The unit's own ledger of the night: check c2 had no look (staff were sent instead), so when its window
+    /// closes the unit itself raises <c>check.missed</c> (critical), with what it knows of why.
     /// </summary>
-    private static Task ShowLedgerAsync(SimulatedCentral central) => Task.CompletedTask;
+    private static async Task ShowLedgerAsync(SimulatedCentral central, string c2)
+    {
+        Say("demo", $"nobody looks at check c2: its window closes a minute after {c2}, and the unit itself will say so");
+        var missed = SimulatedCentral.Json(await central.WaitForEventAsync(EventType.CheckMissed, TimeSpan.FromMinutes(5))).GetProperty("data");
+        var causes = string.Join(", ", missed.GetProperty("causes").EnumerateArray().Select(c => c.GetString()));
+        SayMarkup("centre", $"[white on red] CHECK MISSED [/] check {Markup.Escape(missed.GetProperty("check").GetString()!)} of night {Markup.Escape(missed.GetProperty("night").GetString()!)}: no look in its window ({Markup.Escape(causes)}); the night patrol's visit stands in for it");
+    }
+
+    /// <summary>
+    /// The resident presses the unit's privacy button: the camera is paused and a look in the pause is refused.
+    /// The pause ends by itself after the care plan's minute (with --fast, at a second press).
+    /// </summary>
+    private static async Task ShowPrivacyPauseAsync(SimulatedCentral central, int lookSeconds, bool fast)
+    {
+        Say("demo", "the resident presses the privacy button on the unit (echo 1, then 0, > sim/privacy-button)");
+        await central.PressPrivacyButtonAsync();
+        var paused = SimulatedCentral.Json(await central.WaitForEventAsync(EventType.PrivacyPaused)).GetProperty("data");
+        Say("centre", $"privacy.paused: the resident has paused the camera until {paused.GetProperty("until").GetString()}; the centre calls or visits by its own routine");
+        Say("central", "operator-42 tries a follow-up look for check c1 during the pause");
+        var grant = await central.PublishGrantAsync("srt://127.0.0.1:9", lookSeconds, LookKinds.FollowUp, "c1");
+        var refused = await central.WaitForAuditAsync(AuditType.SessionRefused, grant);
+        Say("central", $"refused as {refused.Reason}: the camera stayed off");
+        if (fast)
+        {
+            Say("demo", "the resident presses the button again: the pause ends");
+            await central.PressPrivacyButtonAsync();
+        }
+        else
+        {
+            Say("demo", "waiting for the pause to end by itself (the care plan allows 1 minute)");
+        }
+        var resumed = SimulatedCentral.Json(await central.WaitForEventAsync(EventType.PrivacyResumed, TimeSpan.FromMinutes(2))).GetProperty("data");
+        Say("centre", $"privacy.resumed ({resumed.GetProperty("reason").GetString()}): looks are possible again");
+    }
 
     /// <summary>One look: a grant for the check, the light, lens and stream as the unit reports them, the frames counted at the receiver.</summary>
     private static async Task<int> LookAsync(SimulatedCentral central, string check, string kind, int seconds, string what)
@@ -219,6 +261,9 @@ public static class Demo
             ("capture", var s) when s.StartsWith("on", StringComparison.Ordinal) => $"capture running ({s[3..]}): ffmpeg → SRT, AES-256",
             ("capture", "off") => "capture stopped",
             ("capture", "selftest off") => "self-test: one frame pulled into memory, sent nowhere, stored nowhere (lens up, IR off)",
+            ("red", var s) when s.StartsWith("blink paused", StringComparison.Ordinal) => "[white on red] light RED, beating [/] camera paused by the resident (a short dark beat every 2 s, never green)",
+            ("red", var s) when s.StartsWith("blink refused", StringComparison.Ordinal) => "light flickers red: the care plan allows no pause",
+            ("button", "pressed") => "privacy button pressed",
             _ => null,
         };
         if (text is not null)

@@ -94,6 +94,18 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public async Task Simulation_on_the_real_root_is_refused_before_any_kernel_file_is_written()
+    {
+        var (exitCode, output) = await AgentProcess.RunAsync(
+            ["run", "--simulate", "--set", "Hardware:Root=/", "--set", $"State:Directory={directory.Combine("state")}"]);
+
+        Assert.Equal(Program.ExitBadConfiguration, exitCode);
+        Assert.Contains("Hardware:Root: --simulate", output);
+        Assert.False(File.Exists("/sim/privacy-button"));
+        Assert.False(Directory.Exists(directory.Combine("state")));
+    }
+
+    [Fact]
     public async Task An_unwritable_state_directory_stops_the_agent_with_a_clear_reason_not_a_crash()
     {
         using var kernel = SimulatedKernel.Create(directory.Combine("root"));
