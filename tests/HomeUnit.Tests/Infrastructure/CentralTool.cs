@@ -111,9 +111,18 @@ public abstract class JsonLinesProcess : IDisposable
         get { lock (lines) return [.. lines]; }
     }
 
-    public Task<JsonObject> WaitForAsync(Func<JsonObject, bool> match, string what, TimeSpan? timeout = null) =>
-        Eventually.Until(() => Lines.FirstOrDefault(match) ?? (Process.HasExited && !Lines.Any(match) ? throw new InvalidOperationException($"homeunit-central exited waiting for {what}:\n{Process.Output}") : null),
-            what, timeout ?? CentralTool.Generous);
+    public async Task<JsonObject> WaitForAsync(Func<JsonObject, bool> match, string what, TimeSpan? timeout = null)
+    {
+        var exited = new JsonObject();
+        var found = await Eventually.Until(() => Lines.FirstOrDefault(match) ?? (Process.HasExited ? exited : null), what, timeout ?? CentralTool.Generous);
+        if (found != exited)
+        {
+            return found;
+        }
+        // The process can end before its last lines are read: they are all in once its output is at its end.
+        await Process.WaitForExitAsync(CentralTool.Generous);
+        return Lines.FirstOrDefault(match) ?? throw new InvalidOperationException($"homeunit-central exited waiting for {what}:\n{Process.Output}");
+    }
 
     /// <summary>Waits for the process to end by itself; returns the exit code.</summary>
     public async Task<int> ExitedAsync()
