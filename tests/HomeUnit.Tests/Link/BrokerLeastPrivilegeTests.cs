@@ -12,34 +12,19 @@ namespace HomeUnit.Tests.Link;
 /// listener takes only the central's certificates; a revoked certificate is refused.
 /// Proven with a real mosquitto and real certificates of two units.
 /// </summary>
-public sealed class BrokerLeastPrivilegeTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class BrokerLeastPrivilegeTests(ITestOutputHelper output) : BrokerTestClass(output)
 {
     private const string A = "unit-a";
     private const string B = "unit-b";
-    private readonly TestLog log = new(output);
-    private readonly List<IAsyncDisposable> owned = [];
-    private LocalBroker broker = null!;
-
-    public async Task InitializeAsync() => broker = await LocalBroker.LaunchAsync();
-
-    public async Task DisposeAsync()
-    {
-        foreach (var item in Enumerable.Reverse(owned))
-        {
-            await item.DisposeAsync();
-        }
-        output.WriteLine(broker.Log);
-        await broker.DisposeAsync();
-    }
 
     /// <summary>A connection with <paramref name="certificateOf"/>'s certificate asking for the client id <paramref name="clientId"/>.</summary>
     private MqttConnection Connection(string certificateOf, string clientId, int? port = null)
     {
-        var options = broker.ClientOptions(certificateOf);
+        var options = Broker.ClientOptions(certificateOf);
         options.Port = port ?? options.Port;
         options.ConnectTimeoutSeconds = 10;
-        var connection = new MqttConnection(options, options.Broker, clientId, null, log.For<MqttConnection>());
-        owned.Add(connection);
+        var connection = new MqttConnection(options, options.Broker, clientId, null, Log.For<MqttConnection>());
+        Owned.Add(connection);
         return connection;
     }
 
@@ -56,8 +41,8 @@ public sealed class BrokerLeastPrivilegeTests(ITestOutputHelper output) : IAsync
 
     private async Task<CentralClient> Central(string clientId, params string[] filters)
     {
-        var central = await CentralClient.ConnectAsync(broker.ClientOptions(LocalBroker.CentralIdentity), log.For<CentralClient>(), filters, clientId);
-        owned.Add(central);
+        var central = await CentralClient.ConnectAsync(Broker.ClientOptions(LocalBroker.CentralIdentity), Log.For<CentralClient>(), filters, clientId);
+        Owned.Add(central);
         return central;
     }
 
@@ -88,8 +73,8 @@ public sealed class BrokerLeastPrivilegeTests(ITestOutputHelper output) : IAsync
         Assert.Equal("marker-for-a", Text(atA));
         Assert.Equal(MqttConnectionState.Connected, b.State);
         Assert.Equal(MqttConnectionState.Connected, a.State);
-        Assert.Contains($"as {A} (", broker.Log, StringComparison.Ordinal);
-        Assert.DoesNotContain("already connected, closing old connection", broker.Log, StringComparison.Ordinal);
+        Assert.Contains($"as {A} (", Broker.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("already connected, closing old connection", Broker.Log, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -200,7 +185,7 @@ public sealed class BrokerLeastPrivilegeTests(ITestOutputHelper output) : IAsync
     [Fact]
     public async Task A_units_certificate_is_refused_on_the_centrals_listener()
     {
-        var device = Connection(A, "central-impostor", broker.CentralPort);
+        var device = Connection(A, "central-impostor", Broker.CentralPort);
 
         await Assert.ThrowsAsync<MqttException>(() => device.ConnectAsync(CancellationToken.None).WaitAsync(Eventually.DefaultTimeout));
 
@@ -213,16 +198,16 @@ public sealed class BrokerLeastPrivilegeTests(ITestOutputHelper output) : IAsync
         var before = await Subscribed(A, A);
         await before.DisconnectAsync(CancellationToken.None);
 
-        broker.Revoke(A);
-        await broker.StopAsync();
-        await broker.StartAsync();
+        Broker.Revoke(A);
+        await Broker.StopAsync();
+        await Broker.StartAsync();
 
         var revoked = Connection(A, A);
         await Assert.ThrowsAsync<MqttException>(() => revoked.ConnectAsync(CancellationToken.None).WaitAsync(Eventually.DefaultTimeout));
         Assert.Equal(MqttConnectionState.Closed, revoked.State);
         var other = await Subscribed(B, B);
         Assert.Equal(MqttConnectionState.Connected, other.State);
-        Assert.Contains("certificate verify failed", broker.Log, StringComparison.Ordinal);
+        Assert.Contains("certificate verify failed", Broker.Log, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -16,7 +16,7 @@ using Xunit.Abstractions;
 namespace HomeUnit.Tests.Link;
 
 /// <summary>The supervising link service with its real outbox (SQLite) against a real broker.</summary>
-public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class LinkServiceTests(ITestOutputHelper output) : BrokerTestClass(output)
 {
     private const string DeviceId = "unit-a";
     /// <summary>The event these tests send as a numbered record: nothing else in them raises it.</summary>
@@ -24,35 +24,24 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
     private const string EventTopic = "homeunit/v1/unit-a/event";
     private const string StatusTopic = "homeunit/v1/unit-a/status";
 
-    private readonly TestLog log = new(output);
     private readonly TempDirectory directory = new();
-    private readonly List<IAsyncDisposable> owned = [];
-    private LocalBroker broker = null!;
-
-    public async Task InitializeAsync() => broker = await LocalBroker.LaunchAsync();
-
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
-        foreach (var item in Enumerable.Reverse(owned))
-        {
-            await item.DisposeAsync();
-        }
-        output.WriteLine(broker.Log);
-        await broker.DisposeAsync();
+        await base.DisposeAsync();
         directory.Dispose();
     }
 
     private LinkedUnit Unit(MqttOptions? options = null, int outboxCapacity = 10_000)
     {
-        var unit = new LinkedUnit(options ?? broker.ClientOptions(DeviceId), directory.Combine("state"), outboxCapacity, log.Factory());
-        owned.Add(unit);
+        var unit = new LinkedUnit(options ?? Broker.ClientOptions(DeviceId), directory.Combine("state"), outboxCapacity, Log.Factory());
+        Owned.Add(unit);
         return unit;
     }
 
     private async Task<CentralClient> Central(string clientId = "central", params string[] filters)
     {
-        var central = await CentralClient.ConnectAsync(broker.ClientOptions("central"), log.For<CentralClient>(), filters, clientId);
-        owned.Add(central);
+        var central = await CentralClient.ConnectAsync(Broker.ClientOptions("central"), Log.For<CentralClient>(), filters, clientId);
+        Owned.Add(central);
         return central;
     }
 
@@ -102,7 +91,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         await unit.StartAsync();
         await Online(unit);
 
-        await broker.StopAsync();
+        await Broker.StopAsync();
         var outage = Stopwatch.StartNew();
         await Eventually.True(() => unit.Link.Status.State != LinkState.Online, "the link to notice the outage");
         for (var second = 0; second < 10; second++)
@@ -115,7 +104,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         }
         Assert.True(outage.Elapsed >= TimeSpan.FromSeconds(10));
         Assert.Equal(500, unit.Outbox.Count());
-        await broker.StartAsync();
+        await Broker.StartAsync();
 
         await Eventually.True(() => Events(central, TestRecord).Count >= 500, "500 records at the central", TimeSpan.FromSeconds(90));
         var records = Events(central, TestRecord);
@@ -135,7 +124,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task Broker_frozen_while_the_unit_publishes_is_noticed_and_nothing_is_lost_after_it_thaws()
     {
         var central = await Central(filters: "homeunit/v1/+/event");
-        var options = broker.ClientOptions(DeviceId);
+        var options = Broker.ClientOptions(DeviceId);
         options.KeepAliveSeconds = 5;
         var unit = Unit(options);
         await unit.StartAsync();
@@ -154,7 +143,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
             }
         });
         await Eventually.True(() => Events(central, TestRecord).Count >= 20, "records flowing before the freeze");
-        broker.Freeze();
+        Broker.Freeze();
         try
         {
             // About two keepalive periods (10 s) with slack for a loaded machine.
@@ -163,7 +152,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         }
         finally
         {
-            broker.Thaw();
+            Broker.Thaw();
         }
         await Online(unit);
         await stopRaising.CancelAsync();
@@ -188,18 +177,18 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         await Eventually.True(() => Deduplicated(central).Count >= 200, "the first 200 records at the central");
 
         // Frozen first, so what the unit sends next is certainly unacknowledged when the broker dies.
-        broker.Freeze();
+        Broker.Freeze();
         for (var n = 200; n < 400; n++)
         {
             unit.Events.Raise(TestRecord, Severity.Info, new { n });
         }
-        await broker.KillAsync();
+        await Broker.KillAsync();
         await Eventually.True(() => unit.Link.Status.State != LinkState.Online, "the link to notice the dead broker");
         for (var n = 400; n < 450; n++)
         {
             unit.Events.Raise(TestRecord, Severity.Info, new { n });
         }
-        await broker.StartAsync();
+        await Broker.StartAsync();
 
         await Eventually.True(() => Deduplicated(central).Count >= 450, "450 records at the central", TimeSpan.FromSeconds(90));
         Assert.Equal(Enumerable.Range(0, 450), Deduplicated(central));
@@ -210,7 +199,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task Outbox_left_by_a_stopped_agent_is_delivered_by_the_next_one()
     {
         var central = await Central(filters: "homeunit/v1/+/event");
-        await broker.StopAsync();
+        await Broker.StopAsync();
         var first = Unit();
         await first.StartAsync();
         for (var n = 0; n < 50; n++)
@@ -220,7 +209,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         await first.StopAsync();
         Assert.Equal(50, first.Outbox.Count());
 
-        await broker.StartAsync();
+        await Broker.StartAsync();
         var second = Unit();
         await second.StartAsync();
 
@@ -233,9 +222,9 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task Wrong_ca_is_refused_and_the_link_recovers_once_the_ca_file_is_fixed()
     {
         var central = await Central(filters: "homeunit/v1/+/status");
-        var options = broker.ClientOptions(DeviceId);
+        var options = Broker.ClientOptions(DeviceId);
         options.CaFile = directory.Combine("ca.pem");
-        File.Copy(broker.Certificates.OtherCaFile, options.CaFile);
+        File.Copy(Broker.Certificates.OtherCaFile, options.CaFile);
         var unit = Unit(options);
         await unit.StartAsync();
 
@@ -243,7 +232,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
             "the link to report the failed verification");
         Assert.DoesNotContain(central.Messages, m => m.Topic == StatusTopic);
 
-        File.Copy(broker.Certificates.CaFile, options.CaFile, overwrite: true);
+        File.Copy(Broker.Certificates.CaFile, options.CaFile, overwrite: true);
 
         await central.WaitForAsync(m => m.Topic == StatusTopic && Json(m).GetProperty("state").GetString() == "online", "the online status", TimeSpan.FromSeconds(60));
         await Online(unit);
@@ -252,8 +241,8 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task Certificate_without_a_device_name_is_refused_and_retried_without_stopping_the_service()
     {
-        var nameless = broker.Certificates.ClientWithoutCommonName();
-        var options = broker.ClientOptions(DeviceId);
+        var nameless = Broker.Certificates.ClientWithoutCommonName();
+        var options = Broker.ClientOptions(DeviceId);
         options.CertFile = nameless.CertFile;
         options.KeyFile = nameless.KeyFile;
         var unit = Unit(options);
@@ -261,7 +250,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
 
         await Eventually.True(() => unit.Link.Status.LastError?.Contains("Bad User Name or Password (0x86)", StringComparison.Ordinal) == true, "the refusal to be reported");
         // The dead connection is replaced: the broker sees attempt after attempt.
-        await Eventually.True(() => CountOf(broker.Log, "disconnected, not authorised") >= 3, "repeated attempts");
+        await Eventually.True(() => CountOf(Broker.Log, "disconnected, not authorised") >= 3, "repeated attempts");
         Assert.Equal(LinkState.Offline, unit.Link.Status.State);
     }
 
@@ -269,7 +258,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task Inbound_messages_are_passed_on_and_bad_ones_are_dropped_without_harming_the_link()
     {
         var central = await Central(filters: "homeunit/v1/+/event");
-        var options = broker.ClientOptions(DeviceId);
+        var options = Broker.ClientOptions(DeviceId);
         options.MaxPayloadBytes = 1024;
         var unit = Unit(options);
         await unit.StartAsync();
@@ -284,9 +273,9 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : IAsyncLifetime
         using var deadline = new CancellationTokenSource(Eventually.DefaultTimeout);
         Assert.Equal(new InboundMessage("grant", "grant-1"), await unit.Link.Inbound.ReadAsync(deadline.Token));
         Assert.Equal(new InboundMessage("command", "command-2"), await unit.Link.Inbound.ReadAsync(deadline.Token));
-        Assert.Contains(log.Lines, l => l.Contains("dropped a 3-byte command message: not UTF-8", StringComparison.Ordinal));
-        Assert.Contains(log.Lines, l => l.Contains("dropped a 1500-byte message on homeunit/v1/unit-a/careplan", StringComparison.Ordinal));
-        Assert.DoesNotContain(log.Lines, l => l.Contains("xxxxxxxx", StringComparison.Ordinal));
+        Assert.Contains(Log.Lines, l => l.Contains("dropped a 3-byte command message: not UTF-8", StringComparison.Ordinal));
+        Assert.Contains(Log.Lines, l => l.Contains("dropped a 1500-byte message on homeunit/v1/unit-a/careplan", StringComparison.Ordinal));
+        Assert.DoesNotContain(Log.Lines, l => l.Contains("xxxxxxxx", StringComparison.Ordinal));
 
         unit.Events.Raise(TestRecord, Severity.Info);
         await central.WaitForAsync(m => m.Topic == EventTopic && Json(m).GetProperty("type").GetString() == TestRecord.Code(), "an event after the bad input");

@@ -8,42 +8,27 @@ using Xunit.Abstractions;
 namespace HomeUnit.Tests.Link;
 
 /// <summary>The MQTTnet connection against a real broker running the shipped configuration (mTLS + ACL).</summary>
-public sealed class MqttConnectionTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class MqttConnectionTests(ITestOutputHelper output) : BrokerTestClass(output)
 {
-    private readonly TestLog log = new(output);
-    private readonly List<IAsyncDisposable> owned = [];
-    private LocalBroker broker = null!;
-
-    public async Task InitializeAsync() => broker = await LocalBroker.LaunchAsync();
-
-    public async Task DisposeAsync()
-    {
-        foreach (var item in Enumerable.Reverse(owned))
-        {
-            await item.DisposeAsync();
-        }
-        output.WriteLine(broker.Log);
-        await broker.DisposeAsync();
-    }
 
     private MqttConnection Connection(MqttOptions options, string clientId)
     {
-        var connection = new MqttConnection(options, options.Broker, clientId, null, log.For<MqttConnection>());
-        owned.Add(connection);
+        var connection = new MqttConnection(options, options.Broker, clientId, null, Log.For<MqttConnection>());
+        Owned.Add(connection);
         return connection;
     }
 
     private async Task<MqttConnection> ConnectedDevice(string deviceId)
     {
-        var device = Connection(broker.ClientOptions(deviceId), deviceId);
+        var device = Connection(Broker.ClientOptions(deviceId), deviceId);
         await device.ConnectAsync(CancellationToken.None);
         return device;
     }
 
     private async Task<CentralClient> Central(params string[] filters)
     {
-        var central = await CentralClient.ConnectAsync(broker.ClientOptions("central"), log.For<CentralClient>(), filters);
-        owned.Add(central);
+        var central = await CentralClient.ConnectAsync(Broker.ClientOptions("central"), Log.For<CentralClient>(), filters);
+        Owned.Add(central);
         return central;
     }
 
@@ -110,7 +95,7 @@ public sealed class MqttConnectionTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task Client_without_a_certificate_is_refused()
     {
-        var options = broker.ClientOptions("unit-a");
+        var options = Broker.ClientOptions("unit-a");
         options.CertFile = null;
         options.KeyFile = null;
         var device = Connection(options, "unit-a");
@@ -118,14 +103,14 @@ public sealed class MqttConnectionTests(ITestOutputHelper output) : IAsyncLifeti
         await Assert.ThrowsAsync<MqttException>(() => device.ConnectAsync(CancellationToken.None).WaitAsync(Eventually.DefaultTimeout));
 
         Assert.Equal(MqttConnectionState.Closed, device.State);
-        await Eventually.True(() => broker.Log.Contains("peer did not return a certificate", StringComparison.Ordinal), "the broker to log the missing certificate");
+        await Eventually.True(() => Broker.Log.Contains("peer did not return a certificate", StringComparison.Ordinal), "the broker to log the missing certificate");
     }
 
     [Fact]
     public async Task Client_certificate_from_an_unrelated_ca_is_refused()
     {
-        var stranger = broker.Certificates.Client("unit-a", fromOtherCa: true);
-        var options = broker.ClientOptions("unit-a");
+        var stranger = Broker.Certificates.Client("unit-a", fromOtherCa: true);
+        var options = Broker.ClientOptions("unit-a");
         options.CertFile = stranger.CertFile;
         options.KeyFile = stranger.KeyFile;
         var device = Connection(options, "unit-a");
@@ -138,8 +123,8 @@ public sealed class MqttConnectionTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task Broker_certificate_not_signed_by_the_configured_ca_is_refused_with_the_reason()
     {
-        var options = broker.ClientOptions("unit-a");
-        options.CaFile = broker.Certificates.OtherCaFile;
+        var options = Broker.ClientOptions("unit-a");
+        options.CaFile = Broker.Certificates.OtherCaFile;
         var device = Connection(options, "unit-a");
 
         var refused = await Assert.ThrowsAsync<MqttException>(() => device.ConnectAsync(CancellationToken.None).WaitAsync(Eventually.DefaultTimeout));
@@ -177,7 +162,7 @@ public sealed class MqttConnectionTests(ITestOutputHelper output) : IAsyncLifeti
     public async Task Oversized_inbound_messages_are_dropped_and_the_connection_keeps_working()
     {
         var central = await Central();
-        var options = broker.ClientOptions("unit-a");
+        var options = Broker.ClientOptions("unit-a");
         options.MaxPayloadBytes = 1024;
         var device = Connection(options, "unit-a");
         await device.ConnectAsync(CancellationToken.None);
@@ -188,7 +173,7 @@ public sealed class MqttConnectionTests(ITestOutputHelper output) : IAsyncLifeti
 
         var next = await NextMessage(device);
         Assert.Equal("small", Encoding.UTF8.GetString(next.Payload));
-        Assert.Contains(log.Lines, l => l.Contains("dropped a 1500-byte message on homeunit/v1/unit-a/grant", StringComparison.Ordinal));
+        Assert.Contains(Log.Lines, l => l.Contains("dropped a 1500-byte message on homeunit/v1/unit-a/grant", StringComparison.Ordinal));
         Assert.Equal(MqttConnectionState.Connected, device.State);
     }
 
@@ -197,7 +182,7 @@ public sealed class MqttConnectionTests(ITestOutputHelper output) : IAsyncLifeti
     {
         var device = await ConnectedDevice("unit-a");
 
-        await broker.StopAsync();
+        await Broker.StopAsync();
         var reason = await device.Closed.WaitAsync(Eventually.DefaultTimeout);
 
         Assert.NotEqual("closed by this client", reason);
@@ -212,12 +197,12 @@ public sealed class MqttConnectionTests(ITestOutputHelper output) : IAsyncLifeti
     {
         var central = await Central("homeunit/v1/+/status");
         var will = new MqttWill("homeunit/v1/unit-a/status", "gone"u8.ToArray(), Retain: false);
-        var clean = new MqttConnection(broker.ClientOptions("unit-a"), broker.ClientOptions("unit-a").Broker, "unit-a", will, log.For<MqttConnection>());
+        var clean = new MqttConnection(Broker.ClientOptions("unit-a"), Broker.ClientOptions("unit-a").Broker, "unit-a", will, Log.For<MqttConnection>());
         await clean.ConnectAsync(CancellationToken.None);
         await clean.DisconnectAsync(CancellationToken.None);
         await clean.DisposeAsync();
 
-        var abrupt = new MqttConnection(broker.ClientOptions("unit-b"), broker.ClientOptions("unit-b").Broker, "unit-b", will with { Topic = "homeunit/v1/unit-b/status" }, log.For<MqttConnection>());
+        var abrupt = new MqttConnection(Broker.ClientOptions("unit-b"), Broker.ClientOptions("unit-b").Broker, "unit-b", will with { Topic = "homeunit/v1/unit-b/status" }, Log.For<MqttConnection>());
         await abrupt.ConnectAsync(CancellationToken.None);
         await abrupt.DisposeAsync();
 
@@ -229,8 +214,8 @@ public sealed class MqttConnectionTests(ITestOutputHelper output) : IAsyncLifeti
     public async Task Refused_connack_ends_the_connection_with_the_brokers_reason()
     {
         // TLS accepts the certificate, but without a CN the broker has no username for it and refuses the CONNECT.
-        var nameless = broker.Certificates.ClientWithoutCommonName();
-        var options = broker.ClientOptions("unit-a");
+        var nameless = Broker.Certificates.ClientWithoutCommonName();
+        var options = Broker.ClientOptions("unit-a");
         options.CertFile = nameless.CertFile;
         options.KeyFile = nameless.KeyFile;
         var device = Connection(options, "unit-a");
