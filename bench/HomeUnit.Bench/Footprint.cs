@@ -9,17 +9,21 @@ using HomeUnit.Drivers.Kernel;
 namespace HomeUnit.Bench;
 
 /// <summary>
-/// <c>footprint [--seconds 60] [--starts 5] [--simulate] [--agent-property P=V]… [--agent-env K=V]…</c>: the agent as the
+/// <c>footprint [--seconds 60] [--starts 5] [--simulate] [--baseline-agent DIR] [--agent-property P=V]… [--agent-env K=V]…</c>: the agent as the
 /// package ships it (<c>dotnet publish src/HomeUnit.Agent -c Release -r linux-x64 --self-contained</c>) beside a
 /// minimal Generic Host service (<c>bench/MinimalService</c>: READY to systemd, one 2 Hz timer) published the same way.
 /// Both run at once, so they share the machine's load: start-up time from exec to READY=1 on their notify socket
 /// (median of alternating starts), then CPU and resident memory while idle. The agent runs against a real mosquitto
 /// with mTLS, on a kernel tree this process keeps (as the kernel would), not simulating unless <c>--simulate</c>.
-/// <c>--agent-property</c> and <c>--agent-env</c> try a lever on the agent only. One JSON object a line.
+/// <c>--agent-property</c> and <c>--agent-env</c> try a lever on the agents only, not the minimal service.
+/// <c>--baseline-agent DIR</c> publishes DIR's <c>src/HomeUnit.Agent</c> the same way and runs it beside the other two
+/// as <c>baseline</c>, with its own unit and certificate: before and after a change, in the same run. One JSON
+/// object a line.
 /// </summary>
 public static class Footprint
 {
     private const string DeviceId = "footprint-unit";
+    private const string BaselineDeviceId = "footprint-baseline";
     // Past start-up and the first tier-up of the JIT (methods called at 2 Hz are recompiled after ~15 s).
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
@@ -29,6 +33,7 @@ public static class Footprint
         var seconds = 60;
         var starts = 5;
         var simulate = false;
+        string? baseline = null;
         var properties = new List<string>();
         var environment = new Dictionary<string, string>();
         for (var i = 0; i < args.Length; i++)
@@ -38,6 +43,7 @@ public static class Footprint
                 case "--seconds": seconds = int.Parse(args[++i]); break;
                 case "--starts": starts = int.Parse(args[++i]); break;
                 case "--simulate": simulate = true; break;
+                case "--baseline-agent": baseline = Path.GetFullPath(args[++i]); break;
                 case "--agent-property": properties.Add(args[++i]); break;
                 case "--agent-env":
                     var (key, value) = Split(args[++i]);
@@ -52,21 +58,35 @@ public static class Footprint
         var work = Directory.CreateTempSubdirectory("homeunit-footprint-").FullName;
         try
         {
-            var agentExe = Publish("src/HomeUnit.Agent", Path.Combine(work, "agent"), properties, "homeunit");
-            var minimalExe = Publish("bench/MinimalService", Path.Combine(work, "minimal"), [], "MinimalService");
+            var root = RepositoryRoot();
+            var agentExe = Publish(root, "src/HomeUnit.Agent", Path.Combine(work, "agent"), properties, "homeunit");
+            var minimalExe = Publish(root, "bench/MinimalService", Path.Combine(work, "minimal"), [], "MinimalService");
+            // The baseline is published and run as the agent is: the same levers, its own unit and certificate.
+            var baselineExe = baseline is null ? null : Publish(baseline, "src/HomeUnit.Agent", Path.Combine(work, "baseline"), properties, "homeunit");
             await using var broker = await LocalBroker.LaunchAsync();
             using var kernel = simulate ? null : SimulatedKernel.Create(Path.Combine(work, "unit", "kernel"));
-            var agentArgs = AgentArguments(work, broker, simulate);
+            using var baselineKernel = simulate || baseline is null ? null : SimulatedKernel.Create(Path.Combine(work, "baseline-unit", "kernel"));
+            List<Subject> subjects =
+            [
+                new("minimal", minimalExe, [], new Dictionary<string, string>()),
+                new("agent", agentExe, AgentArguments(Path.Combine(work, "unit"), DeviceId, broker, simulate), environment),
+            ];
+            if (baselineExe is not null)
+            {
+                // An agent from before the MQTTnet link (e09b3aa) reads the same keys (Mqtt:Host, Port, CaFile,
+                // CertFile, KeyFile; Trust:KeysDirectory and its default Trust:Issuer), so only its paths differ.
+                subjects.Add(new("baseline", baselineExe, AgentArguments(Path.Combine(work, "baseline-unit"), BaselineDeviceId, broker, simulate), environment));
+            }
 
-            Emit(new { bench = "footprint", metric = "setup", simulate, agentProperties = properties, agentEnvironment = environment, seconds, starts, load = LoadAverage() });
+            Emit(new { bench = "footprint", metric = "setup", simulate, baselineAgent = baseline, agentProperties = properties, agentEnvironment = environment, seconds, starts, load = LoadAverage() });
 
-            var startup = new Dictionary<string, List<double>> { ["minimal"] = [], ["agent"] = [] };
+            var startup = subjects.ToDictionary(s => s.Name, _ => new List<double>());
             for (var i = 0; i < starts; i++)
             {
-                foreach (var (name, exe, arguments, env) in new[] { ("minimal", minimalExe, (string[])[], new Dictionary<string, string>()), ("agent", agentExe, agentArgs, environment) })
+                foreach (var subject in subjects)
                 {
-                    await using var run = await Launched.StartAsync(exe, arguments, env, work);
-                    startup[name].Add(run.StartupMs);
+                    await using var run = await subject.StartAsync(work);
+                    startup[subject.Name].Add(run.StartupMs);
                 }
             }
             foreach (var (name, values) in startup)
@@ -74,48 +94,67 @@ public static class Footprint
                 Emit(new { bench = "footprint", process = name, metric = "startup-to-ready-ms", median = Median(values), min = Math.Round(values.Min(), 1), max = Math.Round(values.Max(), 1) });
             }
 
-            // Idle, side by side.
-            await using var minimal = await Launched.StartAsync(minimalExe, [], new Dictionary<string, string>(), work);
-            await using var agent = await Launched.StartAsync(agentExe, agentArgs, environment, work);
-            await Task.Delay(Settle);
-            var loadBefore = LoadAverage();
-            var cpuBefore = (Minimal: minimal.CpuTicks(), Agent: agent.CpuTicks());
-            var clock = Stopwatch.StartNew();
-            var rss = new Dictionary<string, List<long>> { ["minimal"] = [], ["agent"] = [] };
-            while (clock.Elapsed < TimeSpan.FromSeconds(seconds))
+            // Idle, side by side; each is stopped before the broker is.
+            var idle = new List<(Subject Subject, Launched Run)>();
+            try
             {
-                await Task.Delay(TimeSpan.FromSeconds(1));
-                rss["minimal"].Add(minimal.RssKb());
-                rss["agent"].Add(agent.RssKb());
-            }
-            var elapsed = clock.Elapsed.TotalSeconds;
-            var cpu = new Dictionary<string, double>
-            {
-                ["minimal"] = CpuPercent(minimal.CpuTicks() - cpuBefore.Minimal, elapsed),
-                ["agent"] = CpuPercent(agent.CpuTicks() - cpuBefore.Agent, elapsed),
-            };
-            foreach (var (name, run) in new[] { ("minimal", minimal), ("agent", agent) })
-            {
+                foreach (var subject in subjects)
+                {
+                    idle.Add((subject, await subject.StartAsync(work)));
+                }
+                await Task.Delay(Settle);
+                var loadBefore = LoadAverage();
+                var cpuBefore = idle.ToDictionary(p => p.Subject.Name, p => p.Run.CpuTicks());
+                var clock = Stopwatch.StartNew();
+                var rss = subjects.ToDictionary(s => s.Name, _ => new List<long>());
+                while (clock.Elapsed < TimeSpan.FromSeconds(seconds))
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1));
+                    foreach (var (subject, run) in idle)
+                    {
+                        rss[subject.Name].Add(run.RssKb());
+                    }
+                }
+                var elapsed = clock.Elapsed.TotalSeconds;
+                var cpu = idle.ToDictionary(p => p.Subject.Name, p => CpuPercent(p.Run.CpuTicks() - cpuBefore[p.Subject.Name], elapsed));
+                foreach (var (subject, run) in idle)
+                {
+                    var name = subject.Name;
+                    Emit(new
+                    {
+                        bench = "footprint", process = name, metric = "idle", seconds = Math.Round(elapsed, 1),
+                        cpuPercentOfCore = cpu[name], rssMbMedian = Math.Round(MedianLong(rss[name]) / 1024.0, 1),
+                        rssMbMax = Math.Round(rss[name].Max() / 1024.0, 1), threads = run.Threads(),
+                    });
+                }
+                var loadAfter = LoadAverage();
+                (double Memory, double Cpu, double Startup) Ratios(string of, string to) => (
+                    Math.Round(MedianLong(rss[of]) / (double)MedianLong(rss[to]), 2),
+                    cpu[to] > 0 ? Math.Round(cpu[of] / cpu[to], 2) : double.NaN,
+                    Math.Round(Median(startup[of]) / Median(startup[to]), 2));
+                var ratios = Ratios("agent", "minimal");
                 Emit(new
                 {
-                    bench = "footprint", process = name, metric = "idle", seconds = Math.Round(elapsed, 1),
-                    cpuPercentOfCore = cpu[name], rssMbMedian = Math.Round(MedianLong(rss[name]) / 1024.0, 1),
-                    rssMbMax = Math.Round(rss[name].Max() / 1024.0, 1), threads = run.Threads(),
+                    bench = "footprint", metric = "agent-vs-minimal", memory = ratios.Memory, cpu = ratios.Cpu, startup = ratios.Startup,
+                    aims = new { memory = 1.3, cpu = 1.5, startup = 1.5 },
+                    met = new { memory = ratios.Memory <= 1.3, cpu = ratios.Cpu <= 1.5, startup = ratios.Startup <= 1.5 },
+                    loadBefore, loadAfter,
                 });
+                if (baseline is not null)
+                {
+                    var before = Ratios("baseline", "minimal");
+                    var after = Ratios("agent", "baseline");
+                    Emit(new { bench = "footprint", metric = "baseline-vs-minimal", memory = before.Memory, cpu = before.Cpu, startup = before.Startup, loadBefore, loadAfter });
+                    Emit(new { bench = "footprint", metric = "agent-vs-baseline", memory = after.Memory, cpu = after.Cpu, startup = after.Startup, loadBefore, loadAfter });
+                }
             }
-            var ratios = new
+            finally
             {
-                memory = Math.Round(MedianLong(rss["agent"]) / (double)MedianLong(rss["minimal"]), 2),
-                cpu = cpu["minimal"] > 0 ? Math.Round(cpu["agent"] / cpu["minimal"], 2) : double.NaN,
-                startup = Math.Round(Median(startup["agent"]) / Median(startup["minimal"]), 2),
-            };
-            Emit(new
-            {
-                bench = "footprint", metric = "agent-vs-minimal", ratios.memory, ratios.cpu, ratios.startup,
-                aims = new { memory = 1.3, cpu = 1.5, startup = 1.5 },
-                met = new { memory = ratios.memory <= 1.3, cpu = ratios.cpu <= 1.5, startup = ratios.startup <= 1.5 },
-                loadBefore, loadAfter = LoadAverage(),
-            });
+                foreach (var (_, run) in idle)
+                {
+                    await run.DisposeAsync();
+                }
+            }
             return 0;
         }
         finally
@@ -124,16 +163,15 @@ public static class Footprint
         }
     }
 
-    private static string[] AgentArguments(string work, LocalBroker broker, bool simulate)
+    private static string[] AgentArguments(string unit, string deviceId, LocalBroker broker, bool simulate)
     {
-        var unit = Path.Combine(work, "unit");
         var trust = Path.Combine(unit, "trust");
         Directory.CreateDirectory(trust);
         File.WriteAllText(Path.Combine(trust, "central.pem"), CentralSigner.CreateKeyPair().PublicPem);
-        var tls = broker.ClientOptions(DeviceId);
+        var tls = broker.ClientOptions(deviceId);
         string[] settings =
         [
-            $"DeviceId={DeviceId}", $"State:Directory={unit}", $"Hardware:Root={Path.Combine(unit, "kernel")}",
+            $"DeviceId={deviceId}", $"State:Directory={unit}", $"Hardware:Root={Path.Combine(unit, "kernel")}",
             $"Trust:KeysDirectory={trust}", $"Mqtt:Host={LocalBroker.Host}", $"Mqtt:Port={broker.Port}",
             $"Mqtt:CaFile={tls.CaFile}", $"Mqtt:CertFile={tls.CertFile}", $"Mqtt:KeyFile={tls.KeyFile}",
             "Camera:Source=testsrc",
@@ -144,11 +182,17 @@ public static class Footprint
         ];
     }
 
-    /// <summary><c>dotnet publish PROJECT -c Release -r linux-x64 --self-contained</c>, as the package is built.</summary>
-    private static string Publish(string project, string output, IEnumerable<string> properties, string executable)
+    /// <summary>A process the bench runs: its name in the output, and how it is started.</summary>
+    private sealed record Subject(string Name, string Exe, string[] Arguments, IDictionary<string, string> Environment)
+    {
+        public Task<Launched> StartAsync(string work) => Launched.StartAsync(Exe, Arguments, Environment, work);
+    }
+
+    /// <summary><c>dotnet publish PROJECT -c Release -r linux-x64 --self-contained</c> in the checkout at <paramref name="root"/>, as the package is built.</summary>
+    private static string Publish(string root, string project, string output, IEnumerable<string> properties, string executable)
     {
         var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in (string[])["publish", Path.Combine(RepositoryRoot(), project), "-c", "Release", "-r", "linux-x64", "--self-contained", "-o", output, "-nologo", "-v", "q"])
+        foreach (var argument in (string[])["publish", Path.Combine(root, project), "-c", "Release", "-r", "linux-x64", "--self-contained", "-o", output, "-nologo", "-v", "q"])
         {
             start.ArgumentList.Add(argument);
         }
@@ -165,7 +209,7 @@ public static class Footprint
             throw new InvalidOperationException($"publishing {project} failed:\n{stdout.Result}{stderr.Result}");
         }
         var size = new DirectoryInfo(output).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
-        Emit(new { bench = "footprint", metric = "published", project, megabytes = Math.Round(size / 1e6, 1) });
+        Emit(new { bench = "footprint", metric = "published", checkout = root, project, megabytes = Math.Round(size / 1e6, 1) });
         return Path.Combine(output, executable);
     }
 

@@ -16,7 +16,7 @@ public static class Program
             case "cluster": return await ClusterBench.RunAsync();
             case "fleet": return await Fleet.RunAsync(args[1..]);
             default:
-                Console.Error.WriteLine("usage: HomeUnit.Bench <bench> [options]; benches: fuzz-tokens [count] [seed], fuzz-inputs [inbound=20000] [seed], time-to-picture [looks=20] [holdFrames=30], link, footprint [--seconds 60] [--starts 5] [--simulate] [--agent-property P=V] [--agent-env K=V], soak [--minutes 30] [--seed 1], cluster, fleet [--units 100,500,1000] [--look-seconds 5] [--cluster]");
+                Console.Error.WriteLine("usage: HomeUnit.Bench <bench> [options]; benches: fuzz-tokens [count] [seed], fuzz-inputs [inbound=20000] [seed], time-to-picture [looks=20] [holdFrames=30], link, footprint [--seconds 60] [--starts 5] [--simulate] [--baseline-agent DIR] [--agent-property P=V] [--agent-env K=V], soak [--minutes 30] [--seed 1], cluster, fleet [--units 100,500,1000] [--look-seconds 5] [--cluster]");
                 return 2;
         }
     }
