@@ -55,6 +55,9 @@ public static class Footprint
             }
         }
 
+        // The agent tells READY through Microsoft.Extensions.Hosting.Systemd, which does so only when the parent
+        // process is named systemd (/proc/PPID/comm), as on the unit: this process takes that name for its children.
+        File.WriteAllText("/proc/self/comm", "systemd");
         var work = Directory.CreateTempSubdirectory("homeunit-footprint-").FullName;
         try
         {
