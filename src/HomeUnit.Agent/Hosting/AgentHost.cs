@@ -119,7 +119,7 @@ public static class AgentHost
         new(CreateHealthChecks(options, hardware), hardware.Camera.CheckAsync, new HealthState());
 
     public static HealthChecks CreateHealthChecks(AgentOptions options, UnitHardware hardware) =>
-        new(hardware, new ClockTrust(hardware.Files),
+        new(hardware, new ClockTrust(new KernelFiles(options.Hardware.Root)),
             new HealthSettings(options.State.Directory, options.Camera.Device, MinFreeBytes: options.Health.MinFreeMegabytes * 1024L * 1024));
 
     /// <summary>Whether a Hardware:Root names the machine's own root (where the real sysfs lives).</summary>
