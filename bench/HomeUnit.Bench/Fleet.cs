@@ -9,7 +9,7 @@ using HomeUnit.Agent.Link;
 using HomeUnit.Mqtt;
 using HomeUnit.Agent.Session;
 using HomeUnit.Central;
-using HomeUnit.Central.Simulation;
+using HomeUnit.TestSupport;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;
 using HomeUnit.Drivers.Kernel;

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using HomeUnit.Central;
-using HomeUnit.Central.Simulation;
+using HomeUnit.TestSupport;
 using HomeUnit.Protocol;
 using HomeUnit.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using HomeUnit.Mqtt;
 using HomeUnit.Central;
-using HomeUnit.Central.Simulation;
+using HomeUnit.TestSupport;
 using HomeUnit.Protocol;
 using HomeUnit.Tests.Contract;
 using HomeUnit.Tests.Infrastructure;

@@ -5,7 +5,7 @@ using HomeUnit.Agent.Audit;
 using HomeUnit.Agent.Link;
 using HomeUnit.Agent.State;
 using HomeUnit.Central;
-using HomeUnit.Central.Simulation;
+using HomeUnit.TestSupport;
 using HomeUnit.Drivers;
 using HomeUnit.Mqtt;
 using HomeUnit.Protocol;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using HomeUnit.Protocol;
 
 namespace HomeUnit.Tests.Infrastructure;

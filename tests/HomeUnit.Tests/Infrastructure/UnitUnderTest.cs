@@ -1,4 +1,5 @@
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using HomeUnit.Agent;
 using HomeUnit.Agent.Audit;
 using HomeUnit.Agent.Grants;

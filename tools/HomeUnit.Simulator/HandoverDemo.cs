@@ -3,10 +3,13 @@ using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
 using Spectre.Console;
 
-namespace HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
+
+namespace HomeUnit.Simulator;
 
 /// <summary>
-/// <c>homeunit-central demo --handover</c>: the unit trusts the municipality's alarm centre (primary)
+/// <c>homeunit-sim demo --handover</c>: the unit trusts the municipality's alarm centre (primary)
 /// and a standby centre. The standby's grant is refused while the primary is in charge; the primary
 /// hands supervision over and goes away; the standby performs a check (its look is audited under its
 /// own issuer); the primary comes back and takes supervision back.

@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Text;
 using HomeUnit.Protocol;
 
-namespace HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+
+namespace HomeUnit.TestSupport;
 
 /// <summary>
 /// Fuzzes what the unit reads from its own machine: configuration files given to the real <c>homeunit</c>

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+
+namespace HomeUnit.TestSupport;
 
 /// <summary>
 /// A real executable of the product run as its own process: <c>homeunit</c> (as systemd would run it) or the

@@ -4,7 +4,9 @@ using HomeUnit.Mqtt;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging;
 
-namespace HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+
+namespace HomeUnit.TestSupport;
 
 /// <summary>
 /// A whole simulated installation on one machine: a real mosquitto (the shipped configuration, mTLS

@@ -3,7 +3,9 @@ using HomeUnit.Drivers;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+
+namespace HomeUnit.TestSupport;
 
 /// <summary>
 /// <c>homeunit-central upgrade-rehearsal</c>: a package upgrade on a unit with history, as the package

@@ -4,7 +4,9 @@ using HomeUnit.Drivers;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging;
 
-namespace HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+
+namespace HomeUnit.TestSupport;
 
 /// <summary>How long the night lasts and which random faults it draws.</summary>
 public sealed record NightOptions(TimeSpan Duration, int Seed, string DeviceId = "unit-soak");

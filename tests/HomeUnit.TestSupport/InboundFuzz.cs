@@ -6,7 +6,9 @@ using System.Text.Json.Nodes;
 using HomeUnit.Drivers;
 using HomeUnit.Protocol;
 
-namespace HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+
+namespace HomeUnit.TestSupport;
 
 /// <summary>One fuzzed input: a payload for one of the unit's inbound topics, and what kind of damage it carries.</summary>
 public sealed record FuzzInput(string Topic, byte[] Payload, string Kind);

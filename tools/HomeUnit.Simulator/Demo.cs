@@ -3,10 +3,13 @@ using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
 using Spectre.Console;
 
-namespace HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
+
+namespace HomeUnit.Simulator;
 
 /// <summary>
-/// <c>homeunit-central demo</c>: a night of supervision on a simulated unit, told as it happens. The central
+/// <c>homeunit-sim demo</c>: a night of supervision on a simulated unit, told as it happens. The central
 /// publishes a care plan with two checks a few minutes apart; a scheduled look streams to the central's receiver
 /// (frames counted); the operator does not see the resident, so a follow-up look follows within the plan's window;
 /// a look at a time the plan does not allow is refused; then the mains power fails, the readiness self-test before
