@@ -131,16 +131,16 @@ public static class AgentHost
         sources.Simulate ? SimulatedKernel.Create(configuration["Hardware:Root"]!) : null;
 
     /// <summary>What the ledger notes as the unit's conditions: its faults and whether the link is up.</summary>
-    internal static HashSet<string> UnitConditions(HealthState health, LinkService link, PrivacyPause pause)
+    internal static HashSet<Condition> UnitConditions(HealthState health, LinkService link, PrivacyPause pause)
     {
-        var now = health.Faults.Select(f => Conditions.Fault(f.Code())).ToHashSet();
+        var now = health.Faults.Select(Condition.Of).ToHashSet();
         if (link.Status.State != LinkState.Online)
         {
-            now.Add(Conditions.Offline);
+            now.Add(Condition.Offline);
         }
         if (pause.Until is not null)
         {
-            now.Add(Conditions.PrivacyPaused);
+            now.Add(Condition.PrivacyPaused);
         }
         return now;
     }

@@ -36,6 +36,7 @@ public sealed class ContractTests
         { "end reasons", CodesOf<EndReason>(), [.. Enum("common", "definitions/endReason")] },
         { "severities", CodesOf<Severity>(), [.. Enum("common", "definitions/severity")] },
         { "faults", CodesOf<UnitFault>(), [.. Enum("common", "definitions/unitFault")] },
+        { "miss reasons", CodesOf<MissReason>(), [.. Enum("common", "definitions/missReason")] },
         { "look kinds", [.. LookKinds.All], [.. Enum("common", "definitions/lookKind")] },
         { "views", [.. Views.All], [.. Enum("common", "definitions/view")] },
         { "commands", [.. CommandNames.All], [.. Enum("common", "definitions/commandName")] },
