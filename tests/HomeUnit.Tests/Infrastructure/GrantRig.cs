@@ -93,6 +93,8 @@ public sealed class GrantRig : IDisposable
     public GrantVerifier Grants => Get<GrantVerifier>();
     public LookAuthorizer Authorizer => Get<LookAuthorizer>();
     public CommandVerifier Commands => Get<CommandVerifier>();
+    /// <summary>Where the link hands every grant, care plan and command (not started: tests call it directly).</summary>
+    public CentralMessages Messages => Get<CentralMessages>();
 
     private ServiceProvider provider = null!;
     private bool faultPresent;
