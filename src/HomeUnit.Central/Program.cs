@@ -364,9 +364,6 @@ public static class Program
     }
 
     /// <summary>What a unit would refuse in this plan, in words; null when it is sound.</summary>
-    /// <summary>The unit's limit on a check's tolerance (the agent's CarePlan.MaxToleranceMinutes; the central does not link the agent).</summary>
-    private const int UnitMaxToleranceMinutes = 120;
-
     private static string? CarePlanProblem(CarePlanPayload plan)
     {
         if (plan.Version < 1)
@@ -377,9 +374,9 @@ public static class Program
         {
             return $"--tz: '{plan.Tz}' is not an IANA time zone known here (e.g. Europe/Stockholm)";
         }
-        if (plan.Checks.Count == 0)
+        if (plan.Checks.Count is 0 or > CarePlanLimits.MaxChecks)
         {
-            return "--check: a care plan needs at least one check";
+            return $"--check: a care plan has 1–{CarePlanLimits.MaxChecks} checks";
         }
         foreach (var check in plan.Checks)
         {
@@ -391,18 +388,22 @@ public static class Program
             {
                 return $"check {check.Id}: '{check.At}' is not a local time HH:mm";
             }
-            if (check.ToleranceMinutes is < 1 or > UnitMaxToleranceMinutes)
+            if (check.ToleranceMinutes is < 1 or > CarePlanLimits.MaxToleranceMinutes)
             {
-                return $"check {check.Id}: toleranceMinutes must be 1–{UnitMaxToleranceMinutes}";
+                return $"check {check.Id}: toleranceMinutes must be 1–{CarePlanLimits.MaxToleranceMinutes}";
             }
         }
         if (plan.Checks.Select(c => c.Id).Distinct(StringComparer.Ordinal).Count() != plan.Checks.Count)
         {
             return "--check: two checks have the same id";
         }
-        if (plan.FollowUp is { } rule && (rule.WithinMinutes < 1 || rule.Max < 0))
+        if (plan.FollowUp is { WithinMinutes: < 1 or > CarePlanLimits.MaxFollowUpMinutes } or { Max: < 0 or > CarePlanLimits.MaxFollowUps })
         {
-            return "--follow-up: withinMinutes must be 1 or more and max 0 or more";
+            return $"--follow-up: withinMinutes must be 1–{CarePlanLimits.MaxFollowUpMinutes} and max 0–{CarePlanLimits.MaxFollowUps}";
+        }
+        if ((plan.PausedNights?.Count ?? 0) > CarePlanLimits.MaxPausedNights)
+        {
+            return $"--paused: at most {CarePlanLimits.MaxPausedNights} nights";
         }
         foreach (var night in plan.PausedNights ?? [])
         {
