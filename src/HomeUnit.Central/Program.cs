@@ -234,8 +234,8 @@ public static class Program
     private static Command GrantCommand()
     {
         var operatorId = new Option<string>("--operator") { Description = "pseudonymous id of the operator who will look (sub)", Required = true };
-        var kind = new Option<string>("--kind") { Description = "scheduled, follow-up or installation", DefaultValueFactory = _ => LookKinds.Scheduled };
-        kind.AcceptOnlyFromAmong([.. LookKinds.All]);
+        var kind = new Option<string>("--kind") { Description = "scheduled, follow-up or installation", DefaultValueFactory = _ => SessionKinds.Scheduled };
+        kind.AcceptOnlyFromAmong([.. SessionKinds.All]);
         var view = new Option<string>("--view") { Description = "bed or room", DefaultValueFactory = _ => Views.Bed };
         view.AcceptOnlyFromAmong([.. Views.All]);
         var check = new Option<string?>("--check") { Description = "the care-plan check (required for follow-up: the check it follows)" };
@@ -261,7 +261,7 @@ public static class Program
             {
                 throw new BadInputException("--max-seconds must be 1–300");
             }
-            if (r.GetValue(kind) == LookKinds.FollowUp && r.GetValue(check) is null)
+            if (r.GetValue(kind) == SessionKinds.FollowUp && r.GetValue(check) is null)
             {
                 throw new BadInputException("--check is required for a follow-up: the scheduled check it follows");
             }

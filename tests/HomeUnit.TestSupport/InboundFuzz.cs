@@ -220,7 +220,7 @@ public static class InboundFuzz
             Topics.Grant => new JsonObject
             {
                 ["iss"] = signer.Issuer, ["aud"] = deviceId, ["sub"] = "operator-fuzz", ["jti"] = Guid.NewGuid().ToString(),
-                ["iat"] = now, ["nbf"] = now - 5, ["exp"] = now + 60, ["kind"] = LookKinds.Scheduled, ["view"] = Views.Bed, ["maxSeconds"] = 20,
+                ["iat"] = now, ["nbf"] = now - 5, ["exp"] = now + 60, ["kind"] = SessionKinds.Scheduled, ["view"] = Views.Bed, ["maxSeconds"] = 20,
                 ["stream"] = new JsonObject { ["url"] = "srt://127.0.0.1:9", ["streamId"] = "fuzz", ["passphrase"] = SimulatedCentral.Passphrase }, ["check"] = "c1",
             },
             Topics.Command => new JsonObject

@@ -81,7 +81,7 @@ public static class HandoverDemo
     {
         var jti = Guid.NewGuid().ToString();
         var now = DateTimeOffset.UtcNow;
-        var grant = signer.Grant(new GrantSpec(central.DeviceId, "standby-operator-3", LookKinds.Scheduled, Views.Bed, now.AddSeconds(-5), TimeSpan.FromMinutes(2), seconds,
+        var grant = signer.Grant(new GrantSpec(central.DeviceId, "standby-operator-3", SessionKinds.Scheduled, Views.Bed, now.AddSeconds(-5), TimeSpan.FromMinutes(2), seconds,
             new StreamPayload(receiver.Url, "look-" + jti[..8], SimulatedCentral.Passphrase), "c1", jti), now);
         await central.Client.PublishAsync(central.Topic(Topics.Grant), grant);
         return jti;

@@ -116,9 +116,9 @@ public static class AgentHost
 
     /// <summary>The self-test on its own, for the <c>selftest</c> verb (no daemon, so nothing else uses the camera).</summary>
     public static SelfTest CreateSelfTest(AgentOptions options, UnitHardware hardware) =>
-        new(CreateHealthChecks(options, hardware), hardware.Camera.CheckAsync, new HealthState());
+        new(CreateHealthReadings(options, hardware), hardware.Camera.CheckAsync, new HealthState());
 
-    public static HealthChecks CreateHealthChecks(AgentOptions options, UnitHardware hardware) =>
+    public static HealthReadings CreateHealthReadings(AgentOptions options, UnitHardware hardware) =>
         new(hardware, new ClockTrust(new KernelFiles(options.Hardware.Root)),
             new HealthSettings(options.State.Directory, options.Camera.Device, MinFreeBytes: options.Health.MinFreeMegabytes * 1024L * 1024));
 

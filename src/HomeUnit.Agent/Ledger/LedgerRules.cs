@@ -100,11 +100,11 @@ public static class LedgerRules
             Check = check.Id,
             Night = NightName(check.Night),
             Due = Wire.Time(check.Due),
-            Kind = LookKinds.Scheduled,
+            Kind = SessionKinds.Scheduled,
         };
         var refused = RefusedIn(check, records);
         var looks = records
-            .Where(r => r.Type == AuditType.SessionAccepted && r.Kind == LookKinds.Scheduled && r.Check == check.Id && check.OpenAt(At(r)))
+            .Where(r => r.Type == AuditType.SessionAccepted && r.Kind == SessionKinds.Scheduled && r.Check == check.Id && check.OpenAt(At(r)))
             .Select(accepted => Look(accepted, records))
             .ToList();
         if (looks.Where(l => l.Started).OrderByDescending(l => l.DurationMs).FirstOrDefault() is { } looked)
@@ -174,7 +174,7 @@ public static class LedgerRules
     {
         var checks = checkRecords.Select(r => r.Check).ToHashSet();
         var followUps = records
-            .Where(r => r.Type == AuditType.SessionStarted && r.Kind == LookKinds.FollowUp && checks.Contains(r.Check) && At(r) >= from && At(r) < to)
+            .Where(r => r.Type == AuditType.SessionStarted && r.Kind == SessionKinds.FollowUp && checks.Contains(r.Check) && At(r) >= from && At(r) < to)
             .Select(r => r.Grant)
             .Distinct()
             .Count();
@@ -205,7 +205,7 @@ public static class LedgerRules
     {
         var refused = new SortedDictionary<string, long>(StringComparer.Ordinal);
         foreach (var r in records.Where(r => r.Type == AuditType.SessionRefused && check.OpenAt(At(r))
-                     && (r.Check == check.Id || (r.Check is null && r.Kind is null or LookKinds.Scheduled))))
+                     && (r.Check == check.Id || (r.Check is null && r.Kind is null or SessionKinds.Scheduled))))
         {
             refused[r.Reason ?? "unknown"] = refused.GetValueOrDefault(r.Reason ?? "unknown") + (r.Count ?? 1);
         }

@@ -172,7 +172,7 @@ public sealed class HealthMonitorTests
         using var unit = new UnitUnderTest();
         var before = Snapshot(unit.Kernel.Files.Root);
 
-        var reading = unit.Checks.ReadAll();
+        var reading = unit.Readings.ReadAll();
 
         Assert.Null(reading[UnitFault.Servo]);
         Assert.Equal(before, Snapshot(unit.Kernel.Files.Root));
@@ -181,7 +181,7 @@ public sealed class HealthMonitorTests
         // Before its first move, a channel that could not be exported is already a servo fault.
         using (new Immutable(unit.Kernel.Files.PathOf("sys/class/pwm/pwmchip0/export")))
         {
-            Assert.Contains("export is not writable", unit.Checks.ReadAll()[UnitFault.Servo]);
+            Assert.Contains("export is not writable", unit.Readings.ReadAll()[UnitFault.Servo]);
         }
         Assert.False(unit.Kernel.Files.Exists("sys/class/pwm/pwmchip0/pwm0"));
     }

@@ -60,7 +60,7 @@ public sealed class NightLedgerTests : IDisposable
     }
 
     /// <summary>A scheduled look now, as the session state machine records it: accepted, started, ended after <paramref name="seconds"/>.</summary>
-    private async Task LookAsync(string check, string kind = LookKinds.Scheduled, int seconds = 25, bool starts = true)
+    private async Task LookAsync(string check, string kind = SessionKinds.Scheduled, int seconds = 25, bool starts = true)
     {
         var decision = await rig.LookAsync(rig.Grant(kind, check));
         var look = Assert.IsType<SessionRequest>(decision.Request);
@@ -106,7 +106,7 @@ public sealed class NightLedgerTests : IDisposable
         RunUntil(Local(2026, 11, 22, 22, 30));
         await LookAsync("c1");
         RunUntil(Local(2026, 11, 22, 22, 40));
-        await LookAsync("c1", LookKinds.FollowUp);
+        await LookAsync("c1", SessionKinds.FollowUp);
 
         RunUntil(Local(2026, 11, 23, 1, 44));
         var looked = Assert.Single(Outcomes());
@@ -162,7 +162,7 @@ public sealed class NightLedgerTests : IDisposable
         conditions.Remove(Condition.Offline);
         conditions.Add(Condition.Of(UnitFault.Camera));
         rig.FaultPresent = true;
-        await rig.LookAsync(rig.Grant(LookKinds.Scheduled, "c1")); // refused: fault
+        await rig.LookAsync(rig.Grant(SessionKinds.Scheduled, "c1")); // refused: fault
 
         RunUntil(Local(2026, 11, 22, 22, 45));
 
@@ -293,7 +293,7 @@ public sealed class NightLedgerTests : IDisposable
     {
         await rig.ApplyPlanAsync(GrantRig.Plan());
         RunUntil(Local(2026, 11, 22, 22, 44));
-        var decision = await rig.LookAsync(rig.Grant(LookKinds.Scheduled, "c1"));
+        var decision = await rig.LookAsync(rig.Grant(SessionKinds.Scheduled, "c1"));
         running = decision.Request;
         RunUntil(Local(2026, 11, 22, 22, 46));
         Assert.Empty(Outcomes());

@@ -12,7 +12,7 @@ public sealed record HealthSettings(string StateDirectory, string CameraDevice, 
 /// One reading of every part the centre relies on. Each check answers null (fine) or what is wrong,
 /// and never moves anything: a self-test at night must not turn the lens or light the IR.
 /// </summary>
-public sealed partial class HealthChecks(UnitHardware hardware, ClockTrust clockTrust, HealthSettings settings)
+public sealed partial class HealthReadings(UnitHardware hardware, ClockTrust clockTrust, HealthSettings settings)
 {
     private readonly object gate = new();
 
