@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Text;
 
-using HomeUnit.Central;
-
 namespace HomeUnit.TestSupport;
 
 /// <summary>

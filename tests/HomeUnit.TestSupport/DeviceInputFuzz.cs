@@ -2,8 +2,6 @@ using System.Diagnostics;
 using System.Text;
 using HomeUnit.Protocol;
 
-using HomeUnit.Central;
-
 namespace HomeUnit.TestSupport;
 
 /// <summary>

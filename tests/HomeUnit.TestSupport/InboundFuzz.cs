@@ -3,10 +3,9 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using HomeUnit.Central;
 using HomeUnit.Drivers;
 using HomeUnit.Protocol;
-
-using HomeUnit.Central;
 
 namespace HomeUnit.TestSupport;
 

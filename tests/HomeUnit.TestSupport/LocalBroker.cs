@@ -4,8 +4,6 @@ using System.Net.Sockets;
 using System.Text;
 using HomeUnit.Mqtt;
 
-using HomeUnit.Central;
-
 namespace HomeUnit.TestSupport;
 
 /// <summary>

@@ -3,8 +3,6 @@ using System.Numerics;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-using HomeUnit.Central;
-
 namespace HomeUnit.TestSupport;
 
 /// <summary>A certificate file and its private key file (PEM).</summary>

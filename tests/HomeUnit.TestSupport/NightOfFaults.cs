@@ -1,10 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json;
+using HomeUnit.Central;
 using HomeUnit.Drivers;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging;
-
-using HomeUnit.Central;
 
 namespace HomeUnit.TestSupport;
 

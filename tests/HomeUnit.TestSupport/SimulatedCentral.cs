@@ -1,10 +1,9 @@
 using System.Text;
 using System.Text.Json;
+using HomeUnit.Central;
 using HomeUnit.Mqtt;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging;
-
-using HomeUnit.Central;
 
 namespace HomeUnit.TestSupport;
 

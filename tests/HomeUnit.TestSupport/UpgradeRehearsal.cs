@@ -1,9 +1,8 @@
 using System.Diagnostics;
+using HomeUnit.Central;
 using HomeUnit.Drivers;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
-
-using HomeUnit.Central;
 
 namespace HomeUnit.TestSupport;
 

@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
 using Spectre.Console;
-
 using HomeUnit.Central;
 using HomeUnit.TestSupport;
 
