@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

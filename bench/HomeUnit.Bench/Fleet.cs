@@ -9,7 +9,7 @@ using HomeUnit.Agent.Link;
 using HomeUnit.Mqtt;
 using HomeUnit.Agent.Session;
 using HomeUnit.Central;
-using HomeUnit.Central.Simulation;
+using HomeUnit.TestSupport;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;
 using HomeUnit.Drivers.Kernel;
@@ -149,7 +149,7 @@ public static class Fleet
             await Eventually.True(() => applied.Count == count, $"{count} care plans applied", Patience);
 
             // The burst: a grant to every unit at once.
-            var grants = ids.ToDictionary(id => id, id => signer.Grant(new GrantSpec(id, "operator-7", LookKinds.Scheduled, Views.Bed, DateTimeOffset.UtcNow.AddSeconds(-5),
+            var grants = ids.ToDictionary(id => id, id => signer.Grant(new GrantSpec(id, "operator-7", SessionKinds.Scheduled, Views.Bed, DateTimeOffset.UtcNow.AddSeconds(-5),
                 TimeSpan.FromMinutes(4), lookSeconds, new StreamPayload("srt://127.0.0.1:9", "fleet-look", "fleet-passphrase-0123456789"), "c1"), DateTimeOffset.UtcNow));
             var cpuBefore = (Self: CpuTicks(Environment.ProcessId), Brokers: brokerPids.Sum(CpuTicks));
             var burst = Stopwatch.StartNew();

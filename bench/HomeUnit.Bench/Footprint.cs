@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using HomeUnit.Central;
-using HomeUnit.Central.Simulation;
+using HomeUnit.TestSupport;
 using HomeUnit.Drivers.Kernel;
 
 namespace HomeUnit.Bench;

@@ -1,4 +1,5 @@
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;

@@ -1,5 +1,6 @@
 using System.Text.Json;
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using Microsoft.Extensions.Logging;
 
 namespace HomeUnit.Bench;

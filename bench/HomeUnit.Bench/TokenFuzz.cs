@@ -17,7 +17,7 @@ namespace HomeUnit.Bench;
 
 /// <summary>
 /// <c>fuzz-tokens [count] [seed]</c>: mutated grants (bit flips, truncation, header and claim swaps,
-/// alg changes, re-encoding, junk) through the real <see cref="LookAuthorizer"/> on a real state
+/// alg changes, re-encoding, junk) through the real <see cref="SessionAuthorizer"/> on a real state
 /// database. The valid grants the mutants come from are used once first, so a mutant that still
 /// carries a valid signature meets the replay cache. Prints one JSON object per line: the baseline
 /// (verifying valid grants) and the fuzz run (accepted and escaped exceptions must both be 0).
@@ -106,7 +106,7 @@ public static class TokenFuzz
         }
     }
 
-    private sealed record FuzzedDevice(GrantVerifier Grants, LookAuthorizer Authorizer, RefusalAudit Refusals, AuditLog Audit);
+    private sealed record FuzzedDevice(GrantVerifier Grants, SessionAuthorizer Authorizer, RefusalAudit Refusals, AuditLog Audit);
 
     private static FuzzedDevice CreateDevice(string root, ECDsa key)
     {
@@ -125,14 +125,14 @@ public static class TokenFuzz
         var reader = new SignedTokenReader(trusted, policy);
         var plans = new CarePlanStore(database, reader, supervision, audit, refusals, NullLogger<CarePlanStore>.Instance);
         var grants = new GrantVerifier(reader, policy);
-        var authorizer = new LookAuthorizer(grants, policy, new ClockTrust(new KernelFiles(hardware)), new ReplayCache(database), plans, supervision, audit, refusals,
-            () => false, clock, NullLogger<LookAuthorizer>.Instance);
+        var authorizer = new SessionAuthorizer(grants, policy, new ClockTrust(new KernelFiles(hardware)), new ReplayCache(database), plans, supervision, audit, refusals,
+            () => false, clock, NullLogger<SessionAuthorizer>.Instance);
         return new FuzzedDevice(grants, authorizer, refusals, audit);
     }
 
     /// <summary>An installation grant: with no care plan on the device it is valid as it stands.</summary>
     private static string Grant(CentralSigner central) => central.Grant(new GrantSpec(
-        DeviceId, "operator-1", LookKinds.Installation, Views.Bed, DateTimeOffset.UtcNow.AddSeconds(-5), TimeSpan.FromMinutes(4), 30,
+        DeviceId, "operator-1", SessionKinds.Installation, Views.Bed, DateTimeOffset.UtcNow.AddSeconds(-5), TimeSpan.FromMinutes(4), 30,
         new StreamPayload("srt://gateway.example:9000", "look", "fuzzing-passphrase-0123")), DateTimeOffset.UtcNow);
 
     private static string Mutate(string token, List<string> seeds, byte[] publicPem, Random random)

@@ -26,7 +26,7 @@ wait_for() {
   done
 }
 
-# run_demo ROOT NAME [ENV=VALUE...]: one look end to end by homeunit-central demo (broker, central
+# run_demo ROOT NAME [ENV=VALUE...]: one look end to end by homeunit-sim demo (broker, central
 # and receiver on this machine) with the unit's agent being the package installed in ROOT. The
 # demo's temporary files are bind-mounted into the root at the same path, so both see one tree.
 run_demo() {
@@ -41,7 +41,7 @@ exec chroot "$root" /usr/bin/env $* /usr/bin/homeunit "\$@"
 AGENT
   chmod +x "$shared/agent"
   log=$shared/demo.log
-  TMPDIR=$shared timeout 600 dotnet "$CENTRAL" demo --fast --seconds 4 --agent "$shared/agent" >"$log" 2>&1 || status=$?
+  TMPDIR=$shared timeout 600 dotnet "$SIM" demo --fast --seconds 4 --agent "$shared/agent" >"$log" 2>&1 || status=$?
   umount "$root$shared"
   sed 's/\x1b\[[0-9;]*m//g' "$log" >"$WORK/demo-$name.log"
   rm -rf "$shared"

@@ -2,7 +2,7 @@
 # package (built from its own commit by its own build script, scripts/package-tests/previous-release)
 # installed, its agent with a care plan, a finished look, a running look and records waiting in the
 # outbox; then dpkg -i of this tree's package during the look and the restart systemd would do
-# (homeunit-central upgrade-rehearsal says what it checks).
+# (homeunit-sim upgrade-rehearsal says what it checks).
 
 # build_previous OUT: the previous release's amd64 package into OUT; prints its path.
 build_previous() {
@@ -26,7 +26,7 @@ scenario_upgrade() {
   shared=$(mktemp -d "/tmp/homeunit-upgrade-XXXX")
   mkdir -p "$root$shared" && mount --bind "$shared" "$root$shared"
   printf '#!/bin/sh\nexec chroot "%s" /usr/bin/homeunit "$@"\n' "$root" >"$shared/agent" && chmod +x "$shared/agent"
-  TMPDIR=$shared timeout 900 dotnet "$CENTRAL" upgrade-rehearsal --agent "$shared/agent" \
+  TMPDIR=$shared timeout 900 dotnet "$SIM" upgrade-rehearsal --agent "$shared/agent" \
     --upgrade "chroot '$root' /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin dpkg -i /tmp/homeunit.deb" \
     >"$WORK/upgrade.log" 2>&1 || status=$?
   umount "$root$shared"; rm -rf "$shared"

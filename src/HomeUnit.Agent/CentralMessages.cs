@@ -19,7 +19,7 @@ namespace HomeUnit.Agent;
 /// </summary>
 public sealed class CentralMessages(
     ChannelReader<InboundMessage> inbound,
-    LookAuthorizer authorizer,
+    SessionAuthorizer authorizer,
     CarePlanStore plans,
     CommandVerifier commands,
     Supervision supervision,

@@ -114,7 +114,7 @@ public static class Program
             }
             using (simulation)
             {
-                var hardware = AgentHost.CreateHardware(options, new HardwareTimeline());
+                using var hardware = AgentHost.CreateHardware(options, new HardwareTimeline());
                 var faults = await hardware.DriveSafeStateAsync();
                 foreach (var fault in faults)
                 {
@@ -137,7 +137,7 @@ public static class Program
             }
             using (simulation)
             {
-                var hardware = AgentHost.CreateHardware(options, new HardwareTimeline());
+                using var hardware = AgentHost.CreateHardware(options, new HardwareTimeline());
                 var result = await AgentHost.CreateSelfTest(options, hardware).RunAsync(cancellationToken);
                 var table = new Table().AddColumn("part").AddColumn("result");
                 foreach (var (part, verdict) in result.Parts)

@@ -5,7 +5,6 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using HomeUnit.Central.Simulation;
 using HomeUnit.Drivers.Camera;
 using HomeUnit.Protocol;
 
@@ -15,7 +14,7 @@ namespace HomeUnit.Central;
 public static class ExitCodes
 {
     public const int Ok = 0;
-    /// <summary>The job ran but its outcome is bad: a broken or incomplete audit chain, no picture, a demo step that failed.</summary>
+    /// <summary>The job ran but its outcome is bad: a broken or incomplete audit chain, no picture, a step of a simulated night that failed.</summary>
     public const int Failed = 1;
     /// <summary>Bad input: an option, a key file, a care plan; nothing was signed or published.</summary>
     public const int BadInput = 2;
@@ -29,13 +28,16 @@ public sealed class BadInputException(string message) : Exception(message);
 /// <summary>
 /// <c>homeunit-central</c>: the reference central's tools for an integrator. Make a signing key; sign a grant,
 /// a care plan or a command and publish it (or print it); watch a unit's status, events and audit chain;
-/// receive a look's stream; run the night demo.
+/// receive a look's stream. (The night demo is <c>homeunit-sim</c>, in tools/HomeUnit.Simulator.)
 /// </summary>
 public static class Program
 {
-    public static async Task<int> Main(string[] args)
+    public static Task<int> Main(string[] args) => RunAsync(Build(), args);
+
+    /// <summary>Runs a command line as every HomeUnit tool does: its errors become exit codes and a line of text, never a stack trace.</summary>
+    public static async Task<int> RunAsync(RootCommand root, string[] args)
     {
-        var parse = Build().Parse(args);
+        var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
             foreach (var error in parse.Errors)
@@ -83,8 +85,6 @@ public static class Program
         root.Subcommands.Add(DeviceCommand());
         root.Subcommands.Add(WatchCommand());
         root.Subcommands.Add(ReceiveCommand());
-        root.Subcommands.Add(DemoCommand());
-        root.Subcommands.Add(UpgradeRehearsalCommand());
         return root;
     }
 
@@ -190,19 +190,6 @@ public static class Program
         return ExitCodes.Ok;
     }
 
-    private static Command UpgradeRehearsalCommand()
-    {
-        var agent = new Option<string>("--agent") { Description = "The unit's executable, replaced by the upgrade (an installed package's /usr/bin/homeunit)", Required = true };
-        var upgrade = new Option<string>("--upgrade") { Description = "The shell command that installs the new version (e.g. dpkg -i)", Required = true };
-        var command = new Command("upgrade-rehearsal", "A package upgrade during a look on a unit with history: every record delivered, the chain intact, the camera off, the replay cache kept") { agent, upgrade };
-        command.SetAction((parse, _) =>
-        {
-            Simulation.AgentProcess.Executable = parse.GetValue(agent);
-            return Simulation.UpgradeRehearsal.RunAsync(parse.GetValue(upgrade)!);
-        });
-        return command;
-    }
-
     private static Command KeysCommand()
     {
         var kid = new Option<string>("--kid") { Description = "key id; the files are <kid>.key (private, stays at the central) and <kid>.pem (public, for every unit's Trust:KeysDirectory)", Required = true };
@@ -247,8 +234,8 @@ public static class Program
     private static Command GrantCommand()
     {
         var operatorId = new Option<string>("--operator") { Description = "pseudonymous id of the operator who will look (sub)", Required = true };
-        var kind = new Option<string>("--kind") { Description = "scheduled, follow-up or installation", DefaultValueFactory = _ => LookKinds.Scheduled };
-        kind.AcceptOnlyFromAmong([.. LookKinds.All]);
+        var kind = new Option<string>("--kind") { Description = "scheduled, follow-up or installation", DefaultValueFactory = _ => SessionKinds.Scheduled };
+        kind.AcceptOnlyFromAmong([.. SessionKinds.All]);
         var view = new Option<string>("--view") { Description = "bed or room", DefaultValueFactory = _ => Views.Bed };
         view.AcceptOnlyFromAmong([.. Views.All]);
         var check = new Option<string?>("--check") { Description = "the care-plan check (required for follow-up: the check it follows)" };
@@ -274,7 +261,7 @@ public static class Program
             {
                 throw new BadInputException("--max-seconds must be 1–300");
             }
-            if (r.GetValue(kind) == LookKinds.FollowUp && r.GetValue(check) is null)
+            if (r.GetValue(kind) == SessionKinds.FollowUp && r.GetValue(check) is null)
             {
                 throw new BadInputException("--check is required for a follow-up: the scheduled check it follows");
             }
@@ -377,9 +364,6 @@ public static class Program
     }
 
     /// <summary>What a unit would refuse in this plan, in words; null when it is sound.</summary>
-    /// <summary>The unit's limit on a check's tolerance (the agent's CarePlan.MaxToleranceMinutes; the central does not link the agent).</summary>
-    private const int UnitMaxToleranceMinutes = 120;
-
     private static string? CarePlanProblem(CarePlanPayload plan)
     {
         if (plan.Version < 1)
@@ -390,9 +374,9 @@ public static class Program
         {
             return $"--tz: '{plan.Tz}' is not an IANA time zone known here (e.g. Europe/Stockholm)";
         }
-        if (plan.Checks.Count == 0)
+        if (plan.Checks.Count is 0 or > CarePlanLimits.MaxChecks)
         {
-            return "--check: a care plan needs at least one check";
+            return $"--check: a care plan has 1–{CarePlanLimits.MaxChecks} checks";
         }
         foreach (var check in plan.Checks)
         {
@@ -404,18 +388,22 @@ public static class Program
             {
                 return $"check {check.Id}: '{check.At}' is not a local time HH:mm";
             }
-            if (check.ToleranceMinutes is < 1 or > UnitMaxToleranceMinutes)
+            if (check.ToleranceMinutes is < 1 or > CarePlanLimits.MaxToleranceMinutes)
             {
-                return $"check {check.Id}: toleranceMinutes must be 1–{UnitMaxToleranceMinutes}";
+                return $"check {check.Id}: toleranceMinutes must be 1–{CarePlanLimits.MaxToleranceMinutes}";
             }
         }
         if (plan.Checks.Select(c => c.Id).Distinct(StringComparer.Ordinal).Count() != plan.Checks.Count)
         {
             return "--check: two checks have the same id";
         }
-        if (plan.FollowUp is { } rule && (rule.WithinMinutes < 1 || rule.Max < 0))
+        if (plan.FollowUp is { WithinMinutes: < 1 or > CarePlanLimits.MaxFollowUpMinutes } or { Max: < 0 or > CarePlanLimits.MaxFollowUps })
         {
-            return "--follow-up: withinMinutes must be 1 or more and max 0 or more";
+            return $"--follow-up: withinMinutes must be 1–{CarePlanLimits.MaxFollowUpMinutes} and max 0–{CarePlanLimits.MaxFollowUps}";
+        }
+        if ((plan.PausedNights?.Count ?? 0) > CarePlanLimits.MaxPausedNights)
+        {
+            return $"--paused: at most {CarePlanLimits.MaxPausedNights} nights";
         }
         foreach (var night in plan.PausedNights ?? [])
         {
@@ -526,29 +514,6 @@ public static class Program
             }
             return Receive.RunAsync(r.GetValue(host)!, r.GetValue(port), r.GetValue(passphrase)!, r.GetValue(latency),
                 TimeSpan.FromSeconds(r.GetValue(wait)), r.GetValue(json), cancel);
-        });
-        return command;
-    }
-
-    private static Command DemoCommand()
-    {
-        var fast = new Option<bool>("--fast") { Description = "a shorter night (under a minute): shorter looks, the self-test asked for at once" };
-        var seconds = new Option<int?>("--seconds") { Description = "how long each look streams (default 8, 4 with --fast)" };
-        var handover = new Option<bool>("--handover") { Description = "instead: the primary hands supervision to a standby centre and goes away, the standby performs a check, the primary takes back" };
-        var agent = new Option<string?>("--agent") { Description = "the unit's executable, e.g. an installed package's /usr/bin/homeunit (default: HOMEUNIT_AGENT, else this build's homeunit.dll)" };
-        var command = new Command("demo", "a night of supervision on a simulated unit, told as it happens: care plan, scheduled look, follow-up, a refused look, a power cut and 'send staff'") { fast, seconds, handover, agent };
-        command.SetAction((parse, cancel) =>
-        {
-            if (parse.GetValue(agent) is { } executable)
-            {
-                AgentProcess.Executable = executable;
-            }
-            var look = parse.GetValue(seconds) ?? (parse.GetValue(fast) ? 4 : 8);
-            if (look is < 1 or > 60)
-            {
-                throw new BadInputException("--seconds must be 1–60");
-            }
-            return parse.GetValue(handover) ? HandoverDemo.RunAsync(look) : Demo.RunAsync(parse.GetValue(fast), look, cancel);
         });
         return command;
     }

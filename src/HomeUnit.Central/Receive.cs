@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using HomeUnit.Central.Simulation;
 using Spectre.Console;
 
 namespace HomeUnit.Central;

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using HomeUnit.Central.Simulation;
 using HomeUnit.Protocol;
 using Spectre.Console;
 

@@ -1,4 +1,4 @@
-using HomeUnit.Drivers.Kernel;
+using System.Device.Pwm;
 
 namespace HomeUnit.Drivers;
 
@@ -26,24 +26,24 @@ public sealed record ServoCalibration(int LensUpMicroseconds = 600, int BedMicro
 
 /// <summary>
 /// The pan servo that turns the lens (P2). 50 Hz; each move drives the pulse, waits for the servo to
-/// settle, then disables PWM so the servo holds silently — no hum, no jitter at night.
-/// The PWM channel is opened on first use, so a missing overlay is a servo fault, not a crash.
+/// settle, then stops the PWM so the servo holds silently — no hum, no jitter at night. It drives any
+/// .NET IoT <see cref="PwmChannel"/> (the sysfs channel on GPIO 18, or a servo board's channel), opened on
+/// first use, so a missing overlay is a servo fault, not a crash.
 /// </summary>
-public sealed class PanServo(Func<SysfsPwmChannel> openChannel, ServoCalibration calibration, TimeSpan settle, HardwareTimeline timeline)
+public sealed class PanServo(Func<CancellationToken, Task<PwmChannel>> openChannel, ServoCalibration calibration, TimeSpan settle, HardwareTimeline timeline) : IDisposable
 {
-    public const long PeriodNs = 20_000_000;
+    public const int FrequencyHz = 50;
+    private const double PeriodMicroseconds = 1_000_000.0 / FrequencyHz;
 
-    private SysfsPwmChannel? channel;
-
-    /// <summary>The channel, opened (exported) if it was not yet.</summary>
-    public SysfsPwmChannel Channel => channel ??= openChannel();
+    private PwmChannel? channel;
 
     public async Task MoveAsync(LensPosition position, CancellationToken cancellationToken = default)
     {
         var name = Name(position);
-        var channel = Channel;
-        channel.Configure(PeriodNs, calibration.PulseFor(position) * 1000L);
-        channel.SetEnabled(true);
+        var pwm = channel ??= await openChannel(cancellationToken);
+        pwm.Frequency = FrequencyHz;
+        pwm.DutyCycle = calibration.PulseFor(position) / PeriodMicroseconds;
+        pwm.Start();
         timeline.Record(Parts.Servo, $"{name} pwm-on");
         try
         {
@@ -52,10 +52,12 @@ public sealed class PanServo(Func<SysfsPwmChannel> openChannel, ServoCalibration
         finally
         {
             // Silent even if the move was interrupted: a humming servo is heard in a quiet bedroom.
-            channel.SetEnabled(false);
+            pwm.Stop();
             timeline.Record(Parts.Servo, $"{name} pwm-off");
         }
     }
+
+    public void Dispose() => channel?.Dispose();
 
     public static string Name(LensPosition position) => position switch
     {

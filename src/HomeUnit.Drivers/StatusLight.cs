@@ -29,7 +29,7 @@ public sealed class StatusLight(LedClassDevice red, LedClassDevice green, Hardwa
     public static readonly TimeSpan RefusedBeat = TimeSpan.FromMilliseconds(100);
     public static readonly TimeSpan RefusedFor = TimeSpan.FromSeconds(1.2);
 
-    public IEnumerable<LedClassDevice> Devices => [red, green];
+    internal IEnumerable<LedClassDevice> Devices => [red, green];
 
     private readonly object gate = new();
     private long beatGeneration;
@@ -114,7 +114,7 @@ public sealed class IrLight(LedClassDevice device, HardwareTimeline timeline)
 {
     public const string Label = "homeunit-ir";
 
-    public LedClassDevice Device => device;
+    internal LedClassDevice Device => device;
 
     public void Set(bool on)
     {

@@ -31,3 +31,14 @@ public sealed record FollowUpRule(int WithinMinutes, int Max);
 
 /// <summary>The resident may pause the camera with the unit's button, for <c>maxMinutes</c> a press.</summary>
 public sealed record PrivacyPauseRule(int MaxMinutes);
+
+/// <summary>What a unit accepts in a care plan; the central's tools refuse the same before signing.</summary>
+public static class CarePlanLimits
+{
+    public const int MaxChecks = 48;
+    public const int MaxPausedNights = 1000;
+    public const int MaxToleranceMinutes = 120;
+    public const int MaxFollowUpMinutes = 180;
+    public const int MaxFollowUps = 10;
+    public const int MaxPrivacyPauseMinutes = 480;
+}

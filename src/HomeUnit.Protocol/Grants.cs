@@ -8,7 +8,7 @@ public static class CentralDefaults
 }
 
 /// <summary>The kinds of look a grant can ask for (design §4).</summary>
-public static class LookKinds
+public static class SessionKinds
 {
     public const string Scheduled = "scheduled";
     public const string FollowUp = "follow-up";

@@ -189,6 +189,38 @@ public enum UnitFault
     [JsonStringEnumMemberName("selftest")] SelfTest,
 }
 
+/// <summary>
+/// The kind of a missed check's cause: the <c>reason</c> of <c>check.missed</c> (its first cause's kind),
+/// and each entry of its <c>causes</c> before any <c>:</c>.
+/// </summary>
+[JsonConverter(typeof(WireCodeConverter<MissReason>))]
+public enum MissReason
+{
+    /// <summary>The agent was not running during the window.</summary>
+    [JsonStringEnumMemberName("agent-not-running")] AgentNotRunning,
+    /// <summary>The link was down: grants could not arrive.</summary>
+    [JsonStringEnumMemberName("offline")] Offline,
+    /// <summary>A fault was present (<c>fault:camera</c>).</summary>
+    [JsonStringEnumMemberName("fault")] Fault,
+    /// <summary>A look was accepted but capture never started.</summary>
+    [JsonStringEnumMemberName("look-failed")] LookFailed,
+    /// <summary>Grants were refused in the window (<c>refused:not-in-window</c>).</summary>
+    [JsonStringEnumMemberName("refused")] Refused,
+    /// <summary>None of the above: the unit was ready and no grant came.</summary>
+    [JsonStringEnumMemberName("no-grant")] NoGrant,
+}
+
+/// <summary>One entry of a missed check's <c>causes</c>: its kind and, for a fault or a refusal, which one.</summary>
+public readonly record struct MissCause(MissReason Reason, string? Of = null)
+{
+    public static MissCause Fault(UnitFault fault) => new(MissReason.Fault, fault.Code());
+
+    public static MissCause Refused(string reason) => new(MissReason.Refused, reason);
+
+    /// <summary>The cause as the wire writes it: <c>offline</c>, <c>fault:camera</c>, <c>refused:clock-unsynced</c>.</summary>
+    public string Code() => Of is null ? Reason.Code() : $"{Reason.Code()}:{Of}";
+}
+
 /// <summary>How the centre should act on an event.</summary>
 [JsonConverter(typeof(WireCodeConverter<Severity>))]
 public enum Severity

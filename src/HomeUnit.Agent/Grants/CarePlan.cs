@@ -16,20 +16,13 @@ public sealed record CarePlan(
     DateTimeOffset ValidFrom,
     TimeSpan? PrivacyPause = null)
 {
-    public const int MaxChecks = 48;
-    public const int MaxPausedNights = 1000;
-    public const int MaxToleranceMinutes = 120;
-    public const int MaxFollowUpMinutes = 180;
-    public const int MaxFollowUps = 10;
-    public const int MaxPrivacyPauseMinutes = 480;
-
     /// <summary>The plan, or null if any field is out of range (unknown zone, bad time, duplicate check id...).</summary>
     public static CarePlan? From(CarePlanPayload p)
     {
-        if (p.Version < 1 || p.ValidFrom < 0 || p.ValidFrom > 253_402_300_799 || p.Checks.Count > MaxChecks
-            || (p.PausedNights?.Count ?? 0) > MaxPausedNights
-            || p.FollowUp is { WithinMinutes: < 1 or > MaxFollowUpMinutes } or { Max: < 0 or > MaxFollowUps }
-            || p.PrivacyPause is { MaxMinutes: < 1 or > MaxPrivacyPauseMinutes }
+        if (p.Version < 1 || p.ValidFrom < 0 || p.ValidFrom > 253_402_300_799 || p.Checks.Count > CarePlanLimits.MaxChecks
+            || (p.PausedNights?.Count ?? 0) > CarePlanLimits.MaxPausedNights
+            || p.FollowUp is { WithinMinutes: < 1 or > CarePlanLimits.MaxFollowUpMinutes } or { Max: < 0 or > CarePlanLimits.MaxFollowUps }
+            || p.PrivacyPause is { MaxMinutes: < 1 or > CarePlanLimits.MaxPrivacyPauseMinutes }
             || !TimeZoneInfo.TryFindSystemTimeZoneById(p.Tz, out var zone))
         {
             return null;
@@ -38,7 +31,7 @@ public sealed record CarePlan(
         foreach (var check in p.Checks)
         {
             if (check is null || !GrantVerifier.IsIdentifier(check.Id) || checks.Any(c => c.Id == check.Id)
-                || check.ToleranceMinutes is < 1 or > MaxToleranceMinutes
+                || check.ToleranceMinutes is < 1 or > CarePlanLimits.MaxToleranceMinutes
                 || !TimeOnly.TryParseExact(check.At, "HH:mm", CultureInfo.InvariantCulture, DateTimeStyles.None, out var at))
             {
                 return null;

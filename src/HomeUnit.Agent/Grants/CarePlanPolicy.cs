@@ -3,7 +3,7 @@ using HomeUnit.Protocol;
 namespace HomeUnit.Agent.Grants;
 
 /// <summary>A look that was accepted earlier (from the audit log's <c>session.accepted</c> records).</summary>
-public sealed record PastLook(string Kind, string? Check, DateTimeOffset At);
+public sealed record PastSession(string Kind, string? Check, DateTimeOffset At);
 
 /// <summary>Whether the care plan allows a look now: if so until when (and for which check), else the reason.</summary>
 public readonly record struct PlanDecision(RefusalReason? Reason, DateTimeOffset Until, string? Check)
@@ -24,14 +24,14 @@ public readonly record struct PlanDecision(RefusalReason? Reason, DateTimeOffset
 /// </summary>
 public static class CarePlanPolicy
 {
-    public static PlanDecision Decide(CarePlan? plan, string kind, string? check, DateTimeOffset now, IReadOnlyList<PastLook> history) => kind switch
+    public static PlanDecision Decide(CarePlan? plan, string kind, string? check, DateTimeOffset now, IReadOnlyList<PastSession> history) => kind switch
     {
-        LookKinds.Installation => plan is not null && plan.InForceAt(now)
+        SessionKinds.Installation => plan is not null && plan.InForceAt(now)
             ? PlanDecision.Refuse(RefusalReason.OutsideCarePlan)
             : new PlanDecision(null, DateTimeOffset.MaxValue, null),
         _ when plan is null || !plan.InForceAt(now) => PlanDecision.Refuse(RefusalReason.OutsideCarePlan),
-        LookKinds.Scheduled => Scheduled(plan, check, now),
-        LookKinds.FollowUp when check is not null => FollowUp(plan, check, now, history),
+        SessionKinds.Scheduled => Scheduled(plan, check, now),
+        SessionKinds.FollowUp when check is not null => FollowUp(plan, check, now, history),
         _ => PlanDecision.Refuse(RefusalReason.Malformed),
     };
 
@@ -62,7 +62,7 @@ public static class CarePlanPolicy
             : RefusalReason.OutsideCarePlan);
     }
 
-    private static PlanDecision FollowUp(CarePlan plan, string check, DateTimeOffset now, IReadOnlyList<PastLook> history)
+    private static PlanDecision FollowUp(CarePlan plan, string check, DateTimeOffset now, IReadOnlyList<PastSession> history)
     {
         var tonight = WallClock.NightOf(now, plan.Zone);
         if (plan.PausedNights.Contains(tonight))
@@ -76,10 +76,10 @@ public static class CarePlanPolicy
         var sameCheckTonight = history
             .Where(l => l.Check == check && l.At <= now && WallClock.NightOf(l.At, plan.Zone) == tonight)
             .ToList();
-        var scheduled = sameCheckTonight.Where(l => l.Kind == LookKinds.Scheduled).OrderBy(l => l.At).LastOrDefault();
+        var scheduled = sameCheckTonight.Where(l => l.Kind == SessionKinds.Scheduled).OrderBy(l => l.At).LastOrDefault();
         if (scheduled is null
             || now >= scheduled.At + TimeSpan.FromMinutes(rule.WithinMinutes)
-            || sameCheckTonight.Count(l => l.Kind == LookKinds.FollowUp) >= rule.Max)
+            || sameCheckTonight.Count(l => l.Kind == SessionKinds.FollowUp) >= rule.Max)
         {
             return PlanDecision.Refuse(RefusalReason.OutsideCarePlan);
         }

@@ -22,9 +22,9 @@ public sealed class GrantVerifier(SignedTokenReader reader, TrustPolicy policy)
         {
             return Verdict<Grant>.Refuse(window);
         }
-        if (!IsIdentifier(p.Jti) || !IsIdentifier(p.Sub) || !LookKinds.All.Contains(p.Kind) || p.MaxSeconds < 1
+        if (!IsIdentifier(p.Jti) || !IsIdentifier(p.Sub) || !SessionKinds.All.Contains(p.Kind) || p.MaxSeconds < 1
             || (p.Check is not null && !IsIdentifier(p.Check))
-            || (p.Kind == LookKinds.FollowUp && p.Check is null)
+            || (p.Kind == SessionKinds.FollowUp && p.Check is null)
             || ViewOf(p.View) is not { } view
             || StreamOf(p.Stream) is not { } stream)
         {

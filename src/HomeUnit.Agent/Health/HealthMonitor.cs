@@ -12,7 +12,7 @@ namespace HomeUnit.Agent.Health;
 /// running look at once (lens up, red).
 /// </summary>
 public sealed class HealthMonitor(
-    HealthChecks checks,
+    HealthReadings checks,
     HealthState health,
     SessionMachine sessions,
     Events events,

@@ -13,7 +13,7 @@ public sealed record SelfTestResult(bool Ready, IReadOnlyDictionary<string, stri
 /// <see cref="SessionMachine.CheckCameraAsync"/>, which keeps looks and self-tests from using it at once.
 /// Self-tests run one at a time.
 /// </summary>
-public sealed class SelfTest(HealthChecks checks, Func<CancellationToken, Task<string?>> checkCamera, HealthState health)
+public sealed class SelfTest(HealthReadings checks, Func<CancellationToken, Task<string?>> checkCamera, HealthState health)
 {
     private readonly SemaphoreSlim oneAtATime = new(1);
 

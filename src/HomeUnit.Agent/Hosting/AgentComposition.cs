@@ -62,8 +62,8 @@ public static class AgentComposition
         services.AddSingleton<LoopHeartbeats>();
         services.AddSingleton<HealthState>();
         services.AddSingleton(_ => new ClockTrust(new KernelFiles(options.Hardware.Root)));
-        services.AddSingleton(sp => AgentHost.CreateHealthChecks(options, sp.GetRequiredService<UnitHardware>()));
-        services.AddSingleton(sp => new SelfTest(sp.GetRequiredService<HealthChecks>(), sp.GetRequiredService<SessionMachine>().CheckCameraAsync, sp.GetRequiredService<HealthState>()));
+        services.AddSingleton(sp => AgentHost.CreateHealthReadings(options, sp.GetRequiredService<UnitHardware>()));
+        services.AddSingleton(sp => new SelfTest(sp.GetRequiredService<HealthReadings>(), sp.GetRequiredService<SessionMachine>().CheckCameraAsync, sp.GetRequiredService<HealthState>()));
         services.AddSingleton(sp => new LinkService(options.Mqtt, options.DeviceId, sp.GetRequiredService<Outbox>(),
             sp.GetRequiredService<Events>(), sp.GetRequiredService<HealthState>(), sp.GetRequiredService<LoopHeartbeats>(), clock, sp.GetRequiredService<ILoggerFactory>(),
             sp.GetRequiredService<Supervision>()));
@@ -78,11 +78,11 @@ public static class AgentComposition
         services.AddSingleton<Supervision>();
         services.AddSingleton<RefusalAudit>();
         services.AddSingleton<CarePlanStore>();
-        services.AddSingleton(sp => new LookAuthorizer(
+        services.AddSingleton(sp => new SessionAuthorizer(
             sp.GetRequiredService<GrantVerifier>(), sp.GetRequiredService<TrustPolicy>(), sp.GetRequiredService<ClockTrust>(),
             sp.GetRequiredService<ReplayCache>(), sp.GetRequiredService<CarePlanStore>(), sp.GetRequiredService<Supervision>(), sp.GetRequiredService<AuditLog>(),
             sp.GetRequiredService<RefusalAudit>(), () => sp.GetRequiredService<HealthState>().BlocksLook, clock,
-            sp.GetRequiredService<ILogger<LookAuthorizer>>(), () => sp.GetRequiredService<PrivacyPause>().Until is not null));
+            sp.GetRequiredService<ILogger<SessionAuthorizer>>(), () => sp.GetRequiredService<PrivacyPause>().Until is not null));
         services.AddSingleton(sp => new Readiness(sp.GetRequiredService<SelfTest>(), sp.GetRequiredService<CarePlanStore>(),
             sp.GetRequiredService<Events>(), sp.GetRequiredService<LoopHeartbeats>(), clock,
             TimeSpan.FromMinutes(options.Health.ReadinessLeadMinutes), sp.GetRequiredService<ILogger<Readiness>>()));

@@ -116,10 +116,10 @@ public static class AgentHost
 
     /// <summary>The self-test on its own, for the <c>selftest</c> verb (no daemon, so nothing else uses the camera).</summary>
     public static SelfTest CreateSelfTest(AgentOptions options, UnitHardware hardware) =>
-        new(CreateHealthChecks(options, hardware), hardware.Camera.CheckAsync, new HealthState());
+        new(CreateHealthReadings(options, hardware), hardware.Camera.CheckAsync, new HealthState());
 
-    public static HealthChecks CreateHealthChecks(AgentOptions options, UnitHardware hardware) =>
-        new(hardware, new ClockTrust(hardware.Files),
+    public static HealthReadings CreateHealthReadings(AgentOptions options, UnitHardware hardware) =>
+        new(hardware, new ClockTrust(new KernelFiles(options.Hardware.Root)),
             new HealthSettings(options.State.Directory, options.Camera.Device, MinFreeBytes: options.Health.MinFreeMegabytes * 1024L * 1024));
 
     /// <summary>Whether a Hardware:Root names the machine's own root (where the real sysfs lives).</summary>
@@ -131,16 +131,16 @@ public static class AgentHost
         sources.Simulate ? SimulatedKernel.Create(configuration["Hardware:Root"]!) : null;
 
     /// <summary>What the ledger notes as the unit's conditions: its faults and whether the link is up.</summary>
-    internal static HashSet<string> UnitConditions(HealthState health, LinkService link, PrivacyPause pause)
+    internal static HashSet<Condition> UnitConditions(HealthState health, LinkService link, PrivacyPause pause)
     {
-        var now = health.Faults.Select(f => Conditions.Fault(f.Code())).ToHashSet();
+        var now = health.Faults.Select(Condition.Of).ToHashSet();
         if (link.Status.State != LinkState.Online)
         {
-            now.Add(Conditions.Offline);
+            now.Add(Condition.Offline);
         }
         if (pause.Until is not null)
         {
-            now.Add(Conditions.PrivacyPaused);
+            now.Add(Condition.PrivacyPaused);
         }
         return now;
     }

@@ -1,10 +1,11 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 using HomeUnit.Protocol;
 
 namespace HomeUnit.Agent.Ledger;
 
 /// <summary>A span of time in which the unit was in a condition that keeps a look from happening; <see cref="Until"/> null while it lasts.</summary>
-public sealed record ConditionSpan(string Name, DateTimeOffset Since, DateTimeOffset? Until)
+public sealed record ConditionSpan(Condition Condition, DateTimeOffset Since, DateTimeOffset? Until)
 {
     public bool Overlaps(DateTimeOffset from, DateTimeOffset to) => Since < to && (Until ?? DateTimeOffset.MaxValue) > from;
 
@@ -16,24 +17,64 @@ public sealed record ConditionSpan(string Name, DateTimeOffset Since, DateTimeOf
     }
 }
 
-/// <summary>The conditions the ledger keeps, as they appear in a missed check's causes.</summary>
-public static class Conditions
+/// <summary>The kinds of condition the ledger keeps; each code is the one stored in the state database.</summary>
+public enum ConditionKind
 {
     /// <summary>The link to the central was down: grants could not arrive.</summary>
-    public const string Offline = "offline";
-
+    [JsonStringEnumMemberName("offline")] Offline,
     /// <summary>The agent was not running (a crash, a restart, a power cut without battery).</summary>
-    public const string AgentDown = "agent-not-running";
-
+    [JsonStringEnumMemberName("agent-not-running")] AgentDown,
     /// <summary>The resident had paused the camera.</summary>
-    public const string PrivacyPaused = "privacy-paused";
+    [JsonStringEnumMemberName("privacy-paused")] PrivacyPaused,
+    /// <summary>One of the unit's faults was present.</summary>
+    [JsonStringEnumMemberName("fault")] Fault,
+}
 
-    public const string FaultPrefix = "fault:";
+/// <summary>A condition the ledger keeps: one of its kinds, and for a fault which one.</summary>
+public readonly record struct Condition
+{
+    private Condition(ConditionKind kind, UnitFault? fault = null)
+    {
+        Kind = kind;
+        Fault = fault;
+    }
 
-    public static string Fault(string fault) => FaultPrefix + fault;
+    public static readonly Condition Offline = new(ConditionKind.Offline);
+    public static readonly Condition AgentDown = new(ConditionKind.AgentDown);
+    public static readonly Condition PrivacyPaused = new(ConditionKind.PrivacyPaused);
+
+    public static Condition Of(UnitFault fault) => new(ConditionKind.Fault, fault);
+
+    public ConditionKind Kind { get; }
+
+    public UnitFault? Fault { get; }
 
     /// <summary>Conditions in which the centre could not reach the unit.</summary>
-    public static bool IsOffline(string name) => name is Offline or AgentDown;
+    public bool IsOffline => Kind is ConditionKind.Offline or ConditionKind.AgentDown;
+
+    /// <summary>As stored: the kind's code, and for a fault <c>fault:&lt;fault&gt;</c>.</summary>
+    public string Name => Fault is { } fault ? $"{Kind.Code()}:{fault.Code()}" : Kind.Code();
+
+    /// <summary>The condition stored as <paramref name="name"/>, or null for a name this release does not know.</summary>
+    public static Condition? FromName(string name)
+    {
+        var parts = name.Split(':', 2);
+        return (Codes.Parse<ConditionKind>(parts[0]), parts.Length == 2 ? Codes.Parse<UnitFault>(parts[1]) : null) switch
+        {
+            (ConditionKind.Fault, { } fault) => Of(fault),
+            ({ } kind and not ConditionKind.Fault, null) when parts.Length == 1 => new Condition(kind),
+            _ => null,
+        };
+    }
+
+    /// <summary>What this condition makes of a missed check (a privacy pause makes it skipped instead, so none).</summary>
+    public MissCause? Cause => Kind switch
+    {
+        ConditionKind.AgentDown => new MissCause(MissReason.AgentNotRunning),
+        ConditionKind.Offline => new MissCause(MissReason.Offline),
+        ConditionKind.Fault => MissCause.Fault(Fault!.Value),
+        _ => null,
+    };
 }
 
 /// <summary>
@@ -48,10 +89,6 @@ public static class Conditions
 /// </summary>
 public static class LedgerRules
 {
-    public const string NoGrant = "no-grant";
-    public const string LookFailed = "look-failed";
-    public const string Refused = "refused";
-
     private static DateTimeOffset At(AuditRecord r) => DateTimeOffset.Parse(r.At, CultureInfo.InvariantCulture);
 
     /// <summary>What became of <paramref name="check"/>, as a draft audit record (<paramref name="records"/>: the audit records from the window's opening on).</summary>
@@ -63,11 +100,11 @@ public static class LedgerRules
             Check = check.Id,
             Night = NightName(check.Night),
             Due = Wire.Time(check.Due),
-            Kind = LookKinds.Scheduled,
+            Kind = SessionKinds.Scheduled,
         };
         var refused = RefusedIn(check, records);
         var looks = records
-            .Where(r => r.Type == AuditType.SessionAccepted && r.Kind == LookKinds.Scheduled && r.Check == check.Id && check.OpenAt(At(r)))
+            .Where(r => r.Type == AuditType.SessionAccepted && r.Kind == SessionKinds.Scheduled && r.Check == check.Id && check.OpenAt(At(r)))
             .Select(accepted => Look(accepted, records))
             .ToList();
         if (looks.Where(l => l.Started).OrderByDescending(l => l.DurationMs).FirstOrDefault() is { } looked)
@@ -87,7 +124,7 @@ public static class LedgerRules
             return draft with { Type = AuditType.CheckSkipped, Reason = RefusalReason.PausedNight.Code(), Detail = "the care plan pauses this night" };
         }
         var during = conditions.Where(c => c.Overlaps(check.Opens, check.Closes)).ToList();
-        if (during.FirstOrDefault(c => c.Name == Conditions.PrivacyPaused) is { } pause)
+        if (during.FirstOrDefault(c => c.Condition == Condition.PrivacyPaused) is { } pause)
         {
             return draft with
             {
@@ -97,32 +134,31 @@ public static class LedgerRules
                 Refused = refused.Count > 0 ? refused : null,
             };
         }
-        var causes = new List<string>();
-        causes.AddRange(during.Where(c => c.Name == Conditions.AgentDown).Select(c => c.Name).Distinct());
-        causes.AddRange(during.Where(c => c.Name == Conditions.Offline).Select(c => c.Name).Distinct());
-        causes.AddRange(during.Where(c => c.Name.StartsWith(Conditions.FaultPrefix, StringComparison.Ordinal)).Select(c => c.Name).Distinct().Order(StringComparer.Ordinal));
+        // In MissReason's order (the agent down, offline, each fault), then what became of grants.
+        var causes = during.Select(c => c.Condition.Cause).OfType<MissCause>().Distinct()
+            .OrderBy(c => c.Reason).ThenBy(c => c.Of, StringComparer.Ordinal).ToList();
         var failed = looks.Where(l => !l.Started).ToList();
         if (failed.Count > 0)
         {
-            causes.Add(LookFailed);
+            causes.Add(new MissCause(MissReason.LookFailed));
         }
-        causes.AddRange(refused.Keys.Select(reason => $"{Refused}:{reason}"));
+        causes.AddRange(refused.Keys.Select(MissCause.Refused));
         if (causes.Count == 0)
         {
-            causes.Add(NoGrant);
+            causes.Add(new MissCause(MissReason.NoGrant));
         }
         var detail = string.Join("; ", new[]
         {
-            during.Where(c => Conditions.IsOffline(c.Name)).Sum(c => c.OverlapWith(check.Opens, check.Closes).TotalSeconds) is > 0 and var offline
+            during.Where(c => c.Condition.IsOffline).Sum(c => c.OverlapWith(check.Opens, check.Closes).TotalSeconds) is > 0 and var offline
                 ? $"unreachable {offline:0} s of the window" : null,
             failed.Count > 0 ? $"accepted look ended before capture: {string.Join(", ", failed.Select(f => f.EndReason ?? "unknown"))}" : null,
-            causes[0] == NoGrant ? "the unit was ready and no grant came" : null,
+            causes[0].Reason == MissReason.NoGrant ? "the unit was ready and no grant came" : null,
         }.OfType<string>());
         return draft with
         {
             Type = AuditType.CheckMissed,
-            Reason = causes[0].Split(':')[0],
-            Causes = causes,
+            Reason = causes[0].Reason.Code(),
+            Causes = [.. causes.Select(c => c.Code())],
             Detail = detail.Length > 0 ? detail : null,
             Refused = refused.Count > 0 ? refused : null,
         };
@@ -138,7 +174,7 @@ public static class LedgerRules
     {
         var checks = checkRecords.Select(r => r.Check).ToHashSet();
         var followUps = records
-            .Where(r => r.Type == AuditType.SessionStarted && r.Kind == LookKinds.FollowUp && checks.Contains(r.Check) && At(r) >= from && At(r) < to)
+            .Where(r => r.Type == AuditType.SessionStarted && r.Kind == SessionKinds.FollowUp && checks.Contains(r.Check) && At(r) >= from && At(r) < to)
             .Select(r => r.Grant)
             .Distinct()
             .Count();
@@ -156,9 +192,9 @@ public static class LedgerRules
             Skipped = checkRecords.Count(r => r.Type == AuditType.CheckSkipped),
             FollowUps = followUps,
             Refused = refused,
-            Faults = during.Where(c => c.Name.StartsWith(Conditions.FaultPrefix, StringComparison.Ordinal))
-                .Select(c => c.Name[Conditions.FaultPrefix.Length..]).Distinct().Order(StringComparer.Ordinal).ToList(),
-            OfflineSeconds = (long)Math.Round(during.Where(c => Conditions.IsOffline(c.Name)).Sum(c => c.OverlapWith(from, to).TotalSeconds)),
+            Faults = during.Select(c => c.Condition.Fault).OfType<UnitFault>()
+                .Select(f => f.Code()).Distinct().Order(StringComparer.Ordinal).ToList(),
+            OfflineSeconds = (long)Math.Round(during.Where(c => c.Condition.IsOffline).Sum(c => c.OverlapWith(from, to).TotalSeconds)),
         };
     }
 
@@ -169,7 +205,7 @@ public static class LedgerRules
     {
         var refused = new SortedDictionary<string, long>(StringComparer.Ordinal);
         foreach (var r in records.Where(r => r.Type == AuditType.SessionRefused && check.OpenAt(At(r))
-                     && (r.Check == check.Id || (r.Check is null && r.Kind is null or LookKinds.Scheduled))))
+                     && (r.Check == check.Id || (r.Check is null && r.Kind is null or SessionKinds.Scheduled))))
         {
             refused[r.Reason ?? "unknown"] = refused.GetValueOrDefault(r.Reason ?? "unknown") + (r.Count ?? 1);
         }

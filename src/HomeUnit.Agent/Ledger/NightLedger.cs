@@ -25,7 +25,7 @@ public sealed class NightLedger(
     Events events,
     ConditionLog conditions,
     CarePlanStore plans,
-    Func<IReadOnlySet<string>> currentConditions,
+    Func<IReadOnlySet<Condition>> currentConditions,
     Func<SessionRequest?> runningLook,
     LoopHeartbeats heartbeats,
     TimeProvider clock,

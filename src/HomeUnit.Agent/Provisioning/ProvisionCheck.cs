@@ -46,7 +46,7 @@ public static class ProvisionCheck
         }
         else
         {
-            var hardware = AgentHost.CreateHardware(options, new HardwareTimeline());
+            using var hardware = AgentHost.CreateHardware(options, new HardwareTimeline());
             var result = await AgentHost.CreateSelfTest(options, hardware).RunAsync(cancellationToken);
             var failing = result.Parts.Where(p => p.Value != "ok").Select(p => $"{p.Key}: {p.Value}").ToList();
             lines.Add(result.Ready

@@ -158,7 +158,7 @@ public static class ProvisionCommands
             }
             using (simulation)
             {
-                var hardware = AgentHost.CreateHardware(options, new HardwareTimeline());
+                using var hardware = AgentHost.CreateHardware(options, new HardwareTimeline());
                 var target = parse.GetValue(position) switch { "bed" => LensPosition.Bed, "room" => LensPosition.Room, _ => LensPosition.LensUp };
                 await hardware.Servo.MoveAsync(target);
                 Console.WriteLine($"lens at {parse.GetValue(position)} ({pulse} µs); PWM off again.");
@@ -198,7 +198,8 @@ public static class ProvisionCommands
             {
                 using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
                 var erase = new[] { options.State.Directory, options.Trust.KeysDirectory, Path.Combine(Path.GetDirectoryName(AgentHost.SystemConfigFile)!, "tls") };
-                var decommissioner = new Decommissioner(options, AgentHost.CreateHardware(options, new HardwareTimeline()), erase, Console.Out, loggers);
+                using var hardware = AgentHost.CreateHardware(options, new HardwareTimeline());
+                var decommissioner = new Decommissioner(options, hardware, erase, Console.Out, loggers);
                 return await decommissioner.RunAsync(parse.GetValue(deviceId)!, parse.GetValue(force), TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(wait))), cancellationToken);
             }
         });

@@ -1,42 +1,72 @@
+using System.Device.Pwm;
+using System.Diagnostics;
+
 namespace HomeUnit.Drivers.Kernel;
 
 /// <summary>
-/// One PWM channel through <c>/sys/class/pwm</c>. The chip is found by where its <c>device</c> link
-/// points (fe20c000.pwm on a Pi 4, 1f00098000.pwm on a Pi 5), never by its number, which differs
-/// between boards and boots. Exports the channel when needed and waits until udev has made it writable.
+/// One PWM channel through <c>/sys/class/pwm</c>, as a .NET IoT <see cref="PwmChannel"/>. The chip is found
+/// by where its <c>device</c> link points (fe20c000.pwm on a Pi 4, 1f00098000.pwm on a Pi 5), never by its
+/// number, which differs between boards and boots; the files lie under the hardware root, so the same code
+/// runs on a simulated tree. (System.Device.Gpio's own channel numbers chips and hard-codes /sys.)
 /// </summary>
-public sealed class SysfsPwmChannel
+public sealed class SysfsPwmChannel : PwmChannel
 {
-    private readonly KernelFiles files;
-    private readonly string channelDirectory;
-    private long period;
-    private long duty;
+    private const long NanosecondsPerSecond = 1_000_000_000;
 
-    private SysfsPwmChannel(KernelFiles files, string chipDirectory, int channel)
+    private readonly KernelFiles files;
+    private readonly string directory;
+    private long periodNs;
+    private long dutyNs;
+    private double dutyCycle;
+    private bool disposed;
+
+    private SysfsPwmChannel(KernelFiles files, string directory)
     {
         this.files = files;
-        ChipDirectory = chipDirectory;
-        Channel = channel;
-        channelDirectory = $"{chipDirectory}/pwm{channel}";
+        this.directory = directory;
+        periodNs = files.ReadNumber($"{directory}/period");
+        dutyNs = files.ReadNumber($"{directory}/duty_cycle");
+        dutyCycle = periodNs == 0 ? 0 : (double)dutyNs / periodNs;
     }
 
-    public string ChipDirectory { get; }
-
-    public int Channel { get; }
-
-    /// <summary>Finds the chip whose device link ends with <paramref name="deviceName"/> and opens its channel.</summary>
-    public static SysfsPwmChannel Open(KernelFiles files, string deviceName, int channel, TimeSpan exportTimeout)
+    /// <summary>
+    /// Finds the chip whose device link ends with <paramref name="deviceName"/>, exports the channel if it is
+    /// not yet, and waits — without holding a thread — until udev has made its files writable.
+    /// </summary>
+    public static async Task<SysfsPwmChannel> OpenAsync(KernelFiles files, string deviceName, int channel, TimeSpan exportTimeout, CancellationToken cancellationToken = default)
     {
-        var chip = FindChip(files, deviceName)
-            ?? throw new HardwareFault($"no PWM chip under sys/class/pwm has a device link to {deviceName} (is the pwm overlay in config.txt?)");
-        var npwm = files.ReadNumber($"{chip}/npwm");
-        if (channel < 0 || channel >= npwm)
+        var chip = Chip(files, deviceName, channel);
+        var directory = $"{chip}/pwm{channel}";
+        if (!files.Exists($"{directory}/enable"))
         {
-            throw new HardwareFault($"{chip} has {npwm} channels; channel {channel} does not exist");
+            files.Write($"{chip}/export", channel.ToString());
         }
-        var pwm = new SysfsPwmChannel(files, chip, channel);
-        pwm.Export(exportTimeout);
-        return pwm;
+        // The kernel creates pwmN at once, but udev changes its group a moment later.
+        var waited = Stopwatch.StartNew();
+        while (!Writable(files, directory))
+        {
+            if (waited.Elapsed > exportTimeout)
+            {
+                throw new HardwareFault($"{directory} did not become writable within {exportTimeout.TotalSeconds:F1} s after export (udev rule missing?)");
+            }
+            await Task.Delay(10, cancellationToken);
+        }
+        return new SysfsPwmChannel(files, directory);
+    }
+
+    /// <summary>
+    /// What stands in the way of driving the channel, or null. Only reads: a channel not yet exported is
+    /// judged by its chip's <c>export</c> file, so a health check never exports one.
+    /// </summary>
+    public static string? Problem(KernelFiles files, string deviceName, int channel)
+    {
+        var chip = Chip(files, deviceName, channel);
+        var directory = $"{chip}/pwm{channel}";
+        if (files.Exists($"{directory}/enable"))
+        {
+            return Writable(files, directory) ? null : $"{directory} is not writable";
+        }
+        return files.IsWritable($"{chip}/export") ? null : $"{chip}/export is not writable";
     }
 
     public static string? FindChip(KernelFiles files, string deviceName) =>
@@ -46,67 +76,114 @@ public sealed class SysfsPwmChannel
             .FirstOrDefault(chip => files.LinkTarget($"{chip}/device") is { } target
                 && Path.GetFileName(target.TrimEnd('/')) == deviceName);
 
-    private void Export(TimeSpan timeout)
+    private static string Chip(KernelFiles files, string deviceName, int channel)
     {
-        if (!files.Exists($"{channelDirectory}/enable"))
+        var chip = FindChip(files, deviceName)
+            ?? throw new HardwareFault($"no PWM chip under sys/class/pwm has a device link to {deviceName} (is the pwm overlay in config.txt?)");
+        var npwm = files.ReadNumber($"{chip}/npwm");
+        if (channel < 0 || channel >= npwm)
         {
-            files.Write($"{ChipDirectory}/export", Channel.ToString());
+            throw new HardwareFault($"{chip} has {npwm} channels; channel {channel} does not exist");
         }
-        // The kernel creates pwmN at once, but udev changes its group a moment later: wait for writability.
-        var deadline = DateTime.UtcNow + timeout;
-        while (!(files.IsWritable($"{channelDirectory}/period") && files.IsWritable($"{channelDirectory}/duty_cycle") && files.IsWritable($"{channelDirectory}/enable")))
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new HardwareFault($"{channelDirectory} did not become writable within {timeout.TotalSeconds:F1} s after export (udev rule missing?)");
-            }
-            Thread.Sleep(10);
-        }
-        period = files.ReadNumber($"{channelDirectory}/period");
-        duty = files.ReadNumber($"{channelDirectory}/duty_cycle");
+        return chip;
     }
 
-    /// <summary>
-    /// Sets period and duty cycle in nanoseconds. The kernel refuses a duty cycle longer than the
-    /// period, so when lowering, duty goes first; when raising, period goes first.
-    /// </summary>
-    public void Configure(long periodNs, long dutyNs)
+    private static bool Writable(KernelFiles files, string directory) =>
+        files.IsWritable($"{directory}/period") && files.IsWritable($"{directory}/duty_cycle") && files.IsWritable($"{directory}/enable");
+
+    public override int Frequency
     {
-        if (dutyNs < 0 || dutyNs > periodNs)
+        get => periodNs == 0 ? 0 : (int)Math.Round((double)NanosecondsPerSecond / periodNs);
+        set
         {
-            throw new ArgumentOutOfRangeException(nameof(dutyNs), $"duty {dutyNs} ns must lie within the period {periodNs} ns");
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value);
+            var period = NanosecondsPerSecond / value;
+            Apply(period, (long)Math.Round(dutyCycle * period));
         }
-        if (dutyNs > period)
+    }
+
+    public override double DutyCycle
+    {
+        get => dutyCycle;
+        set
         {
-            WritePeriod(periodNs);
-            WriteDuty(dutyNs);
+            if (!(value is >= 0 and <= 1))
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "the duty cycle lies within 0.0–1.0");
+            }
+            dutyCycle = value;
+            if (periodNs > 0)
+            {
+                Apply(periodNs, (long)Math.Round(value * periodNs));
+            }
+        }
+    }
+
+    public override void Start() => WriteEnable(true);
+
+    public override void Stop() => WriteEnable(false);
+
+    /// <summary>
+    /// The kernel refuses a duty cycle longer than the period, so when the duty grows past today's period the
+    /// period goes first, otherwise the duty does. A value already there is not written again.
+    /// </summary>
+    private void Apply(long period, long duty)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        if (duty > periodNs)
+        {
+            WritePeriod(period);
+            WriteDuty(duty);
         }
         else
         {
-            WriteDuty(dutyNs);
-            WritePeriod(periodNs);
+            WriteDuty(duty);
+            WritePeriod(period);
         }
     }
 
     private void WritePeriod(long value)
     {
-        if (value != period)
+        if (value != periodNs)
         {
-            files.Write($"{channelDirectory}/period", value.ToString());
-            period = value;
+            files.Write($"{directory}/period", value.ToString());
+            periodNs = value;
         }
     }
 
     private void WriteDuty(long value)
     {
-        if (value != duty)
+        if (value != dutyNs)
         {
-            files.Write($"{channelDirectory}/duty_cycle", value.ToString());
-            duty = value;
+            files.Write($"{directory}/duty_cycle", value.ToString());
+            dutyNs = value;
         }
     }
 
-    public void SetEnabled(bool enabled) => files.Write($"{channelDirectory}/enable", enabled ? "1" : "0");
+    private void WriteEnable(bool enabled)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        files.Write($"{directory}/enable", enabled ? "1" : "0");
+    }
 
-    public bool Writable => files.IsWritable($"{channelDirectory}/enable");
+    /// <summary>
+    /// Disables the output but leaves the channel exported: unexporting (as System.Device.Gpio's channel does)
+    /// would make the next start wait for udev again, and an exported, disabled channel drives nothing.
+    /// </summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (!disposed)
+        {
+            try
+            {
+                WriteEnable(false);
+            }
+            catch (HardwareFault)
+            {
+                // Health reads the channel's files and reports servo.fault; there is no one to tell here.
+            }
+            disposed = true;
+        }
+        base.Dispose(disposing);
+    }
 }

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using HomeUnit.Central;
-using HomeUnit.Central.Simulation;
+using HomeUnit.TestSupport;
 using HomeUnit.Protocol;
 using HomeUnit.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -73,6 +73,9 @@ public sealed class CentralToolTests : IDisposable
         { ["careplan", "--device", "unit-1", "--version", "0", "--check", "c1@22:30/15"], "--version" },
         { ["careplan", "--device", "unit-1", "--version", "1", "--check", "c1@22:30/15", "--check", "c1@23:30/15"], "same id" },
         { ["careplan", "--device", "unit-1", "--version", "1", "--check", "c1@22:30/15", "--paused", "24/12"], "yyyy-MM-dd" },
+        // What a unit would refuse (CarePlanLimits) is refused before signing.
+        { ["careplan", "--device", "unit-1", "--version", "1", "--check", "c1@22:30/121"], "toleranceMinutes must be 1–120" },
+        { ["careplan", "--device", "unit-1", "--version", "1", "--check", "c1@22:30/15", "--follow-up", "30/11"], "max 0–10" },
         { ["command", "pan", "--device", "unit-1"], "--grant" },
         { ["command", "reboot", "--device", "unit-1"], "reboot" },
     };

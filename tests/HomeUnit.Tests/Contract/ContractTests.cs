@@ -36,7 +36,8 @@ public sealed class ContractTests
         { "end reasons", CodesOf<EndReason>(), [.. Enum("common", "definitions/endReason")] },
         { "severities", CodesOf<Severity>(), [.. Enum("common", "definitions/severity")] },
         { "faults", CodesOf<UnitFault>(), [.. Enum("common", "definitions/unitFault")] },
-        { "look kinds", [.. LookKinds.All], [.. Enum("common", "definitions/lookKind")] },
+        { "miss reasons", CodesOf<MissReason>(), [.. Enum("common", "definitions/missReason")] },
+        { "look kinds", [.. SessionKinds.All], [.. Enum("common", "definitions/lookKind")] },
         { "views", [.. Views.All], [.. Enum("common", "definitions/view")] },
         { "commands", [.. CommandNames.All], [.. Enum("common", "definitions/commandName")] },
         { "handover end reasons", CodesOf<HandoverEndReason>(), [.. Enum("common", "definitions/handoverEndReason")] },
@@ -121,7 +122,7 @@ public sealed class ContractTests
         var signer = new CentralSigner(key, "k1", CentralSigner.DefaultIssuer);
         var now = DateTimeOffset.UtcNow;
 
-        var grant = signer.Grant(new GrantSpec("unit-1", "operator-42", LookKinds.FollowUp, Views.Room, now, TimeSpan.FromMinutes(2), 30,
+        var grant = signer.Grant(new GrantSpec("unit-1", "operator-42", SessionKinds.FollowUp, Views.Room, now, TimeSpan.FromMinutes(2), 30,
             new StreamPayload("srt://central.example:9000", "look-1", "demo-passphrase-0123456789"), "c1"), now);
         var plan = signer.Sign(new CarePlanPayload(signer.Issuer, "unit-1", now.ToUnixTimeSeconds(), 2, "Europe/Stockholm",
             [new CarePlanCheck("c1", "22:30", 15)], now.ToUnixTimeSeconds(), new FollowUpRule(30, 2), ["2026-12-24"]));

@@ -1,4 +1,5 @@
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Kernel;
 using HomeUnit.Tests.Infrastructure;
@@ -70,40 +71,67 @@ public sealed class DriverTests : IDisposable
         Assert.Empty(timeline.Snapshot());
     }
 
+    private static Task<SysfsPwmChannel> OpenPwm(SimulatedKernel kernel, int channel = 0) =>
+        SysfsPwmChannel.OpenAsync(kernel.Files, kernel.PwmDevice, channel, TimeSpan.FromSeconds(5));
+
     [Theory]
     [InlineData(SimulatedBoard.Pi4, "sys/class/pwm/pwmchip0")]
     [InlineData(SimulatedBoard.Pi5, "sys/class/pwm/pwmchip2")]
-    public void Pwm_chip_is_found_by_its_device_link_not_its_number(SimulatedBoard board, string expected)
+    public async Task Pwm_chip_is_found_by_its_device_link_not_its_number(SimulatedBoard board, string expected)
     {
         using var kernel = Tree(board);
         Assert.Equal(expected, SysfsPwmChannel.FindChip(kernel.Files, kernel.PwmDevice));
-        var channel = SysfsPwmChannel.Open(kernel.Files, kernel.PwmDevice, kernel.PwmChannel, TimeSpan.FromSeconds(5));
-        Assert.Equal(expected, channel.ChipDirectory);
+        var writes = RecordWrites(kernel.Files);
+
+        using var channel = await OpenPwm(kernel, kernel.PwmChannel);
+
+        Assert.Equal([($"{expected}/export", kernel.PwmChannel.ToString())], writes);
         Assert.True(kernel.Files.Exists($"{expected}/pwm{kernel.PwmChannel}/enable"));
     }
 
     [Fact]
-    public void Missing_pwm_chip_or_channel_is_a_clear_fault()
+    public async Task Missing_pwm_chip_or_channel_is_a_clear_fault()
     {
         using var kernel = Tree();
-        Assert.Contains("no PWM chip", Assert.Throws<HardwareFault>(() => SysfsPwmChannel.Open(kernel.Files, "nothing.pwm", 0, TimeSpan.FromSeconds(1))).Message);
-        Assert.Contains("has 2 channels", Assert.Throws<HardwareFault>(() => SysfsPwmChannel.Open(kernel.Files, kernel.PwmDevice, 5, TimeSpan.FromSeconds(1))).Message);
+        Assert.Contains("no PWM chip", (await Assert.ThrowsAsync<HardwareFault>(() => SysfsPwmChannel.OpenAsync(kernel.Files, "nothing.pwm", 0, TimeSpan.FromSeconds(1)))).Message);
+        Assert.Contains("has 2 channels", (await Assert.ThrowsAsync<HardwareFault>(() => OpenPwm(kernel, 5))).Message);
+        Assert.Contains("has 2 channels", Assert.Throws<HardwareFault>(() => SysfsPwmChannel.Problem(kernel.Files, kernel.PwmDevice, 5)).Message);
     }
 
-    [Fact]
-    public void Export_that_never_becomes_writable_is_a_fault_after_the_timeout()
+    /// <summary>A tree with a chip but no kernel to create the channel directory when export is written.</summary>
+    private KernelFiles ChipWithoutKernel()
     {
-        // A tree with a chip but no kernel to create the channel directory.
         var files = new KernelFiles(directory.Combine("bare"));
         Directory.CreateDirectory(files.PathOf("sys/class/pwm/pwmchip0"));
         File.WriteAllText(files.PathOf("sys/class/pwm/pwmchip0/npwm"), "2");
         File.WriteAllText(files.PathOf("sys/class/pwm/pwmchip0/export"), "");
         File.CreateSymbolicLink(files.PathOf("sys/class/pwm/pwmchip0/device"), "../../../devices/platform/soc/fe20c000.pwm");
+        return files;
+    }
 
-        var fault = Assert.Throws<HardwareFault>(() => SysfsPwmChannel.Open(files, "fe20c000.pwm", 0, TimeSpan.FromMilliseconds(300)));
+    [Fact]
+    public async Task Export_that_never_becomes_writable_is_a_fault_after_the_timeout()
+    {
+        var files = ChipWithoutKernel();
+
+        var fault = await Assert.ThrowsAsync<HardwareFault>(() => SysfsPwmChannel.OpenAsync(files, "fe20c000.pwm", 0, TimeSpan.FromMilliseconds(300)));
 
         Assert.Contains("did not become writable", fault.Message);
         Assert.Equal("0", files.Read("sys/class/pwm/pwmchip0/export"));
+    }
+
+    [Fact]
+    public async Task Waiting_for_udev_after_export_holds_no_thread_and_can_be_cancelled()
+    {
+        var files = ChipWithoutKernel();
+        using var cancel = new CancellationTokenSource();
+
+        // A wait that blocked its thread would come back only after the 30 s timeout, finished.
+        var open = SysfsPwmChannel.OpenAsync(files, "fe20c000.pwm", 0, TimeSpan.FromSeconds(30), cancel.Token);
+        Assert.False(open.IsCompleted);
+        cancel.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => open);
     }
 
     [Fact]
@@ -111,8 +139,7 @@ public sealed class DriverTests : IDisposable
     {
         using var kernel = Tree();
         var writes = RecordWrites(kernel.Files);
-        var channel = () => SysfsPwmChannel.Open(kernel.Files, kernel.PwmDevice, 0, TimeSpan.FromSeconds(5));
-        var servo = new PanServo(channel, new ServoCalibration(600, 1500, 2000), TimeSpan.FromMilliseconds(50), timeline);
+        using var servo = new PanServo(async _ => await OpenPwm(kernel), new ServoCalibration(600, 1500, 2000), TimeSpan.FromMilliseconds(50), timeline);
 
         await servo.MoveAsync(LensPosition.Bed);
 
@@ -131,24 +158,53 @@ public sealed class DriverTests : IDisposable
     }
 
     [Fact]
-    public void Lowering_the_period_writes_the_duty_cycle_first()
+    public async Task Lowering_the_period_writes_the_duty_cycle_first_and_raising_it_the_period_first()
     {
         using var kernel = Tree();
-        var channel = SysfsPwmChannel.Open(kernel.Files, kernel.PwmDevice, 0, TimeSpan.FromSeconds(5));
-        channel.Configure(20_000_000, 2_000_000);
+        using var channel = await OpenPwm(kernel);
+        channel.Frequency = 50;
+        channel.DutyCycle = 0.1;
         var writes = RecordWrites(kernel.Files);
 
-        channel.Configure(1_000_000, 500_000);
+        channel.Frequency = 1000;
+        channel.DutyCycle = 0.5;
 
-        Assert.Equal([("sys/class/pwm/pwmchip0/pwm0/duty_cycle", "500000"), ("sys/class/pwm/pwmchip0/pwm0/period", "1000000")], writes);
-        Assert.Throws<ArgumentOutOfRangeException>(() => channel.Configure(1_000_000, 2_000_000));
+        const string pwm = "sys/class/pwm/pwmchip0/pwm0";
+        Assert.Equal([($"{pwm}/duty_cycle", "100000"), ($"{pwm}/period", "1000000"), ($"{pwm}/duty_cycle", "500000")], writes);
+        Assert.Equal(1000, channel.Frequency);
+
+        writes.Clear();
+        channel.Frequency = 50;
+        Assert.Equal([($"{pwm}/period", "20000000"), ($"{pwm}/duty_cycle", "10000000")], writes);
+        Assert.Throws<ArgumentOutOfRangeException>(() => channel.DutyCycle = 1.5);
+        Assert.Throws<ArgumentOutOfRangeException>(() => channel.Frequency = 0);
+        Assert.Equal("10000000", kernel.Files.Read($"{pwm}/duty_cycle"));
+    }
+
+    [Fact]
+    public async Task Disposing_the_channel_disables_it_and_leaves_it_exported()
+    {
+        using var kernel = Tree();
+        var channel = await OpenPwm(kernel);
+        channel.Frequency = 50;
+        channel.Start();
+
+        channel.Dispose();
+        channel.Dispose();
+
+        Assert.Equal("0", kernel.Files.Read("sys/class/pwm/pwmchip0/pwm0/enable"));
+        Assert.Throws<ObjectDisposedException>(channel.Start);
+        // Still exported: a second open writes nothing to export.
+        var writes = RecordWrites(kernel.Files);
+        using var again = await OpenPwm(kernel);
+        Assert.Empty(writes);
     }
 
     [Fact]
     public async Task Servo_interrupted_while_settling_still_disables_pwm()
     {
         using var kernel = Tree();
-        var servo = new PanServo(() => SysfsPwmChannel.Open(kernel.Files, kernel.PwmDevice, 0, TimeSpan.FromSeconds(5)), new ServoCalibration(), TimeSpan.FromSeconds(30), timeline);
+        using var servo = new PanServo(async _ => await OpenPwm(kernel), new ServoCalibration(), TimeSpan.FromSeconds(30), timeline);
         using var cancel = new CancellationTokenSource();
         var move = servo.MoveAsync(LensPosition.Room, cancel.Token);
         await Eventually.True(() => timeline.Snapshot().Any(e => e.State == "room pwm-on"), "the servo to start moving");
@@ -158,6 +214,33 @@ public sealed class DriverTests : IDisposable
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => move);
         Assert.Equal("0", kernel.Files.Read("sys/class/pwm/pwmchip0/pwm0/enable"));
         Assert.Equal("room pwm-off", timeline.Snapshot()[^1].State);
+    }
+
+    /// <summary>Stands for any other PWM source of the ecosystem (a PCA9685 board's channel, say): pure bookkeeping.</summary>
+    private sealed class RecordingPwmChannel : System.Device.Pwm.PwmChannel
+    {
+        public List<string> Calls { get; } = [];
+        private int frequency;
+        private double dutyCycle;
+
+        public override int Frequency { get => frequency; set { frequency = value; Calls.Add($"frequency {value}"); } }
+        public override double DutyCycle { get => dutyCycle; set { dutyCycle = value; Calls.Add($"duty {value:0.####}"); } }
+        public override void Start() => Calls.Add("start");
+        public override void Stop() => Calls.Add("stop");
+        protected override void Dispose(bool disposing) => Calls.Add("dispose");
+    }
+
+    [Fact]
+    public async Task Servo_drives_any_pwm_channel_the_same_way()
+    {
+        var pwm = new RecordingPwmChannel();
+        var servo = new PanServo(_ => Task.FromResult<System.Device.Pwm.PwmChannel>(pwm), new ServoCalibration(600, 1500, 2000), TimeSpan.FromMilliseconds(10), timeline);
+
+        await servo.MoveAsync(LensPosition.Room);
+        await servo.MoveAsync(LensPosition.LensUp);
+        servo.Dispose();
+
+        Assert.Equal(["frequency 50", "duty 0.1", "start", "stop", "frequency 50", "duty 0.03", "start", "stop", "dispose"], pwm.Calls);
     }
 
     [Fact]

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using HomeUnit.Mqtt;
 using HomeUnit.Central;
-using HomeUnit.Central.Simulation;
+using HomeUnit.TestSupport;
 using HomeUnit.Protocol;
 using HomeUnit.Tests.Contract;
 using HomeUnit.Tests.Infrastructure;
@@ -46,7 +46,7 @@ public sealed class HandoverEndToEndTests(ITestOutputHelper output) : IAsyncLife
     private Task PublishAsync(string topic, string token) => central.Client.PublishAsync(central.Topic(topic), token);
 
     private Task PublishStandbyGrantAsync(SrtReceiver receiver, string jti) => PublishAsync(Topics.Grant, standby.Grant(
-        new GrantSpec(central.DeviceId, "standby-operator-3", LookKinds.Scheduled, Views.Bed, DateTimeOffset.UtcNow.AddSeconds(-5), TimeSpan.FromMinutes(2), 2,
+        new GrantSpec(central.DeviceId, "standby-operator-3", SessionKinds.Scheduled, Views.Bed, DateTimeOffset.UtcNow.AddSeconds(-5), TimeSpan.FromMinutes(2), 2,
             new StreamPayload(receiver.Url, "look-" + jti[..8], SimulatedCentral.Passphrase), "c1", jti),
         DateTimeOffset.UtcNow));
 

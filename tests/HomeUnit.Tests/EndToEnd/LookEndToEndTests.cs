@@ -1,5 +1,5 @@
 using HomeUnit.Central;
-using HomeUnit.Central.Simulation;
+using HomeUnit.TestSupport;
 using HomeUnit.Drivers;
 using HomeUnit.Protocol;
 using HomeUnit.Tests.Contract;

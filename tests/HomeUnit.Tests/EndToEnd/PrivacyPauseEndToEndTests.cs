@@ -1,4 +1,5 @@
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using HomeUnit.Drivers;
 using HomeUnit.Protocol;
 using HomeUnit.Tests.Contract;

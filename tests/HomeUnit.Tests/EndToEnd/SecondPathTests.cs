@@ -5,7 +5,7 @@ using HomeUnit.Agent.Audit;
 using HomeUnit.Agent.Link;
 using HomeUnit.Agent.State;
 using HomeUnit.Central;
-using HomeUnit.Central.Simulation;
+using HomeUnit.TestSupport;
 using HomeUnit.Drivers;
 using HomeUnit.Mqtt;
 using HomeUnit.Protocol;
@@ -117,7 +117,7 @@ public sealed class SecondPathTests(ITestOutputHelper output) : IAsyncLifetime
         await using var receiver = await SrtReceiver.StartAsync(UnitUnderTest.Passphrase);
         const int lookSeconds = 20;
         var jti = Guid.NewGuid().ToString();
-        await atFirst.PublishAsync(Topic(Topics.Grant), Signer.Grant(new GrantSpec(DeviceId, "operator-9", LookKinds.Scheduled, Views.Bed,
+        await atFirst.PublishAsync(Topic(Topics.Grant), Signer.Grant(new GrantSpec(DeviceId, "operator-9", SessionKinds.Scheduled, Views.Bed,
             now.AddSeconds(-5), TimeSpan.FromMinutes(2), lookSeconds, new StreamPayload(receiver.Url, "look", UnitUnderTest.Passphrase), "c1", jti), now));
         await Eventually.Until(() => AuditRecords().FirstOrDefault(r => r.Type == AuditType.SessionStarted), "the look to start", TimeSpan.FromSeconds(60));
         await Eventually.Until(() => Events().FirstOrDefault(e => e.GetProperty("type").GetString() == EventType.SessionStarted.Code()), "session.started");

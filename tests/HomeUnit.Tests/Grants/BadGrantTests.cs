@@ -83,7 +83,7 @@ public sealed class BadGrantTests
         ["unknown kind"] = (r => Signed(r, p => p["kind"] = "whenever"), RefusalReason.Malformed),
         ["unknown view"] = (r => Signed(r, p => p["view"] = "kitchen"), RefusalReason.Malformed),
         ["Kind with a capital letter"] = (r => Signed(r, p => { p["Kind"] = p["kind"]!.DeepClone(); p.Remove("kind"); }), RefusalReason.Malformed),
-        ["follow-up without check"] = (r => Signed(r, p => p["kind"] = LookKinds.FollowUp), RefusalReason.Malformed),
+        ["follow-up without check"] = (r => Signed(r, p => p["kind"] = SessionKinds.FollowUp), RefusalReason.Malformed),
         ["stream over http"] = (r => Signed(r, p => p["stream"]!["url"] = "http://central.example:9000"), RefusalReason.Malformed),
         ["stream url with query"] = (r => Signed(r, p => p["stream"]!["url"] = "srt://central.example:9000?passphrase=x"), RefusalReason.Malformed),
         ["stream url without port"] = (r => Signed(r, p => p["stream"]!["url"] = "srt://central.example"), RefusalReason.Malformed),

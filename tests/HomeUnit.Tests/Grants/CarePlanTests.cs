@@ -10,15 +10,15 @@ public sealed class CarePlanTests
 {
     private static readonly DateTimeOffset Evening = GrantRig.Evening; // 22:30 CET on 2026-11-22
 
-    private static RefusalReason? Decide(CarePlan? plan, string kind, DateTimeOffset at, string? check = null, params PastLook[] history) =>
+    private static RefusalReason? Decide(CarePlan? plan, string kind, DateTimeOffset at, string? check = null, params PastSession[] history) =>
         CarePlanPolicy.Decide(plan, kind, check, at, history).Reason;
 
     [Fact]
     public void No_plan_allows_no_scheduled_or_follow_up_look_but_installation()
     {
-        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(null, LookKinds.Scheduled, Evening));
-        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(null, LookKinds.FollowUp, Evening, "c1"));
-        Assert.Null(Decide(null, LookKinds.Installation, Evening));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(null, SessionKinds.Scheduled, Evening));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(null, SessionKinds.FollowUp, Evening, "c1"));
+        Assert.Null(Decide(null, SessionKinds.Installation, Evening));
     }
 
     [Fact]
@@ -26,9 +26,9 @@ public sealed class CarePlanTests
     {
         var plan = CarePlan.From(GrantRig.Plan(validFrom: Evening.AddHours(1).ToUnixTimeSeconds()))!;
 
-        Assert.Null(Decide(plan, LookKinds.Installation, Evening));
-        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.Scheduled, Evening));
-        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.Installation, Evening.AddHours(1)));
+        Assert.Null(Decide(plan, SessionKinds.Installation, Evening));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, SessionKinds.Scheduled, Evening));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, SessionKinds.Installation, Evening.AddHours(1)));
     }
 
     [Fact]
@@ -36,12 +36,12 @@ public sealed class CarePlanTests
     {
         var plan = CarePlan.From(GrantRig.Plan())!;
 
-        Assert.Null(Decide(plan, LookKinds.Scheduled, Evening.AddMinutes(-15)));
-        Assert.Null(Decide(plan, LookKinds.Scheduled, Evening.AddMinutes(15).AddSeconds(-1)));
-        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.Scheduled, Evening.AddMinutes(15)));
-        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.Scheduled, Evening.AddMinutes(-16)));
-        Assert.Null(Decide(plan, LookKinds.Scheduled, Evening.AddHours(3))); // 01:30
-        Assert.Equal(Evening.AddMinutes(15), CarePlanPolicy.Decide(plan, LookKinds.Scheduled, null, Evening, []).Until);
+        Assert.Null(Decide(plan, SessionKinds.Scheduled, Evening.AddMinutes(-15)));
+        Assert.Null(Decide(plan, SessionKinds.Scheduled, Evening.AddMinutes(15).AddSeconds(-1)));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, SessionKinds.Scheduled, Evening.AddMinutes(15)));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, SessionKinds.Scheduled, Evening.AddMinutes(-16)));
+        Assert.Null(Decide(plan, SessionKinds.Scheduled, Evening.AddHours(3))); // 01:30
+        Assert.Equal(Evening.AddMinutes(15), CarePlanPolicy.Decide(plan, SessionKinds.Scheduled, null, Evening, []).Until);
     }
 
     [Fact]
@@ -49,8 +49,8 @@ public sealed class CarePlanTests
     {
         var plan = CarePlan.From(GrantRig.Plan())!;
 
-        Assert.Null(Decide(plan, LookKinds.Scheduled, Evening, "c1"));
-        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.Scheduled, Evening, "c2"));
+        Assert.Null(Decide(plan, SessionKinds.Scheduled, Evening, "c1"));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, SessionKinds.Scheduled, Evening, "c2"));
     }
 
     [Fact]
@@ -58,26 +58,26 @@ public sealed class CarePlanTests
     {
         var plan = CarePlan.From(GrantRig.Plan(paused: ["2026-11-22"]))!;
 
-        Assert.Equal(RefusalReason.PausedNight, Decide(plan, LookKinds.Scheduled, Evening));
-        Assert.Equal(RefusalReason.PausedNight, Decide(plan, LookKinds.Scheduled, Evening.AddHours(3)));
-        Assert.Null(Decide(plan, LookKinds.Scheduled, Evening.AddDays(1)));
-        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.Scheduled, Evening.AddDays(1).AddHours(1)));
+        Assert.Equal(RefusalReason.PausedNight, Decide(plan, SessionKinds.Scheduled, Evening));
+        Assert.Equal(RefusalReason.PausedNight, Decide(plan, SessionKinds.Scheduled, Evening.AddHours(3)));
+        Assert.Null(Decide(plan, SessionKinds.Scheduled, Evening.AddDays(1)));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, SessionKinds.Scheduled, Evening.AddDays(1).AddHours(1)));
     }
 
     [Fact]
     public void Follow_up_needs_a_scheduled_look_of_the_same_check_and_night_and_is_limited()
     {
         var plan = CarePlan.From(GrantRig.Plan())!; // within 30 minutes, at most 2
-        var scheduled = new PastLook(LookKinds.Scheduled, "c1", Evening);
+        var scheduled = new PastSession(SessionKinds.Scheduled, "c1", Evening);
 
-        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(10), "c1"));
-        Assert.Null(Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(10), "c1", scheduled));
-        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(30), "c1", scheduled));
-        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(10), "c2", scheduled));
-        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddDays(1).AddMinutes(10), "c1", scheduled));
-        var two = new[] { scheduled, new PastLook(LookKinds.FollowUp, "c1", Evening.AddMinutes(5)), new PastLook(LookKinds.FollowUp, "c1", Evening.AddMinutes(8)) };
-        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(10), "c1", two));
-        Assert.Null(Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(10), "c1", two[..2]));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, SessionKinds.FollowUp, Evening.AddMinutes(10), "c1"));
+        Assert.Null(Decide(plan, SessionKinds.FollowUp, Evening.AddMinutes(10), "c1", scheduled));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, SessionKinds.FollowUp, Evening.AddMinutes(30), "c1", scheduled));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, SessionKinds.FollowUp, Evening.AddMinutes(10), "c2", scheduled));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, SessionKinds.FollowUp, Evening.AddDays(1).AddMinutes(10), "c1", scheduled));
+        var two = new[] { scheduled, new PastSession(SessionKinds.FollowUp, "c1", Evening.AddMinutes(5)), new PastSession(SessionKinds.FollowUp, "c1", Evening.AddMinutes(8)) };
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, SessionKinds.FollowUp, Evening.AddMinutes(10), "c1", two));
+        Assert.Null(Decide(plan, SessionKinds.FollowUp, Evening.AddMinutes(10), "c1", two[..2]));
     }
 
     [Fact]
@@ -85,7 +85,7 @@ public sealed class CarePlanTests
     {
         var plan = CarePlan.From(GrantRig.Plan(followUp: new FollowUpRule(30, 0)))!;
 
-        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, LookKinds.FollowUp, Evening.AddMinutes(10), "c1", new PastLook(LookKinds.Scheduled, "c1", Evening)));
+        Assert.Equal(RefusalReason.OutsideCarePlan, Decide(plan, SessionKinds.FollowUp, Evening.AddMinutes(10), "c1", new PastSession(SessionKinds.Scheduled, "c1", Evening)));
     }
 
     [Theory]
@@ -154,7 +154,7 @@ public sealed class CarePlanTests
 
         Assert.Empty(rig.Plans.Current!.Checks);
         Assert.Equal(RefusalReason.OutsideCarePlan, (await rig.Authorizer.AuthorizeAsync(rig.Grant())).Reason);
-        Assert.Equal(RefusalReason.OutsideCarePlan, (await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.Installation))).Reason);
+        Assert.Equal(RefusalReason.OutsideCarePlan, (await rig.Authorizer.AuthorizeAsync(rig.Grant(SessionKinds.Installation))).Reason);
         Assert.Equal(CarePlanOutcome.Applied, await rig.ApplyPlanAsync(plan));
         Assert.True((await rig.Authorizer.AuthorizeAsync(rig.Grant())).Accepted);
     }
@@ -190,15 +190,15 @@ public sealed class CarePlanTests
         using var rig = new GrantRig();
         await rig.ApplyPlanAsync(GrantRig.Plan()); // within 30 minutes, at most 2
 
-        Assert.Equal(RefusalReason.OutsideCarePlan, (await rig.LookAsync(rig.Grant(LookKinds.FollowUp, "c1"))).Reason);
+        Assert.Equal(RefusalReason.OutsideCarePlan, (await rig.LookAsync(rig.Grant(SessionKinds.FollowUp, "c1"))).Reason);
         Assert.True((await rig.LookAsync(rig.Grant())).Accepted);
         rig.Clock.Advance(TimeSpan.FromMinutes(10));
-        Assert.True((await rig.LookAsync(rig.Grant(LookKinds.FollowUp, "c1"))).Accepted);
+        Assert.True((await rig.LookAsync(rig.Grant(SessionKinds.FollowUp, "c1"))).Accepted);
         rig.Restart();
         rig.Clock.Advance(TimeSpan.FromMinutes(10));
-        Assert.True((await rig.LookAsync(rig.Grant(LookKinds.FollowUp, "c1"))).Accepted);
+        Assert.True((await rig.LookAsync(rig.Grant(SessionKinds.FollowUp, "c1"))).Accepted);
         rig.Clock.Advance(TimeSpan.FromMinutes(5));
-        Assert.Equal(RefusalReason.OutsideCarePlan, (await rig.LookAsync(rig.Grant(LookKinds.FollowUp, "c1"))).Reason);
+        Assert.Equal(RefusalReason.OutsideCarePlan, (await rig.LookAsync(rig.Grant(SessionKinds.FollowUp, "c1"))).Reason);
     }
 
     [Fact]

@@ -18,7 +18,7 @@ public sealed class DaylightSavingTests
 
     private static CarePlan PlanWith(params CarePlanCheck[] checks) => CarePlan.From(GrantRig.Plan(checks: checks))!;
 
-    private static RefusalReason? Scheduled(CarePlan plan, DateTimeOffset at) => CarePlanPolicy.Decide(plan, LookKinds.Scheduled, null, at, []).Reason;
+    private static RefusalReason? Scheduled(CarePlan plan, DateTimeOffset at) => CarePlanPolicy.Decide(plan, SessionKinds.Scheduled, null, at, []).Reason;
 
     [Theory]
     [InlineData("22:30", 3, 28, 21, 30)] // CET, before the jump
@@ -85,28 +85,28 @@ public sealed class DaylightSavingTests
         Assert.Null(Scheduled(plan, Utc(3, 29, 0, 41))); // 01:41 CET
         Assert.Null(Scheduled(plan, Utc(3, 29, 1, 9))); // 03:09 CEST
         Assert.Equal(RefusalReason.OutsideCarePlan, Scheduled(plan, Utc(3, 29, 1, 10))); // 03:10 CEST
-        Assert.Equal(Utc(3, 29, 1, 10), CarePlanPolicy.Decide(plan, LookKinds.Scheduled, null, Utc(3, 29, 1, 0), []).Until);
+        Assert.Equal(Utc(3, 29, 1, 10), CarePlanPolicy.Decide(plan, SessionKinds.Scheduled, null, Utc(3, 29, 1, 0), []).Until);
     }
 
     [Fact]
     public void Follow_up_window_is_elapsed_time_across_the_jump()
     {
         var plan = PlanWith(new CarePlanCheck("c1", "01:50", 15));
-        PastLook[] history = [new(LookKinds.Scheduled, "c1", Utc(3, 29, 0, 55))]; // 01:55 CET
+        PastSession[] history = [new(SessionKinds.Scheduled, "c1", Utc(3, 29, 0, 55))]; // 01:55 CET
 
         // within 30 minutes: until 01:25 UTC, which the wall clock calls 03:25 CEST.
-        Assert.Null(CarePlanPolicy.Decide(plan, LookKinds.FollowUp, "c1", Utc(3, 29, 1, 20), history).Reason);
-        Assert.Equal(RefusalReason.OutsideCarePlan, CarePlanPolicy.Decide(plan, LookKinds.FollowUp, "c1", Utc(3, 29, 1, 26), history).Reason);
+        Assert.Null(CarePlanPolicy.Decide(plan, SessionKinds.FollowUp, "c1", Utc(3, 29, 1, 20), history).Reason);
+        Assert.Equal(RefusalReason.OutsideCarePlan, CarePlanPolicy.Decide(plan, SessionKinds.FollowUp, "c1", Utc(3, 29, 1, 26), history).Reason);
     }
 
     [Fact]
     public void Follow_up_in_the_repeated_hour_counts_elapsed_time_not_the_wall_clock()
     {
         var plan = PlanWith(new CarePlanCheck("c1", "02:40", 15));
-        PastLook[] history = [new(LookKinds.Scheduled, "c1", Utc(10, 25, 0, 40))]; // 02:40 CEST
+        PastSession[] history = [new(SessionKinds.Scheduled, "c1", Utc(10, 25, 0, 40))]; // 02:40 CEST
 
-        Assert.Null(CarePlanPolicy.Decide(plan, LookKinds.FollowUp, "c1", Utc(10, 25, 1, 5), history).Reason); // 02:05 CET, 25 min later
-        Assert.Equal(RefusalReason.OutsideCarePlan, CarePlanPolicy.Decide(plan, LookKinds.FollowUp, "c1", Utc(10, 25, 1, 40), history).Reason); // 02:40 CET
+        Assert.Null(CarePlanPolicy.Decide(plan, SessionKinds.FollowUp, "c1", Utc(10, 25, 1, 5), history).Reason); // 02:05 CET, 25 min later
+        Assert.Equal(RefusalReason.OutsideCarePlan, CarePlanPolicy.Decide(plan, SessionKinds.FollowUp, "c1", Utc(10, 25, 1, 40), history).Reason); // 02:40 CET
     }
 
     [Fact]

@@ -27,15 +27,14 @@ public sealed class HandoverTests
     private static string Handover(GrantRig rig, CentralSigner by, string to, DateTimeOffset? until = null) =>
         by.Handover(GrantRig.DeviceId, to, rig.Clock.GetUtcNow(), Minute, until);
 
-    /// <summary>What <c>CentralMessages</c> does with a command: verify, then carry the handover out.</summary>
+    /// <summary>The command through the unit's own <c>CentralMessages</c>, as the link hands it over; the reason it was refused for, if it was.</summary>
     private static async Task<RefusalReason?> SendHandoverAsync(GrantRig rig, string token)
     {
-        var verdict = await rig.Commands.VerifyAsync(token);
-        if (verdict.Value is { Name: CommandNames.Handover } command)
-        {
-            rig.Supervision.HandOver(command.Issuer, command.To!, command.Until, CommandNames.Handover);
-        }
-        return verdict.Reason;
+        var refusedBefore = rig.AuditRecords(AuditType.CommandRefused).Count;
+        await rig.Messages.HandleAsync(Topics.Command, token);
+        return rig.AuditRecords(AuditType.CommandRefused).Skip(refusedBefore).SingleOrDefault() is { } refused
+            ? Codes.Parse<RefusalReason>(refused.Reason) ?? throw new InvalidOperationException($"refused for '{refused.Reason}', not a refusal reason")
+            : null;
     }
 
     private static IEnumerable<JsonElement> Events(GrantRig rig, string type) =>

@@ -50,13 +50,13 @@ public sealed class LookPropertyTests
         select new PlanStep(version, times.Distinct().ToArray(), tolerance, within, max, paused, validFrom);
 
     private static Gen<GrantStep> Grants =>
-        from kind in Gen.Frequency((4, Gen.Constant(LookKinds.Scheduled)), (4, Gen.Constant(LookKinds.FollowUp)), (1, Gen.Constant(LookKinds.Installation)))
+        from kind in Gen.Frequency((4, Gen.Constant(SessionKinds.Scheduled)), (4, Gen.Constant(SessionKinds.FollowUp)), (1, Gen.Constant(SessionKinds.Installation)))
         from check in Gen.Frequency((3, Gen.Constant<string?>(null)), (3, Gen.Constant<string?>("c0")), (1, Gen.Elements<string?>("c1", "c2", "cx")))
         from nbf in Gen.Frequency((3, Gen.Choose(-60, 0)), (2, Gen.Choose(-400, 100)))
         from window in Gen.Frequency((6, Gen.Choose(60, 300)), (2, Gen.Choose(1, 60)), (1, Gen.Choose(301, 400)))
         from maxSeconds in Gen.Choose(1, 120)
         from replay in Gen.Frequency((6, Gen.Constant(false)), (1, Gen.Constant(true)))
-        select new GrantStep(kind, kind == LookKinds.FollowUp ? check ?? "c0" : check, nbf, window, maxSeconds, replay);
+        select new GrantStep(kind, kind == SessionKinds.FollowUp ? check ?? "c0" : check, nbf, window, maxSeconds, replay);
 
     private static Gen<Step> Steps =>
         from advance in Gen.Frequency((6, Gen.Choose(0, 120)), (2, Gen.Choose(120, 900)), (1, Gen.Choose(900, 3600)))
@@ -86,7 +86,7 @@ public sealed class LookPropertyTests
         });
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(150), property);
         // A property that never reaches an accepted look of each kind would prove little.
-        Assert.All(LookKinds.All, kind => Assert.True(accepted.GetValueOrDefault(kind) >= 2, $"only {accepted.GetValueOrDefault(kind)} {kind} looks accepted"));
+        Assert.All(SessionKinds.All, kind => Assert.True(accepted.GetValueOrDefault(kind) >= 2, $"only {accepted.GetValueOrDefault(kind)} {kind} looks accepted"));
     }
 
     private sealed record Accepted(string Jti, string Kind, string? Check, DateTimeOffset At);
@@ -127,7 +127,7 @@ public sealed class LookPropertyTests
                 Assert.True(accepted.All(a => a.Jti != jti), $"{jti} accepted twice");
                 Assert.True(exp - nbf <= TrustPolicy.MaxWindow, "window longer than 5 minutes accepted");
                 Assert.True(now >= nbf - Skew && end <= exp, $"look {now:O}..{end:O} outside grant {nbf:O}..{exp:O} (the skew widens acceptance only)");
-                Assert.True(look.MaxStreaming >= LookAuthorizer.MinimumLook && look.MaxStreaming <= TimeSpan.FromSeconds(Math.Min((int)claims["maxSeconds"]!, 60)));
+                Assert.True(look.MaxStreaming >= SessionAuthorizer.MinimumLook && look.MaxStreaming <= TimeSpan.FromSeconds(Math.Min((int)claims["maxSeconds"]!, 60)));
                 Assert.True(PlanAllows(plan, kind, check, now, end, accepted), $"{kind} look {check} at {Local(now)}..{Local(end)} outside the care plan {plan}");
                 rig.RecordAccepted(look);
                 accepted.Add(new Accepted(jti, kind, look.Check, now));
@@ -169,7 +169,7 @@ public sealed class LookPropertyTests
     private static bool PlanAllows(CarePlan? plan, string kind, string? check, DateTimeOffset start, DateTimeOffset end, List<Accepted> accepted)
     {
         var inForce = plan is not null && start >= plan.ValidFrom;
-        if (kind == LookKinds.Installation)
+        if (kind == SessionKinds.Installation)
         {
             return !inForce;
         }
@@ -179,7 +179,7 @@ public sealed class LookPropertyTests
         }
         var (from, to) = (Local(start), Local(end));
         var night = NightOf(from);
-        if (kind == LookKinds.Scheduled)
+        if (kind == SessionKinds.Scheduled)
         {
             foreach (var c in plan!.Checks.Where(c => check is null || c.Id == check))
             {
@@ -197,7 +197,7 @@ public sealed class LookPropertyTests
         var rule = plan!.FollowUp!;
         var tonight = accepted.Where(a => a.Check == check && NightOf(Local(a.At)) == night).ToList();
         return !plan.PausedNights.Contains(night)
-            && tonight.Count(a => a.Kind == LookKinds.FollowUp) < rule.Max
-            && tonight.Any(a => a.Kind == LookKinds.Scheduled && a.At <= start && to <= Local(a.At).AddMinutes(rule.WithinMinutes));
+            && tonight.Count(a => a.Kind == SessionKinds.FollowUp) < rule.Max
+            && tonight.Any(a => a.Kind == SessionKinds.Scheduled && a.At <= start && to <= Local(a.At).AddMinutes(rule.WithinMinutes));
     }
 }

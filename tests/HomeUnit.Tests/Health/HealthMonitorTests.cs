@@ -1,4 +1,5 @@
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Session;
 using HomeUnit.Drivers;
@@ -156,5 +157,32 @@ public sealed class HealthMonitorTests
         unit.Monitor.CheckOnce();
         Assert.Contains("not 0 or 1", unit.Health.Detail(UnitFault.PowerLost));
         Assert.False((await unit.SelfTest.RunAsync(CancellationToken.None)).Ready);
+    }
+
+    /// <summary>Every file of the kernel tree with its contents and time of last write.</summary>
+    private static Dictionary<string, (string, DateTime)> Snapshot(string root) =>
+        Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+            .ToDictionary(path => path, path => new FileInfo(path).LinkTarget is { } target
+                ? ($"-> {target}", default)
+                : (File.ReadAllText(path), File.GetLastWriteTimeUtc(path)));
+
+    [Fact]
+    public void A_reading_changes_nothing_and_never_exports_the_pwm_channel()
+    {
+        using var unit = new UnitUnderTest();
+        var before = Snapshot(unit.Kernel.Files.Root);
+
+        var reading = unit.Readings.ReadAll();
+
+        Assert.Null(reading[UnitFault.Servo]);
+        Assert.Equal(before, Snapshot(unit.Kernel.Files.Root));
+        Assert.False(unit.Kernel.Files.Exists("sys/class/pwm/pwmchip0/pwm0"));
+
+        // Before its first move, a channel that could not be exported is already a servo fault.
+        using (new Immutable(unit.Kernel.Files.PathOf("sys/class/pwm/pwmchip0/export")))
+        {
+            Assert.Contains("export is not writable", unit.Readings.ReadAll()[UnitFault.Servo]);
+        }
+        Assert.False(unit.Kernel.Files.Exists("sys/class/pwm/pwmchip0/pwm0"));
     }
 }

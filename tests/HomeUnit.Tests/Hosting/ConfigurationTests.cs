@@ -1,4 +1,4 @@
-using HomeUnit.Central.Simulation;
+using HomeUnit.TestSupport;
 using HomeUnit.Agent;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Drivers.Kernel;

@@ -1,7 +1,8 @@
 using System.Net.Sockets;
 using System.Text;
 using HomeUnit.Agent.Hosting;
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using HomeUnit.Tests.Infrastructure;
 using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,4 +1,5 @@
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using Xunit.Abstractions;
 
 namespace HomeUnit.Tests.Infrastructure;

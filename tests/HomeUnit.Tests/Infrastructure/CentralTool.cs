@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using HomeUnit.Protocol;
 
 namespace HomeUnit.Tests.Infrastructure;
@@ -48,7 +49,7 @@ public sealed class CentralTool(SimulatedCentral installation)
     }
 
     /// <summary>Signs and publishes a grant with <c>grant</c>, streaming to <paramref name="url"/>; returns its jti.</summary>
-    public async Task<string> PublishGrantAsync(string url, int maxSeconds, string kind = LookKinds.Scheduled, string? check = "c1", string? key = null)
+    public async Task<string> PublishGrantAsync(string url, int maxSeconds, string kind = SessionKinds.Scheduled, string? check = "c1", string? key = null)
     {
         var jti = Guid.NewGuid().ToString();
         string[] arguments =

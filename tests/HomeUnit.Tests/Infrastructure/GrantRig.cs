@@ -91,8 +91,10 @@ public sealed class GrantRig : IDisposable
     public SignedTokenReader Reader => Get<SignedTokenReader>();
     public CarePlanStore Plans => Get<CarePlanStore>();
     public GrantVerifier Grants => Get<GrantVerifier>();
-    public LookAuthorizer Authorizer => Get<LookAuthorizer>();
+    public SessionAuthorizer Authorizer => Get<SessionAuthorizer>();
     public CommandVerifier Commands => Get<CommandVerifier>();
+    /// <summary>Where the link hands every grant, care plan and command (not started: tests call it directly).</summary>
+    public CentralMessages Messages => Get<CentralMessages>();
 
     private ServiceProvider provider = null!;
     private bool faultPresent;
@@ -134,11 +136,11 @@ public sealed class GrantRig : IDisposable
     }
 
     /// <summary>A well-formed grant for now (window −10 s..+110 s) unless changed by <paramref name="change"/>.</summary>
-    public GrantSpec GrantSpec(string kind = LookKinds.Scheduled, string? check = null) => new(
+    public GrantSpec GrantSpec(string kind = SessionKinds.Scheduled, string? check = null) => new(
         DeviceId, "operator-7", kind, Views.Bed, Clock.GetUtcNow().AddSeconds(-10), TimeSpan.FromSeconds(120), 30,
         new StreamPayload("srt://central.example:9000", "look-" + Guid.NewGuid().ToString("N")[..8], Passphrase), check);
 
-    public string Grant(string kind = LookKinds.Scheduled, string? check = null) => Central.Grant(GrantSpec(kind, check), Clock.GetUtcNow());
+    public string Grant(string kind = SessionKinds.Scheduled, string? check = null) => Central.Grant(GrantSpec(kind, check), Clock.GetUtcNow());
 
     /// <summary>A valid grant's payload as a JSON object, for tests that bend one claim.</summary>
     public JsonObject GrantPayload() => JsonNode.Parse(TokenForge.PayloadOf(Grant()))!.AsObject();
@@ -161,7 +163,7 @@ public sealed class GrantRig : IDisposable
     public void RecordAccepted(SessionRequest look) => Audit.Append(SessionMachine.AcceptedRecord(look));
 
     /// <summary>Authorizes and, if accepted, records the look as the state machine would.</summary>
-    public async Task<LookDecision> LookAsync(string token)
+    public async Task<SessionDecision> LookAsync(string token)
     {
         var decision = await Authorizer.AuthorizeAsync(token);
         if (decision.Request is { } look)

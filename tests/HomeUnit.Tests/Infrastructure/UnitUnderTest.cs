@@ -1,4 +1,5 @@
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using HomeUnit.Agent;
 using HomeUnit.Agent.Audit;
 using HomeUnit.Agent.Grants;
@@ -60,7 +61,7 @@ public sealed class UnitUnderTest : IDisposable
     public Events Events => Get<Events>();
     public SessionMachine Sessions => Get<SessionMachine>();
     public HealthState Health => Get<HealthState>();
-    public HealthChecks Checks => Get<HealthChecks>();
+    public HealthReadings Readings => Get<HealthReadings>();
     public HealthMonitor Monitor => Get<HealthMonitor>();
     public SelfTest SelfTest => Get<SelfTest>();
 

@@ -4,7 +4,8 @@ using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Ledger;
 using HomeUnit.Agent.Link;
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using HomeUnit.Mqtt;
 using HomeUnit.Protocol;
 using HomeUnit.Tests.Infrastructure;
@@ -34,7 +35,7 @@ public sealed class LedgerOutageTests(ITestOutputHelper output) : IAsyncLifetime
         var events = new Events(rig.Database, rig.Clock, NullLogger<Events>.Instance);
         using var link = new LinkService(broker.ClientOptions(GrantRig.DeviceId), GrantRig.DeviceId, rig.Outbox, events, new HealthState(), new LoopHeartbeats(), TimeProvider.System, log.Factory());
         var ledger = new NightLedger(rig.Audit, events, new ConditionLog(rig.Database), rig.Plans,
-            () => link.Status.State == LinkState.Online ? [] : new HashSet<string> { Conditions.Offline },
+            () => link.Status.State == LinkState.Online ? [] : new HashSet<Condition> { Condition.Offline },
             () => null, new LoopHeartbeats(), rig.Clock, NullLogger<NightLedger>.Instance);
         await using var central = await CentralClient.ConnectAsync(broker.ClientOptions("central"), log.For<CentralClient>(), [$"homeunit/v1/{GrantRig.DeviceId}/#"]);
         await link.StartAsync(CancellationToken.None);
@@ -52,7 +53,7 @@ public sealed class LedgerOutageTests(ITestOutputHelper output) : IAsyncLifetime
             ledger.RunDue();
 
             var missed = Assert.Single(rig.AuditRecords(AuditType.CheckMissed));
-            Assert.Equal(Conditions.Offline, missed.Reason);
+            Assert.Equal("offline", missed.Reason);
             Assert.True(rig.Outbox.Count() >= 2, "the record and its event wait in the outbox");
 
             await broker.StartAsync();

@@ -23,7 +23,7 @@ public sealed class NightLedgerTests : IDisposable
     private NightLedger ledger = null!;
 
     /// <summary>What the unit is in right now (offline, fault:camera...), as the host would report it.</summary>
-    private readonly HashSet<string> conditions = [];
+    private readonly HashSet<Condition> conditions = [];
 
     private SessionRequest? running;
 
@@ -60,7 +60,7 @@ public sealed class NightLedgerTests : IDisposable
     }
 
     /// <summary>A scheduled look now, as the session state machine records it: accepted, started, ended after <paramref name="seconds"/>.</summary>
-    private async Task LookAsync(string check, string kind = LookKinds.Scheduled, int seconds = 25, bool starts = true)
+    private async Task LookAsync(string check, string kind = SessionKinds.Scheduled, int seconds = 25, bool starts = true)
     {
         var decision = await rig.LookAsync(rig.Grant(kind, check));
         var look = Assert.IsType<SessionRequest>(decision.Request);
@@ -90,13 +90,23 @@ public sealed class NightLedgerTests : IDisposable
     }
 
     [Fact]
+    public void A_condition_is_stored_under_its_name_and_a_name_this_release_does_not_know_is_left_out()
+    {
+        Condition[] all = [Condition.Offline, Condition.AgentDown, Condition.PrivacyPaused, .. Codes.All<UnitFault>().Select(Condition.Of)];
+        Assert.All(all, c => Assert.Equal(c, Condition.FromName(c.Name)));
+        Assert.Equal(["offline", "agent-not-running", "privacy-paused", "fault:camera"],
+            new[] { Condition.Offline, Condition.AgentDown, Condition.PrivacyPaused, Condition.Of(UnitFault.Camera) }.Select(c => c.Name));
+        Assert.All(new[] { "", "fault", "fault:", "fault:nonsense", "offline:camera", "offline:", "banana" }, name => Assert.Null(Condition.FromName(name)));
+    }
+
+    [Fact]
     public async Task A_night_across_midnight_records_a_look_a_missed_check_and_a_summary_next_morning()
     {
         await rig.ApplyPlanAsync(GrantRig.Plan()); // c1 22:30, c2 01:30, ±15 min, follow-ups within 30 min
         RunUntil(Local(2026, 11, 22, 22, 30));
         await LookAsync("c1");
         RunUntil(Local(2026, 11, 22, 22, 40));
-        await LookAsync("c1", LookKinds.FollowUp);
+        await LookAsync("c1", SessionKinds.FollowUp);
 
         RunUntil(Local(2026, 11, 23, 1, 44));
         var looked = Assert.Single(Outcomes());
@@ -106,7 +116,7 @@ public sealed class NightLedgerTests : IDisposable
 
         RunUntil(Local(2026, 11, 23, 1, 45)); // c2's window closes with no look
         var missed = Assert.Single(Records(AuditType.CheckMissed));
-        Assert.Equal(("c2", "2026-11-22", LedgerRules.NoGrant), (missed.Check, missed.Night, missed.Reason));
+        Assert.Equal(("c2", "2026-11-22", "no-grant"), (missed.Check, missed.Night, missed.Reason));
         Assert.Equal(Wire.Time(Local(2026, 11, 23, 1, 30)), missed.Due);
         var alarm = Assert.Single(Raised(EventType.CheckMissed));
         Assert.Equal(Severity.Critical, alarm.Severity);
@@ -147,18 +157,18 @@ public sealed class NightLedgerTests : IDisposable
     {
         await rig.ApplyPlanAsync(GrantRig.Plan());
         RunUntil(Local(2026, 11, 22, 22, 20));
-        conditions.Add(Conditions.Offline);
+        conditions.Add(Condition.Offline);
         RunUntil(Local(2026, 11, 22, 22, 25));
-        conditions.Remove(Conditions.Offline);
-        conditions.Add(Conditions.Fault("camera"));
+        conditions.Remove(Condition.Offline);
+        conditions.Add(Condition.Of(UnitFault.Camera));
         rig.FaultPresent = true;
-        await rig.LookAsync(rig.Grant(LookKinds.Scheduled, "c1")); // refused: fault
+        await rig.LookAsync(rig.Grant(SessionKinds.Scheduled, "c1")); // refused: fault
 
         RunUntil(Local(2026, 11, 22, 22, 45));
 
         var missed = Assert.Single(Records(AuditType.CheckMissed));
-        Assert.Equal(Conditions.Offline, missed.Reason);
-        Assert.Equal([Conditions.Offline, "fault:camera", "refused:fault"], missed.Causes);
+        Assert.Equal("offline", missed.Reason);
+        Assert.Equal(["offline", "fault:camera", "refused:fault"], missed.Causes);
         Assert.Equal(1, missed.Refused![RefusalReason.Fault.Code()]);
         Assert.Contains("unreachable 300 s", missed.Detail);
     }
@@ -173,7 +183,7 @@ public sealed class NightLedgerTests : IDisposable
         RunUntil(Local(2026, 11, 22, 22, 45));
 
         var missed = Assert.Single(Records(AuditType.CheckMissed));
-        Assert.Equal(LedgerRules.LookFailed, missed.Reason);
+        Assert.Equal("look-failed", missed.Reason);
         Assert.Contains(EndReason.CameraFault.Code(), missed.Detail);
     }
 
@@ -197,9 +207,9 @@ public sealed class NightLedgerTests : IDisposable
     {
         await rig.ApplyPlanAsync(GrantRig.Plan());
         RunUntil(Local(2026, 11, 22, 22, 10));
-        conditions.Add(Conditions.PrivacyPaused);
+        conditions.Add(Condition.PrivacyPaused);
         RunUntil(Local(2026, 11, 22, 22, 35));
-        conditions.Remove(Conditions.PrivacyPaused);
+        conditions.Remove(Condition.PrivacyPaused);
 
         RunUntil(Local(2026, 11, 22, 22, 45));
 
@@ -274,7 +284,7 @@ public sealed class NightLedgerTests : IDisposable
         ledger.RunDue();
 
         var missed = Assert.Single(Records(AuditType.CheckMissed));
-        Assert.Equal(Conditions.AgentDown, missed.Reason);
+        Assert.Equal("agent-not-running", missed.Reason);
         Assert.Single(Raised(EventType.CheckMissed));
     }
 
@@ -283,7 +293,7 @@ public sealed class NightLedgerTests : IDisposable
     {
         await rig.ApplyPlanAsync(GrantRig.Plan());
         RunUntil(Local(2026, 11, 22, 22, 44));
-        var decision = await rig.LookAsync(rig.Grant(LookKinds.Scheduled, "c1"));
+        var decision = await rig.LookAsync(rig.Grant(SessionKinds.Scheduled, "c1"));
         running = decision.Request;
         RunUntil(Local(2026, 11, 22, 22, 46));
         Assert.Empty(Outcomes());

@@ -1,4 +1,5 @@
-using HomeUnit.Central.Simulation;
+using HomeUnit.TestSupport;
+using CentralClient = HomeUnit.Central.CentralClient;
 using System.Text.Json;
 using HomeUnit.Agent;
 using HomeUnit.Agent.Link;

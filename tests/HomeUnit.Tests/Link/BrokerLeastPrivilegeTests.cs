@@ -1,5 +1,6 @@
 using System.Text;
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using HomeUnit.Mqtt;
 using HomeUnit.Tests.Infrastructure;
 using Xunit.Abstractions;

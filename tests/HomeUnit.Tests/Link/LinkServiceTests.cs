@@ -1,4 +1,5 @@
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -6,10 +7,12 @@ using HomeUnit.Agent;
 using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Link;
+using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.State;
 using HomeUnit.Mqtt;
 using HomeUnit.Protocol;
 using HomeUnit.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
@@ -311,24 +314,35 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : BrokerTestClass
         return count;
     }
 
-    /// <summary>The link's real parts on one state directory: database, outbox, events, health state and the service.</summary>
+    /// <summary>The agent as the host composes it (<see cref="AgentComposition"/>) on one state directory; only its link is started.</summary>
     private sealed class LinkedUnit : IAsyncDisposable
     {
+        private readonly ServiceProvider provider;
         private bool running;
 
         public LinkedUnit(MqttOptions options, string stateDirectory, int outboxCapacity, ILoggerFactory loggers)
         {
-            var database = new StateDatabase(stateDirectory, outboxCapacity);
-            Outbox = new Outbox(database);
-            Events = new Events(database, TimeProvider.System, loggers.CreateLogger<Events>());
-            Link = new LinkService(options, DeviceId, Outbox, Events, Health, Heartbeats, TimeProvider.System, loggers);
+            options.OutboxCapacity = outboxCapacity;
+            var unit = Path.GetDirectoryName(stateDirectory)!;
+            var keys = Directory.CreateDirectory(Path.Combine(unit, "trust")).FullName;
+            var agent = new AgentOptions
+            {
+                DeviceId = DeviceId,
+                State = { Directory = stateDirectory },
+                Trust = { KeysDirectory = keys },
+                Hardware = { Root = Path.Combine(unit, "kernel") },
+                Mqtt = options,
+            };
+            provider = new ServiceCollection().AddSingleton(loggers).AddLogging()
+                .AddAgent(agent, TrustedKeys.Load(keys), new AgentSeams())
+                .BuildServiceProvider();
         }
 
-        public Outbox Outbox { get; }
-        public Events Events { get; }
-        public HealthState Health { get; } = new();
-        public LoopHeartbeats Heartbeats { get; } = new();
-        public LinkService Link { get; }
+        public Outbox Outbox => provider.GetRequiredService<Outbox>();
+        public Events Events => provider.GetRequiredService<Events>();
+        public HealthState Health => provider.GetRequiredService<HealthState>();
+        public LoopHeartbeats Heartbeats => provider.GetRequiredService<LoopHeartbeats>();
+        public LinkService Link => provider.GetRequiredService<LinkService>();
 
         public async Task StartAsync()
         {
@@ -348,7 +362,7 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : BrokerTestClass
         public async ValueTask DisposeAsync()
         {
             await StopAsync();
-            Link.Dispose();
+            await provider.DisposeAsync();
         }
     }
 }

@@ -1,4 +1,5 @@
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using System.Text;
 using HomeUnit.Mqtt;
 using HomeUnit.Tests.Infrastructure;

@@ -17,6 +17,15 @@ public sealed class VocabularyTests
         AssertRoundTrip<Severity>();
         AssertRoundTrip<HandoverEndReason>();
         AssertRoundTrip<PauseEndReason>();
+        AssertRoundTrip<MissReason>();
+    }
+
+    [Fact]
+    public void A_missed_checks_causes_are_written_as_kind_or_kind_and_which()
+    {
+        Assert.Equal(["offline", "fault:camera", "refused:clock-unsynced", "no-grant"],
+            new[] { new MissCause(MissReason.Offline), MissCause.Fault(UnitFault.Camera), MissCause.Refused(RefusalReason.ClockUnsynced.Code()), new MissCause(MissReason.NoGrant) }
+                .Select(c => c.Code()));
     }
 
     [Theory]

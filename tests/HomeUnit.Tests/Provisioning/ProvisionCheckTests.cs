@@ -1,6 +1,7 @@
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Provisioning;
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using HomeUnit.Drivers.Kernel;
 using HomeUnit.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;

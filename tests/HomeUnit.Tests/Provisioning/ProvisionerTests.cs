@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using HomeUnit.Agent.Provisioning;
 using HomeUnit.Central;
-using HomeUnit.Central.Simulation;
+using HomeUnit.TestSupport;
 using HomeUnit.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 

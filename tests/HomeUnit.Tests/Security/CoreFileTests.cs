@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using HomeUnit.Drivers.Camera;
 using HomeUnit.Tests.Infrastructure;
 using HomeUnit.Tests.Stream;

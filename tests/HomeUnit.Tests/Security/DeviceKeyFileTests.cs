@@ -1,6 +1,6 @@
 using HomeUnit.Agent;
 using HomeUnit.Agent.Hosting;
-using HomeUnit.Central.Simulation;
+using HomeUnit.TestSupport;
 using HomeUnit.Tests.Infrastructure;
 
 namespace HomeUnit.Tests.Security;

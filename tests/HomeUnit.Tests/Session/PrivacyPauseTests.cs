@@ -2,7 +2,8 @@ using System.Device.Gpio;
 using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Session;
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Gpio;
 using HomeUnit.Drivers.Kernel;
@@ -147,12 +148,12 @@ public sealed class PrivacyPauseTests : IDisposable
         await PlanAsync();
         rig.Pause.Press();
 
-        var planned = await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.Scheduled, "c1")); // 22:30: inside c1's window
-        var unplanned = await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.FollowUp, "c1")); // no scheduled look to follow
+        var planned = await rig.Authorizer.AuthorizeAsync(rig.Grant(SessionKinds.Scheduled, "c1")); // 22:30: inside c1's window
+        var unplanned = await rig.Authorizer.AuthorizeAsync(rig.Grant(SessionKinds.FollowUp, "c1")); // no scheduled look to follow
 
         Assert.Equal((RefusalReason.PrivacyPaused, RefusalReason.PrivacyPaused), (planned.Reason, unplanned.Reason));
         rig.Pause.Press();
-        Assert.True((await rig.Authorizer.AuthorizeAsync(rig.Grant(LookKinds.Scheduled, "c1"))).Accepted);
+        Assert.True((await rig.Authorizer.AuthorizeAsync(rig.Grant(SessionKinds.Scheduled, "c1"))).Accepted);
     }
 
     [Theory]

@@ -1,4 +1,5 @@
-using HomeUnit.Central.Simulation;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Session;
 using HomeUnit.Agent.State;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace HomeUnit.Central.Simulation;
+namespace HomeUnit.TestSupport;
 
 /// <summary>
 /// A real executable of the product run as its own process: <c>homeunit</c> (as systemd would run it) or the

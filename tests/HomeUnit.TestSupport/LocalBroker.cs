@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using HomeUnit.Mqtt;
 
-namespace HomeUnit.Central.Simulation;
+namespace HomeUnit.TestSupport;
 
 /// <summary>
 /// A real mosquitto on 127.0.0.1, running the shipped <c>deploy/mosquitto/mosquitto.conf</c>,

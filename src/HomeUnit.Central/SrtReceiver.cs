@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using HomeUnit.Drivers;
 
-namespace HomeUnit.Central.Simulation;
+namespace HomeUnit.Central;
 
 /// <summary>
 /// The central's side of a look, as design §5 describes it: an ffmpeg SRT listener that decodes what it receives
@@ -80,6 +80,8 @@ public sealed partial class SrtReceiver : IAsyncDisposable
     }
 
     /// <summary>Starts a listener (on a free port when <paramref name="port"/> is 0) and returns once its socket is bound.</summary>
+    private static readonly TimeSpan ListenTimeout = TimeSpan.FromSeconds(20);
+
     public static async Task<SrtReceiver> StartAsync(string passphrase, string ffmpeg = "/usr/bin/ffmpeg", int latencyMilliseconds = 120, string host = "127.0.0.1", int port = 0)
     {
         if (port == 0)
@@ -104,14 +106,20 @@ public sealed partial class SrtReceiver : IAsyncDisposable
             start.ArgumentList.Add(argument);
         }
         var receiver = new SrtReceiver(Process.Start(start)!, host, port, passphrase);
-        await Eventually.True(() => receiver.IsListening() || receiver.Exited.IsCompleted, "the SRT receiver to listen");
+        var waited = Stopwatch.StartNew();
+        while (!receiver.IsListening() && !receiver.Exited.IsCompleted)
+        {
+            if (waited.Elapsed > ListenTimeout)
+            {
+                await receiver.DisposeAsync();
+                throw new TimeoutException($"the SRT receiver did not listen on {host}:{port} within {ListenTimeout.TotalSeconds:0} s");
+            }
+            await Task.Delay(20);
+        }
         return receiver.Exited.IsCompleted
             ? throw new InvalidOperationException($"the SRT receiver exited: {receiver.Errors}")
             : receiver;
     }
-
-    public Task WaitForFramesAsync(int count, TimeSpan timeout) =>
-        Eventually.True(() => Frames >= count, $"{count} frames at the receiver", timeout);
 
     public async ValueTask DisposeAsync()
     {

@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using HomeUnit.Central;
+using HomeUnit.Mqtt;
 
-namespace HomeUnit.Central.Simulation;
+namespace HomeUnit.TestSupport;
 
 /// <summary>Waits for a condition with a deadline instead of sleeping for a guessed time.</summary>
 public static class Eventually
@@ -26,4 +28,14 @@ public static class Eventually
 
     public static Task True(Func<bool> condition, string what, TimeSpan? timeout = null) =>
         Until(() => condition() ? (object)true : null, what, timeout);
+}
+
+/// <summary>The waits tests and simulations need on the central's client and receiver.</summary>
+public static class CentralWaits
+{
+    public static Task<MqttMessage> WaitForAsync(this CentralClient central, Func<MqttMessage, bool> match, string what, TimeSpan? timeout = null) =>
+        Eventually.Until(() => central.Messages.FirstOrDefault(match), what, timeout);
+
+    public static Task WaitForFramesAsync(this SrtReceiver receiver, int count, TimeSpan timeout) =>
+        Eventually.True(() => receiver.Frames >= count, $"{count} frames at the receiver", timeout);
 }

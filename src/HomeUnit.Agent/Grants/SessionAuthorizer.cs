@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace HomeUnit.Agent.Grants;
 
 /// <summary>The answer to a grant: a look the session state machine may run, or the refusal reason.</summary>
-public sealed record LookDecision(SessionRequest? Request, RefusalReason? Reason)
+public sealed record SessionDecision(SessionRequest? Request, RefusalReason? Reason)
 {
     public bool Accepted => Request is not null;
 }
@@ -20,7 +20,7 @@ public sealed record LookDecision(SessionRequest? Request, RefusalReason? Reason
 /// Refusals are audited as <c>session.refused</c> (rate-limited); the session state machine audits
 /// acceptance and refuses <c>busy</c> itself; health raises <c>clock.unsynced</c> and fault events.
 /// </summary>
-public sealed class LookAuthorizer(
+public sealed class SessionAuthorizer(
     GrantVerifier grants,
     TrustPolicy policy,
     ClockTrust clockTrust,
@@ -31,7 +31,7 @@ public sealed class LookAuthorizer(
     RefusalAudit refusals,
     Func<bool> faultPresent,
     TimeProvider clock,
-    ILogger<LookAuthorizer> log,
+    ILogger<SessionAuthorizer> log,
     Func<bool>? privacyPaused = null)
 {
     // Follow-ups look back at the looks of the current night, which is at most a day long (25 h in autumn).
@@ -40,7 +40,7 @@ public sealed class LookAuthorizer(
     /// <summary>A look shorter than this is not worth starting: the operator would see nothing.</summary>
     public static readonly TimeSpan MinimumLook = TimeSpan.FromSeconds(1);
 
-    public async Task<LookDecision> AuthorizeAsync(string token)
+    public async Task<SessionDecision> AuthorizeAsync(string token)
     {
         var read = await grants.ReadAsync(token);
         if (read.Value is not { } grant)
@@ -72,7 +72,7 @@ public sealed class LookAuthorizer(
         }
     }
 
-    private LookDecision Decide(Grant grant, DateTimeOffset now)
+    private SessionDecision Decide(Grant grant, DateTimeOffset now)
     {
         if (replay.Contains(grant.Jti))
         {
@@ -88,7 +88,7 @@ public sealed class LookAuthorizer(
             return Refuse(RefusalReason.Fault, grant);
         }
         var history = audit.AcceptedSince(now - HistoryReach)
-            .Select(r => new PastLook(r.Kind ?? "", r.Check, DateTimeOffset.Parse(r.At, System.Globalization.CultureInfo.InvariantCulture)))
+            .Select(r => new PastSession(r.Kind ?? "", r.Check, DateTimeOffset.Parse(r.At, System.Globalization.CultureInfo.InvariantCulture)))
             .ToList();
         var plan = CarePlanPolicy.Decide(plans.Current, grant.Kind, grant.Check, now, history);
         if (plan.Reason is { } outside)
@@ -110,10 +110,10 @@ public sealed class LookAuthorizer(
             return Refuse(RefusalReason.Replayed, grant);
         }
         log.LogInformation("grant {Grant} accepted: {Kind} look at {View} for at most {Seconds:0.#} s", grant.Jti, grant.Kind, grant.View, streaming.TotalSeconds);
-        return new LookDecision(new SessionRequest(grant.Jti, grant.Operator, grant.Kind, grant.View, streaming, grant.Stream, plan.Check ?? grant.Check, ends, grant.Issuer), null);
+        return new SessionDecision(new SessionRequest(grant.Jti, grant.Operator, grant.Kind, grant.View, streaming, grant.Stream, plan.Check ?? grant.Check, ends, grant.Issuer), null);
     }
 
-    private LookDecision Refuse(RefusalReason reason, Grant? grant)
+    private SessionDecision Refuse(RefusalReason reason, Grant? grant)
     {
         // Claims are recorded only once the signature has proved them; a forged token leaves just its reason.
         refusals.Refuse(reason, new AuditRecord
@@ -126,6 +126,6 @@ public sealed class LookAuthorizer(
             View = grant is null ? null : GrantVerifier.ViewName(grant.View),
             Check = grant?.Check,
         });
-        return new LookDecision(null, reason);
+        return new SessionDecision(null, reason);
     }
 }

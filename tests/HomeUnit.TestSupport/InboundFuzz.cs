@@ -3,10 +3,11 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using HomeUnit.Central;
 using HomeUnit.Drivers;
 using HomeUnit.Protocol;
 
-namespace HomeUnit.Central.Simulation;
+namespace HomeUnit.TestSupport;
 
 /// <summary>One fuzzed input: a payload for one of the unit's inbound topics, and what kind of damage it carries.</summary>
 public sealed record FuzzInput(string Topic, byte[] Payload, string Kind);
@@ -218,7 +219,7 @@ public static class InboundFuzz
             Topics.Grant => new JsonObject
             {
                 ["iss"] = signer.Issuer, ["aud"] = deviceId, ["sub"] = "operator-fuzz", ["jti"] = Guid.NewGuid().ToString(),
-                ["iat"] = now, ["nbf"] = now - 5, ["exp"] = now + 60, ["kind"] = LookKinds.Scheduled, ["view"] = Views.Bed, ["maxSeconds"] = 20,
+                ["iat"] = now, ["nbf"] = now - 5, ["exp"] = now + 60, ["kind"] = SessionKinds.Scheduled, ["view"] = Views.Bed, ["maxSeconds"] = 20,
                 ["stream"] = new JsonObject { ["url"] = "srt://127.0.0.1:9", ["streamId"] = "fuzz", ["passphrase"] = SimulatedCentral.Passphrase }, ["check"] = "c1",
             },
             Topics.Command => new JsonObject

@@ -2,11 +2,13 @@ using System.Security.Cryptography;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
 using Spectre.Console;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 
-namespace HomeUnit.Central.Simulation;
+namespace HomeUnit.Simulator;
 
 /// <summary>
-/// <c>homeunit-central demo --handover</c>: the unit trusts the municipality's alarm centre (primary)
+/// <c>homeunit-sim demo --handover</c>: the unit trusts the municipality's alarm centre (primary)
 /// and a standby centre. The standby's grant is refused while the primary is in charge; the primary
 /// hands supervision over and goes away; the standby performs a check (its look is audited under its
 /// own issuer); the primary comes back and takes supervision back.
@@ -78,7 +80,7 @@ public static class HandoverDemo
     {
         var jti = Guid.NewGuid().ToString();
         var now = DateTimeOffset.UtcNow;
-        var grant = signer.Grant(new GrantSpec(central.DeviceId, "standby-operator-3", LookKinds.Scheduled, Views.Bed, now.AddSeconds(-5), TimeSpan.FromMinutes(2), seconds,
+        var grant = signer.Grant(new GrantSpec(central.DeviceId, "standby-operator-3", SessionKinds.Scheduled, Views.Bed, now.AddSeconds(-5), TimeSpan.FromMinutes(2), seconds,
             new StreamPayload(receiver.Url, "look-" + jti[..8], SimulatedCentral.Passphrase), "c1", jti), now);
         await central.Client.PublishAsync(central.Topic(Topics.Grant), grant);
         return jti;

@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using System.Text.Json;
+using HomeUnit.Central;
 using HomeUnit.Drivers;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging;
 
-namespace HomeUnit.Central.Simulation;
+namespace HomeUnit.TestSupport;
 
 /// <summary>How long the night lasts and which random faults it draws.</summary>
 public sealed record NightOptions(TimeSpan Duration, int Seed, string DeviceId = "unit-soak");

@@ -1,10 +1,11 @@
 using System.Text;
 using System.Text.Json;
+using HomeUnit.Central;
 using HomeUnit.Mqtt;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging;
 
-namespace HomeUnit.Central.Simulation;
+namespace HomeUnit.TestSupport;
 
 /// <summary>
 /// A whole simulated installation on one machine: a real mosquitto (the shipped configuration, mTLS
@@ -102,11 +103,11 @@ public sealed class SimulatedCentral : IAsyncDisposable
     }
 
     /// <summary>Publishes a grant for the planned check, streaming to <paramref name="receiver"/>; returns its jti.</summary>
-    public Task<string> PublishGrantAsync(SrtReceiver receiver, int maxSeconds, string kind = LookKinds.Scheduled, string? check = "c1", string view = Views.Bed) =>
+    public Task<string> PublishGrantAsync(SrtReceiver receiver, int maxSeconds, string kind = SessionKinds.Scheduled, string? check = "c1", string view = Views.Bed) =>
         PublishGrantAsync(receiver.Url, maxSeconds, kind, check, view);
 
     /// <summary>Publishes a grant streaming to <paramref name="url"/> with <see cref="Passphrase"/>; returns its jti (a new one unless given).</summary>
-    public async Task<string> PublishGrantAsync(string url, int maxSeconds, string kind = LookKinds.Scheduled, string? check = "c1", string view = Views.Bed, string? jti = null)
+    public async Task<string> PublishGrantAsync(string url, int maxSeconds, string kind = SessionKinds.Scheduled, string? check = "c1", string view = Views.Bed, string? jti = null)
     {
         jti ??= Guid.NewGuid().ToString();
         var now = DateTimeOffset.UtcNow;

@@ -2,7 +2,7 @@ using System.Text;
 using HomeUnit.Mqtt;
 using Microsoft.Extensions.Logging;
 
-namespace HomeUnit.Central.Simulation;
+namespace HomeUnit.Central;
 
 /// <summary>Where the central's broker is, and the central's mTLS files (all null: plain TCP).</summary>
 public sealed record BrokerAddress(string Host, int Port, string? CaFile = null, string? CertFile = null, string? KeyFile = null)
@@ -16,6 +16,9 @@ public sealed record BrokerAddress(string Host, int Port, string? CaFile = null,
 /// </summary>
 public sealed class CentralClient : IAsyncDisposable
 {
+    /// <summary>How long connecting, or a publish waiting for the connection to come back, may take.</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(20);
+
     private readonly MqttOptions options;
     private readonly string clientId;
     private readonly string[] filters;
@@ -59,7 +62,7 @@ public sealed class CentralClient : IAsyncDisposable
         var central = new CentralClient(options, clientId, filters, log, keepMessages);
         try
         {
-            await central.subscribed.Task.WaitAsync(timeout ?? Eventually.DefaultTimeout);
+            await central.subscribed.Task.WaitAsync(timeout ?? ConnectTimeout);
         }
         catch (TimeoutException)
         {
@@ -81,15 +84,30 @@ public sealed class CentralClient : IAsyncDisposable
     public IReadOnlyList<string> Payloads(string topic) =>
         Messages.Where(m => m.Topic == topic).Select(m => Encoding.UTF8.GetString(m.Payload)).ToList();
 
-    public Task<MqttMessage> WaitForAsync(Func<MqttMessage, bool> match, string what, TimeSpan? timeout = null) =>
-        Eventually.Until(() => Messages.FirstOrDefault(match), what, timeout);
-
     public Task PublishAsync(string topic, string payload, bool retain = false) => PublishAsync(topic, Encoding.UTF8.GetBytes(payload), retain);
 
     public async Task PublishAsync(string topic, byte[] payload, bool retain = false)
     {
-        var connection = await Eventually.Until(() => current is { State: MqttConnectionState.Connected } c ? c : null, "the central to be connected");
+        var connection = await ConnectedAsync();
         await connection.PublishAsync(topic, payload, retain, CancellationToken.None);
+    }
+
+    /// <summary>The connection, once it is up again: the broker may be restarting.</summary>
+    private async Task<IMqttConnection> ConnectedAsync()
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            if (current is { State: MqttConnectionState.Connected } connection)
+            {
+                return connection;
+            }
+            if (waited.Elapsed > ConnectTimeout)
+            {
+                throw new TimeoutException($"the broker {options.Host}:{options.EffectivePort} has not answered for {ConnectTimeout.TotalSeconds:0} s{(lastError is { } e ? $": {e}" : "")}");
+            }
+            await Task.Delay(20, stop.Token);
+        }
     }
 
     /// <summary>As <see cref="PublishAsync(string, string, bool)"/>, for the tool's verbs: a refusal or a dropped connection is an <see cref="IOException"/>.</summary>

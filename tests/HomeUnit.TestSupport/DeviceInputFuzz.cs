@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using HomeUnit.Protocol;
 
-namespace HomeUnit.Central.Simulation;
+namespace HomeUnit.TestSupport;
 
 /// <summary>
 /// Fuzzes what the unit reads from its own machine: configuration files given to the real <c>homeunit</c>

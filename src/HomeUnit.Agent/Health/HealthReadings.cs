@@ -12,7 +12,7 @@ public sealed record HealthSettings(string StateDirectory, string CameraDevice, 
 /// One reading of every part the centre relies on. Each check answers null (fine) or what is wrong,
 /// and never moves anything: a self-test at night must not turn the lens or light the IR.
 /// </summary>
-public sealed partial class HealthChecks(UnitHardware hardware, ClockTrust clockTrust, HealthSettings settings)
+public sealed partial class HealthReadings(UnitHardware hardware, ClockTrust clockTrust, HealthSettings settings)
 {
     private readonly object gate = new();
 
@@ -29,22 +29,12 @@ public sealed partial class HealthChecks(UnitHardware hardware, ClockTrust clock
     {
         [UnitFault.PowerLost] = Check(() => hardware.Power.MainsOnline ? null : "on battery: mains power is off"),
         [UnitFault.Undervoltage] = Check(() => hardware.Power.Undervoltage ? "supply voltage below what the Pi needs" : null),
-        [UnitFault.Camera] = Check(Camera),
-        [UnitFault.Servo] = Check(() => hardware.Servo.Channel.Writable ? null : $"{hardware.Servo.Channel.ChipDirectory} is not writable"),
-        [UnitFault.Light] = Check(Lights),
+        [UnitFault.Camera] = Check(() => hardware.CameraProblem(settings.CameraDevice)),
+        [UnitFault.Servo] = Check(hardware.ServoProblem),
+        [UnitFault.Light] = Check(hardware.LightProblem),
         [UnitFault.Clock] = clockTrust.IsSynchronized ? null : "the clock is not synchronised (no NTP)",
         [UnitFault.Storage] = Check(Storage),
     };
-
-    private string? Camera() =>
-        hardware.Files.Exists(settings.CameraDevice) ? null : $"{settings.CameraDevice} is missing";
-
-    private string? Lights()
-    {
-        var devices = hardware.Light.Devices.Append(hardware.Ir.Device);
-        var broken = devices.Where(led => !led.Present || !led.Writable).Select(led => led.Label).ToList();
-        return broken.Count == 0 ? null : $"LED not writable: {string.Join(", ", broken)}";
-    }
 
     /// <summary>How often storage is proven by a real write: every reading would wear the SD card (an fsync twice a second).</summary>
     public static readonly TimeSpan WriteProbeInterval = TimeSpan.FromMinutes(1);

@@ -1,9 +1,10 @@
 using System.Diagnostics;
+using HomeUnit.Central;
 using HomeUnit.Drivers;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace HomeUnit.Central.Simulation;
+namespace HomeUnit.TestSupport;
 
 /// <summary>
 /// <c>homeunit-central upgrade-rehearsal</c>: a package upgrade on a unit with history, as the package

@@ -2,11 +2,13 @@ using System.Globalization;
 using HomeUnit.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
 using Spectre.Console;
+using HomeUnit.Central;
+using HomeUnit.TestSupport;
 
-namespace HomeUnit.Central.Simulation;
+namespace HomeUnit.Simulator;
 
 /// <summary>
-/// <c>homeunit-central demo</c>: a night of supervision on a simulated unit, told as it happens. The central
+/// <c>homeunit-sim demo</c>: a night of supervision on a simulated unit, told as it happens. The central
 /// publishes a care plan with two checks a few minutes apart; a scheduled look streams to the central's receiver
 /// (frames counted); the operator does not see the resident, so a follow-up look follows within the plan's window;
 /// a look at a time the plan does not allow is refused; then the mains power fails, the readiness self-test before
@@ -75,14 +77,14 @@ public static class Demo
         Say("central", $"  = homeunit-central careplan --version 1 --check c1@{c1}/2 --check c2@{c2}/1 --follow-up 30/2 --broker …");
         await central.WaitForAuditAsync(AuditType.CarePlanApplied);
 
-        var frames = await LookAsync(central, "c1", LookKinds.Scheduled, lookSeconds, "the scheduled look for check c1");
+        var frames = await LookAsync(central, "c1", SessionKinds.Scheduled, lookSeconds, "the scheduled look for check c1");
         Say("operator", frames > 0
             ? "operator-42 cannot see the resident in bed: a follow-up look, within the plan's 30 minutes"
             : "no picture arrived: a follow-up look, within the plan's 30 minutes");
-        await LookAsync(central, "c1", LookKinds.FollowUp, lookSeconds, "the follow-up look for check c1");
+        await LookAsync(central, "c1", SessionKinds.FollowUp, lookSeconds, "the follow-up look for check c1");
 
         Say("central", $"a look for check c2 now, minutes before its window ({c2} ±1 min) opens: the unit must refuse it");
-        var early = await central.PublishGrantAsync("srt://127.0.0.1:9", lookSeconds, LookKinds.Scheduled, "c2");
+        var early = await central.PublishGrantAsync("srt://127.0.0.1:9", lookSeconds, SessionKinds.Scheduled, "c2");
         var refused = await central.WaitForAuditAsync(AuditType.SessionRefused, early);
         Say("central", $"refused as {refused.Reason}: the camera stayed off; the operator waits for the check's window");
 
@@ -157,7 +159,7 @@ public static class Demo
         var paused = SimulatedCentral.Json(await central.WaitForEventAsync(EventType.PrivacyPaused)).GetProperty("data");
         Say("centre", $"privacy.paused: the resident has paused the camera until {paused.GetProperty("until").GetString()}; the centre calls or visits by its own routine");
         Say("central", "operator-42 tries a follow-up look for check c1 during the pause");
-        var grant = await central.PublishGrantAsync("srt://127.0.0.1:9", lookSeconds, LookKinds.FollowUp, "c1");
+        var grant = await central.PublishGrantAsync("srt://127.0.0.1:9", lookSeconds, SessionKinds.FollowUp, "c1");
         var refused = await central.WaitForAuditAsync(AuditType.SessionRefused, grant);
         Say("central", $"refused as {refused.Reason}: the camera stayed off");
         if (fast)
