@@ -1,4 +1,5 @@
 using System.Device.Pwm;
+using HomeUnit.Drivers.Kernel;
 
 namespace HomeUnit.Drivers;
 
@@ -35,23 +36,44 @@ public sealed class PanServo(Func<CancellationToken, Task<PwmChannel>> openChann
     public const int FrequencyHz = 50;
     private const double PeriodMicroseconds = 1_000_000.0 / FrequencyHz;
 
+    /// <summary>One move at a time: the channel is opened once, and a move never overlaps another's settle.</summary>
+    private readonly SemaphoreSlim gate = new(1, 1);
     private PwmChannel? channel;
 
+    /// <summary>Turns the lens and silences the servo. Whatever the channel fails with is a <see cref="HardwareFault"/>.</summary>
     public async Task MoveAsync(LensPosition position, CancellationToken cancellationToken = default)
+    {
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            await DriveAsync(position, cancellationToken);
+        }
+        catch (Exception e) when (e is not (HardwareFault or OperationCanceledException))
+        {
+            // Another PWM source (a servo board over I2C, say) fails in its own words; the unit reads a servo fault.
+            throw new HardwareFault($"the servo's PWM channel failed: {e.Message}", e);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task DriveAsync(LensPosition position, CancellationToken cancellationToken)
     {
         var name = Name(position);
         var pwm = channel ??= await openChannel(cancellationToken);
-        pwm.Frequency = FrequencyHz;
-        pwm.DutyCycle = calibration.PulseFor(position) / PeriodMicroseconds;
-        pwm.Start();
-        timeline.Record(Parts.Servo, $"{name} pwm-on");
         try
         {
+            pwm.Frequency = FrequencyHz;
+            pwm.DutyCycle = calibration.PulseFor(position) / PeriodMicroseconds;
+            pwm.Start();
+            timeline.Record(Parts.Servo, $"{name} pwm-on");
             await Task.Delay(settle, cancellationToken);
         }
         finally
         {
-            // Silent even if the move was interrupted: a humming servo is heard in a quiet bedroom.
+            // Silent even if the move was interrupted or half set up: a humming servo is heard in a quiet bedroom.
             pwm.Stop();
             timeline.Record(Parts.Servo, $"{name} pwm-off");
         }

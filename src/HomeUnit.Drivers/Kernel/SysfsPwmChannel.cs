@@ -15,6 +15,8 @@ public sealed class SysfsPwmChannel : PwmChannel
 
     private readonly KernelFiles files;
     private readonly string directory;
+    /// <summary>Every write and the dispose under one lock, so nothing can enable the output once it is disposed.</summary>
+    private readonly Lock gate = new();
     private long periodNs;
     private long dutyNs;
     private double dutyCycle;
@@ -97,8 +99,12 @@ public sealed class SysfsPwmChannel : PwmChannel
         set
         {
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value);
-            var period = NanosecondsPerSecond / value;
-            Apply(period, (long)Math.Round(dutyCycle * period));
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, (int)(NanosecondsPerSecond / 2)); // a period of at least 2 ns
+            lock (gate)
+            {
+                var period = NanosecondsPerSecond / value;
+                Apply(period, (long)Math.Round(dutyCycle * period));
+            }
         }
     }
 
@@ -111,17 +117,38 @@ public sealed class SysfsPwmChannel : PwmChannel
             {
                 throw new ArgumentOutOfRangeException(nameof(value), value, "the duty cycle lies within 0.0–1.0");
             }
-            dutyCycle = value;
-            if (periodNs > 0)
+            lock (gate)
             {
-                Apply(periodNs, (long)Math.Round(value * periodNs));
+                ObjectDisposedException.ThrowIf(disposed, this);
+                dutyCycle = value;
+                if (periodNs > 0)
+                {
+                    Apply(periodNs, (long)Math.Round(value * periodNs));
+                }
             }
         }
     }
 
-    public override void Start() => WriteEnable(true);
+    public override void Start()
+    {
+        lock (gate)
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            WriteEnable(true);
+        }
+    }
 
-    public override void Stop() => WriteEnable(false);
+    /// <summary>Disables the output; once disposed there is nothing to stop (dispose disabled it).</summary>
+    public override void Stop()
+    {
+        lock (gate)
+        {
+            if (!disposed)
+            {
+                WriteEnable(false);
+            }
+        }
+    }
 
     /// <summary>
     /// The kernel refuses a duty cycle longer than the period, so when the duty grows past today's period the
@@ -160,11 +187,7 @@ public sealed class SysfsPwmChannel : PwmChannel
         }
     }
 
-    private void WriteEnable(bool enabled)
-    {
-        ObjectDisposedException.ThrowIf(disposed, this);
-        files.Write($"{directory}/enable", enabled ? "1" : "0");
-    }
+    private void WriteEnable(bool enabled) => files.Write($"{directory}/enable", enabled ? "1" : "0");
 
     /// <summary>
     /// Disables the output but leaves the channel exported: unexporting (as System.Device.Gpio's channel does)
@@ -172,17 +195,20 @@ public sealed class SysfsPwmChannel : PwmChannel
     /// </summary>
     protected override void Dispose(bool disposing)
     {
-        if (!disposed)
+        lock (gate)
         {
-            try
+            if (!disposed)
             {
-                WriteEnable(false);
+                try
+                {
+                    WriteEnable(false);
+                }
+                catch (HardwareFault)
+                {
+                    // Health reads the channel's files and reports servo.fault; there is no one to tell here.
+                }
+                disposed = true;
             }
-            catch (HardwareFault)
-            {
-                // Health reads the channel's files and reports servo.fault; there is no one to tell here.
-            }
-            disposed = true;
         }
         base.Dispose(disposing);
     }

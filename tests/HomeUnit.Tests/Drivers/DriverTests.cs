@@ -1,4 +1,3 @@
-using HomeUnit.Central;
 using HomeUnit.TestSupport;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Kernel;
@@ -194,6 +193,9 @@ public sealed class DriverTests : IDisposable
 
         Assert.Equal("0", kernel.Files.Read("sys/class/pwm/pwmchip0/pwm0/enable"));
         Assert.Throws<ObjectDisposedException>(channel.Start);
+        Assert.Throws<ObjectDisposedException>(() => channel.DutyCycle = 0.5);
+        channel.Stop(); // nothing to stop: dispose disabled it
+        Assert.Equal("0", kernel.Files.Read("sys/class/pwm/pwmchip0/pwm0/enable"));
         // Still exported: a second open writes nothing to export.
         var writes = RecordWrites(kernel.Files);
         using var again = await OpenPwm(kernel);
@@ -220,12 +222,21 @@ public sealed class DriverTests : IDisposable
     private sealed class RecordingPwmChannel : System.Device.Pwm.PwmChannel
     {
         public List<string> Calls { get; } = [];
+        /// <summary>Start fails as an I2C board's channel would.</summary>
+        public bool Broken { get; init; }
         private int frequency;
         private double dutyCycle;
 
         public override int Frequency { get => frequency; set { frequency = value; Calls.Add($"frequency {value}"); } }
         public override double DutyCycle { get => dutyCycle; set { dutyCycle = value; Calls.Add($"duty {value:0.####}"); } }
-        public override void Start() => Calls.Add("start");
+        public override void Start()
+        {
+            Calls.Add("start");
+            if (Broken)
+            {
+                throw new IOException("I2C write to 0x40 failed");
+            }
+        }
         public override void Stop() => Calls.Add("stop");
         protected override void Dispose(bool disposing) => Calls.Add("dispose");
     }
@@ -241,6 +252,39 @@ public sealed class DriverTests : IDisposable
         servo.Dispose();
 
         Assert.Equal(["frequency 50", "duty 0.1", "start", "stop", "frequency 50", "duty 0.03", "start", "stop", "dispose"], pwm.Calls);
+    }
+
+    [Fact]
+    public async Task A_pwm_channel_that_fails_in_its_own_words_is_a_servo_fault_and_is_still_stopped()
+    {
+        var pwm = new RecordingPwmChannel { Broken = true };
+        using var servo = new PanServo(_ => Task.FromResult<System.Device.Pwm.PwmChannel>(pwm), new ServoCalibration(), TimeSpan.FromMilliseconds(10), timeline);
+
+        var fault = await Assert.ThrowsAsync<HardwareFault>(() => servo.MoveAsync(LensPosition.LensUp));
+
+        Assert.Contains("I2C write to 0x40 failed", fault.Message);
+        Assert.Equal("stop", pwm.Calls[^1]);
+        Assert.Equal(["lens-up pwm-off"], timeline.Snapshot().Select(e => e.State));
+    }
+
+    [Fact]
+    public async Task Moves_asked_for_at_once_open_the_channel_once_and_never_overlap()
+    {
+        using var kernel = Tree();
+        var opened = 0;
+        using var servo = new PanServo(async _ => { Interlocked.Increment(ref opened); return await OpenPwm(kernel); }, new ServoCalibration(), TimeSpan.FromMilliseconds(50), timeline);
+
+        await Task.WhenAll(servo.MoveAsync(LensPosition.Room), servo.MoveAsync(LensPosition.LensUp), servo.MoveAsync(LensPosition.Bed));
+
+        Assert.Equal(1, opened);
+        var states = timeline.Snapshot().Select(e => e.State).ToList();
+        Assert.Equal(6, states.Count);
+        for (var i = 0; i < states.Count; i += 2)
+        {
+            Assert.EndsWith("pwm-on", states[i]);
+            Assert.Equal(states[i].Replace("pwm-on", "pwm-off"), states[i + 1]);
+        }
+        Assert.Equal("0", kernel.Files.Read("sys/class/pwm/pwmchip0/pwm0/enable"));
     }
 
     [Fact]
