@@ -211,11 +211,28 @@ public enum MissReason
 }
 
 /// <summary>One entry of a missed check's <c>causes</c>: its kind and, for a fault or a refusal, which one.</summary>
-public readonly record struct MissCause(MissReason Reason, string? Of = null)
+public readonly record struct MissCause
 {
-    public static MissCause Fault(UnitFault fault) => new(MissReason.Fault, fault.Code());
+    private MissCause(MissReason reason, string? of)
+    {
+        Reason = reason;
+        Of = of;
+    }
+
+    public static readonly MissCause AgentNotRunning = new(MissReason.AgentNotRunning, null);
+    public static readonly MissCause Offline = new(MissReason.Offline, null);
+    public static readonly MissCause LookFailed = new(MissReason.LookFailed, null);
+    public static readonly MissCause NoGrant = new(MissReason.NoGrant, null);
+
+    /// <summary>A fault by its code: one of <see cref="UnitFault"/>, or one a later release recorded.</summary>
+    public static MissCause Fault(string faultCode) => new(MissReason.Fault, faultCode);
 
     public static MissCause Refused(string reason) => new(MissReason.Refused, reason);
+
+    public MissReason Reason { get; }
+
+    /// <summary>Which fault or refusal; null for the other kinds.</summary>
+    public string? Of { get; }
 
     /// <summary>The cause as the wire writes it: <c>offline</c>, <c>fault:camera</c>, <c>refused:clock-unsynced</c>.</summary>
     public string Code() => Of is null ? Reason.Code() : $"{Reason.Code()}:{Of}";

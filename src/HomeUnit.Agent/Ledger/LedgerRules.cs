@@ -21,7 +21,7 @@ public sealed record ConditionSpan(Condition Condition, DateTimeOffset Since, Da
 public enum ConditionKind
 {
     /// <summary>The link to the central was down: grants could not arrive.</summary>
-    [JsonStringEnumMemberName("offline")] Offline,
+    [JsonStringEnumMemberName("offline")] Offline = 1, // from 1: a default Condition is none of them
     /// <summary>The agent was not running (a crash, a restart, a power cut without battery).</summary>
     [JsonStringEnumMemberName("agent-not-running")] AgentDown,
     /// <summary>The resident had paused the camera.</summary>
@@ -31,38 +31,39 @@ public enum ConditionKind
 }
 
 /// <summary>A condition the ledger keeps: one of its kinds, and for a fault which one.</summary>
-public readonly record struct Condition
+public readonly partial record struct Condition
 {
-    private Condition(ConditionKind kind, UnitFault? fault = null)
+    private Condition(ConditionKind kind, string? faultCode = null)
     {
         Kind = kind;
-        Fault = fault;
+        FaultCode = faultCode;
     }
 
     public static readonly Condition Offline = new(ConditionKind.Offline);
     public static readonly Condition AgentDown = new(ConditionKind.AgentDown);
     public static readonly Condition PrivacyPaused = new(ConditionKind.PrivacyPaused);
 
-    public static Condition Of(UnitFault fault) => new(ConditionKind.Fault, fault);
+    public static Condition Of(UnitFault fault) => new(ConditionKind.Fault, fault.Code());
 
     public ConditionKind Kind { get; }
 
-    public UnitFault? Fault { get; }
+    /// <summary>The fault's code for a fault (kept as stored, so a fault a later release recorded still counts).</summary>
+    public string? FaultCode { get; }
 
     /// <summary>Conditions in which the centre could not reach the unit.</summary>
     public bool IsOffline => Kind is ConditionKind.Offline or ConditionKind.AgentDown;
 
     /// <summary>As stored: the kind's code, and for a fault <c>fault:&lt;fault&gt;</c>.</summary>
-    public string Name => Fault is { } fault ? $"{Kind.Code()}:{fault.Code()}" : Kind.Code();
+    public string Name => FaultCode is { } fault ? $"{Kind.Code()}:{fault}" : Kind.Code();
 
-    /// <summary>The condition stored as <paramref name="name"/>, or null for a name this release does not know.</summary>
+    /// <summary>The condition stored as <paramref name="name"/>, or null for a name this release cannot read.</summary>
     public static Condition? FromName(string name)
     {
         var parts = name.Split(':', 2);
-        return (Codes.Parse<ConditionKind>(parts[0]), parts.Length == 2 ? Codes.Parse<UnitFault>(parts[1]) : null) switch
+        return (Codes.Parse<ConditionKind>(parts[0]), parts.Length == 2 ? parts[1] : null) switch
         {
-            (ConditionKind.Fault, { } fault) => Of(fault),
-            ({ } kind and not ConditionKind.Fault, null) when parts.Length == 1 => new Condition(kind),
+            (ConditionKind.Fault, { } fault) when FaultCodeShape().IsMatch(fault) => new Condition(ConditionKind.Fault, fault),
+            ({ } kind and not ConditionKind.Fault, null) => new Condition(kind),
             _ => null,
         };
     }
@@ -70,11 +71,14 @@ public readonly record struct Condition
     /// <summary>What this condition makes of a missed check (a privacy pause makes it skipped instead, so none).</summary>
     public MissCause? Cause => Kind switch
     {
-        ConditionKind.AgentDown => new MissCause(MissReason.AgentNotRunning),
-        ConditionKind.Offline => new MissCause(MissReason.Offline),
-        ConditionKind.Fault => MissCause.Fault(Fault!.Value),
+        ConditionKind.AgentDown => MissCause.AgentNotRunning,
+        ConditionKind.Offline => MissCause.Offline,
+        ConditionKind.Fault => MissCause.Fault(FaultCode!),
         _ => null,
     };
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-z]{1,32}$")]
+    private static partial System.Text.RegularExpressions.Regex FaultCodeShape();
 }
 
 /// <summary>
@@ -140,12 +144,12 @@ public static class LedgerRules
         var failed = looks.Where(l => !l.Started).ToList();
         if (failed.Count > 0)
         {
-            causes.Add(new MissCause(MissReason.LookFailed));
+            causes.Add(MissCause.LookFailed);
         }
         causes.AddRange(refused.Keys.Select(MissCause.Refused));
         if (causes.Count == 0)
         {
-            causes.Add(new MissCause(MissReason.NoGrant));
+            causes.Add(MissCause.NoGrant);
         }
         var detail = string.Join("; ", new[]
         {
@@ -192,8 +196,7 @@ public static class LedgerRules
             Skipped = checkRecords.Count(r => r.Type == AuditType.CheckSkipped),
             FollowUps = followUps,
             Refused = refused,
-            Faults = during.Select(c => c.Condition.Fault).OfType<UnitFault>()
-                .Select(f => f.Code()).Distinct().Order(StringComparer.Ordinal).ToList(),
+            Faults = during.Select(c => c.Condition.FaultCode).OfType<string>().Distinct().Order(StringComparer.Ordinal).ToList(),
             OfflineSeconds = (long)Math.Round(during.Where(c => c.Condition.IsOffline).Sum(c => c.OverlapWith(from, to).TotalSeconds)),
         };
     }

@@ -1,10 +1,10 @@
 using System.Text.Json;
+using HomeUnit.Central;
 using HomeUnit.Agent;
 using HomeUnit.Agent.Health;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Ledger;
 using HomeUnit.Agent.Link;
-using HomeUnit.Central;
 using HomeUnit.TestSupport;
 using HomeUnit.Mqtt;
 using HomeUnit.Protocol;
@@ -33,9 +33,11 @@ public sealed class LedgerOutageTests(ITestOutputHelper output) : IAsyncLifetime
     {
         using var rig = new GrantRig(new DateTimeOffset(2026, 11, 22, 21, 0, 0, TimeSpan.Zero)); // 22:00 CET
         var events = new Events(rig.Database, rig.Clock, NullLogger<Events>.Instance);
-        using var link = new LinkService(broker.ClientOptions(GrantRig.DeviceId), GrantRig.DeviceId, rig.Outbox, events, new HealthState(), new LoopHeartbeats(), TimeProvider.System, log.Factory());
+        var health = new HealthState();
+        using var link = new LinkService(broker.ClientOptions(GrantRig.DeviceId), GrantRig.DeviceId, rig.Outbox, events, health, new LoopHeartbeats(), TimeProvider.System, log.Factory());
+        // The unit's own reading of its conditions, on this link.
         var ledger = new NightLedger(rig.Audit, events, new ConditionLog(rig.Database), rig.Plans,
-            () => link.Status.State == LinkState.Online ? [] : new HashSet<Condition> { Condition.Offline },
+            () => AgentHost.UnitConditions(health, link, rig.Pause),
             () => null, new LoopHeartbeats(), rig.Clock, NullLogger<NightLedger>.Instance);
         await using var central = await CentralClient.ConnectAsync(broker.ClientOptions("central"), log.For<CentralClient>(), [$"homeunit/v1/{GrantRig.DeviceId}/#"]);
         await link.StartAsync(CancellationToken.None);

@@ -24,7 +24,7 @@ public sealed class VocabularyTests
     public void A_missed_checks_causes_are_written_as_kind_or_kind_and_which()
     {
         Assert.Equal(["offline", "fault:camera", "refused:clock-unsynced", "no-grant"],
-            new[] { new MissCause(MissReason.Offline), MissCause.Fault(UnitFault.Camera), MissCause.Refused(RefusalReason.ClockUnsynced.Code()), new MissCause(MissReason.NoGrant) }
+            new[] { MissCause.Offline, MissCause.Fault(UnitFault.Camera.Code()), MissCause.Refused(RefusalReason.ClockUnsynced.Code()), MissCause.NoGrant }
                 .Select(c => c.Code()));
     }
 
