@@ -268,7 +268,7 @@ public static class Program
             var stream = new StreamPayload(r.GetValue(url)!, r.GetValue(streamId)!, r.GetValue(passphrase)!);
             if (new StreamTarget(stream.Url, stream.StreamId, stream.Passphrase).Validate() is { } problem)
             {
-                throw new BadInputException(problem);
+                throw new BadInputException($"the unit would refuse this care plan: {problem}");
             }
             var device = Device(r);
             var id = r.GetValue(jti) ?? Guid.NewGuid().ToString();
@@ -340,7 +340,7 @@ public static class Program
             }
             if (CarePlanProblem(payload) is { } problem)
             {
-                throw new BadInputException(problem);
+                throw new BadInputException($"the unit would refuse this care plan: {problem}");
             }
             return DeliverAsync(r, device, Topics.CarePlan, signer.Sign(payload), retain: true, $"care plan version {payload.Version}");
         });
@@ -363,57 +363,9 @@ public static class Program
             : throw new BadInputException($"--follow-up: '{text}' is not withinMinutes/max (e.g. 30/2)");
     }
 
-    /// <summary>What a unit would refuse in this plan, in words; null when it is sound.</summary>
-    private static string? CarePlanProblem(CarePlanPayload plan)
-    {
-        if (plan.Version < 1)
-        {
-            return "--version: a care plan's version is 1 or more, and grows with every new plan";
-        }
-        if (!TimeZoneInfo.TryFindSystemTimeZoneById(plan.Tz, out _))
-        {
-            return $"--tz: '{plan.Tz}' is not an IANA time zone known here (e.g. Europe/Stockholm)";
-        }
-        if (plan.Checks.Count is 0 or > CarePlanLimits.MaxChecks)
-        {
-            return $"--check: a care plan has 1–{CarePlanLimits.MaxChecks} checks";
-        }
-        foreach (var check in plan.Checks)
-        {
-            if (string.IsNullOrEmpty(check.Id) || check.Id.Length > 64)
-            {
-                return $"check '{check.Id}': an id is 1–64 characters";
-            }
-            if (!TimeOnly.TryParseExact(check.At, "HH:mm", CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
-            {
-                return $"check {check.Id}: '{check.At}' is not a local time HH:mm";
-            }
-            if (check.ToleranceMinutes is < 1 or > CarePlanLimits.MaxToleranceMinutes)
-            {
-                return $"check {check.Id}: toleranceMinutes must be 1–{CarePlanLimits.MaxToleranceMinutes}";
-            }
-        }
-        if (plan.Checks.Select(c => c.Id).Distinct(StringComparer.Ordinal).Count() != plan.Checks.Count)
-        {
-            return "--check: two checks have the same id";
-        }
-        if (plan.FollowUp is { WithinMinutes: < 1 or > CarePlanLimits.MaxFollowUpMinutes } or { Max: < 0 or > CarePlanLimits.MaxFollowUps })
-        {
-            return $"--follow-up: withinMinutes must be 1–{CarePlanLimits.MaxFollowUpMinutes} and max 0–{CarePlanLimits.MaxFollowUps}";
-        }
-        if ((plan.PausedNights?.Count ?? 0) > CarePlanLimits.MaxPausedNights)
-        {
-            return $"--paused: at most {CarePlanLimits.MaxPausedNights} nights";
-        }
-        foreach (var night in plan.PausedNights ?? [])
-        {
-            if (!DateOnly.TryParseExact(night, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
-            {
-                return $"--paused: '{night}' is not a local date yyyy-MM-dd";
-            }
-        }
-        return null;
-    }
+    /// <summary>What a unit would refuse in this plan (<see cref="CarePlanLimits.Problem"/>), and a plan with no check; null when it is sound.</summary>
+    private static string? CarePlanProblem(CarePlanPayload plan) =>
+        plan.Checks is { Count: 0 } ? "--check: a care plan needs at least one check" : CarePlanLimits.Problem(plan);
 
     private static Command DeviceCommand()
     {

@@ -32,7 +32,7 @@ public sealed record FollowUpRule(int WithinMinutes, int Max);
 /// <summary>The resident may pause the camera with the unit's button, for <c>maxMinutes</c> a press.</summary>
 public sealed record PrivacyPauseRule(int MaxMinutes);
 
-/// <summary>What a unit accepts in a care plan; the central's tools refuse the same before signing.</summary>
+/// <summary>What a unit accepts in a care plan. The unit and the central's tools ask <see cref="Problem"/> alike.</summary>
 public static class CarePlanLimits
 {
     public const int MaxChecks = 48;
@@ -41,4 +41,69 @@ public static class CarePlanLimits
     public const int MaxFollowUpMinutes = 180;
     public const int MaxFollowUps = 10;
     public const int MaxPrivacyPauseMinutes = 480;
+
+    /// <summary>What a unit refuses in <paramref name="plan"/>, in words (the field and what is wrong); null when it is sound.</summary>
+    public static string? Problem(CarePlanPayload plan)
+    {
+        if (plan.Version < 1)
+        {
+            return "version: a care plan's version is 1 or more, and grows with every new plan";
+        }
+        if (!Wire.IsNumericDate(plan.ValidFrom))
+        {
+            return $"validFrom: {plan.ValidFrom} is not a time in seconds since 1970";
+        }
+        if (plan.Tz is null || !TimeZoneInfo.TryFindSystemTimeZoneById(plan.Tz, out _))
+        {
+            return $"tz: '{plan.Tz}' is not an IANA time zone known here (e.g. Europe/Stockholm)";
+        }
+        if (plan.Checks is null || plan.Checks.Count > MaxChecks)
+        {
+            return $"checks: at most {MaxChecks}";
+        }
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var check in plan.Checks)
+        {
+            if (check is null || !Identifiers.IsValid(check.Id))
+            {
+                return $"check '{check?.Id}': an id is 1–{Identifiers.MaxLength} printable ASCII characters";
+            }
+            if (!TimeOnly.TryParseExact(check.At, "HH:mm", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out _))
+            {
+                return $"check {check.Id}: '{check.At}' is not a local time HH:mm";
+            }
+            if (check.ToleranceMinutes is < 1 or > MaxToleranceMinutes)
+            {
+                return $"check {check.Id}: toleranceMinutes must be 1–{MaxToleranceMinutes}";
+            }
+            if (!ids.Add(check.Id))
+            {
+                return $"check {check.Id}: two checks have the same id";
+            }
+        }
+        if (plan.FollowUp is { WithinMinutes: < 1 or > MaxFollowUpMinutes } or { Max: < 0 or > MaxFollowUps })
+        {
+            return $"followUp: withinMinutes must be 1–{MaxFollowUpMinutes} and max 0–{MaxFollowUps}";
+        }
+        if ((plan.PausedNights?.Count ?? 0) > MaxPausedNights)
+        {
+            return $"pausedNights: at most {MaxPausedNights}";
+        }
+        foreach (var night in plan.PausedNights ?? [])
+        {
+            if (!DateOnly.TryParseExact(night, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out _))
+            {
+                return $"pausedNights: '{night}' is not a local date yyyy-MM-dd";
+            }
+        }
+        if (plan.PrivacyPause is { MaxMinutes: < 1 or > MaxPrivacyPauseMinutes })
+        {
+            return $"privacyPause: maxMinutes must be 1–{MaxPrivacyPauseMinutes}";
+        }
+        if (plan.ActiveUntil is { } until && (plan.ActiveCentral is null || !Wire.IsNumericDate(until)))
+        {
+            return "activeUntil: a time in seconds since 1970, and only with activeCentral";
+        }
+        return null;
+    }
 }

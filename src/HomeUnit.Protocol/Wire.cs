@@ -15,4 +15,15 @@ public static class Wire
     /// <summary>UTC, millisecond precision, e.g. 2026-11-22T21:30:00.000Z.</summary>
     public static string Time(DateTimeOffset at) =>
         at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>A JWT NumericDate the unit takes: seconds since 1970, up to the year 9999.</summary>
+    public static bool IsNumericDate(long seconds) => seconds is >= 0 and <= 253_402_300_799;
+}
+
+/// <summary>The shape of every identifier in grants, commands and care plans (jti, operator, check, issuer): printable ASCII.</summary>
+public static class Identifiers
+{
+    public const int MaxLength = 128;
+
+    public static bool IsValid(string? value) => value is { Length: >= 1 and <= MaxLength } && value.All(c => c is >= ' ' and <= '~');
 }

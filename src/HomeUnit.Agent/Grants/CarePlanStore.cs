@@ -56,10 +56,11 @@ public sealed class CarePlanStore
         {
             return Refuse(read.Reason!.Value, null);
         }
-        if (CarePlan.From(payload) is not { } plan || (payload.ActiveUntil is not null && payload.ActiveCentral is null)
-            || payload.ActiveUntil is < 0 or > 253_402_300_799)
+        // What is wrong goes into the refusal's detail: the installer and the central read why, not just "malformed".
+        var problem = CarePlanLimits.Problem(payload);
+        if (problem is not null || CarePlan.From(payload) is not { } plan)
         {
-            return Refuse(RefusalReason.Malformed, payload.Version, payload.Iss);
+            return Refuse(RefusalReason.Malformed, payload.Version, payload.Iss, problem);
         }
         await applying.WaitAsync();
         try
@@ -121,9 +122,9 @@ public sealed class CarePlanStore
         }
     }
 
-    private (CarePlanOutcome, RefusalReason?) Refuse(RefusalReason reason, long? version, string? issuer = null)
+    private (CarePlanOutcome, RefusalReason?) Refuse(RefusalReason reason, long? version, string? issuer = null, string? detail = null)
     {
-        refusals.Refuse(reason, new AuditRecord { Type = AuditType.CarePlanRefused, Version = version, Issuer = issuer });
+        refusals.Refuse(reason, new AuditRecord { Type = AuditType.CarePlanRefused, Version = version, Issuer = issuer, Detail = detail });
         return (CarePlanOutcome.Refused, reason);
     }
 

@@ -81,7 +81,7 @@ public sealed class CommandVerifier(SignedTokenReader reader, TrustPolicy policy
 
     private static DeviceCommand? CommandOf(CommandPayload p, DateTimeOffset now)
     {
-        if (!GrantVerifier.IsIdentifier(p.Jti) || (p.Grant is not null && !GrantVerifier.IsIdentifier(p.Grant))
+        if (!Identifiers.IsValid(p.Jti) || (p.Grant is not null && !Identifiers.IsValid(p.Grant))
             || (p.Command != CommandNames.Handover && (p.To is not null || p.Until is not null)))
         {
             return null;
@@ -92,8 +92,8 @@ public sealed class CommandVerifier(SignedTokenReader reader, TrustPolicy policy
             CommandNames.Stop when p.View is null => new DeviceCommand(p.Iss, p.Jti, p.Command, p.Grant, null),
             CommandNames.SelfTest when p.View is null && p.Grant is null => new DeviceCommand(p.Iss, p.Jti, p.Command, null, null),
             // An end time must lie ahead: a handover that is already over is a mistake, not a no-op.
-            CommandNames.Handover when p.View is null && p.Grant is null && p.To is not null && GrantVerifier.IsIdentifier(p.To)
-                && (p.Until is null || (p.Until <= 253_402_300_799 && DateTimeOffset.FromUnixTimeSeconds(Math.Max(0, p.Until.Value)) > now))
+            CommandNames.Handover when p.View is null && p.Grant is null && p.To is not null && Identifiers.IsValid(p.To)
+                && (p.Until is null || (Wire.IsNumericDate(p.Until.Value) && DateTimeOffset.FromUnixTimeSeconds(Math.Max(0, p.Until.Value)) > now))
                 => new DeviceCommand(p.Iss, p.Jti, p.Command, null, null, p.To, p.Until is { } until ? DateTimeOffset.FromUnixTimeSeconds(until) : null),
             _ => null,
         };

@@ -22,8 +22,8 @@ public sealed class GrantVerifier(SignedTokenReader reader, TrustPolicy policy)
         {
             return Verdict<Grant>.Refuse(window);
         }
-        if (!IsIdentifier(p.Jti) || !IsIdentifier(p.Sub) || !SessionKinds.All.Contains(p.Kind) || p.MaxSeconds < 1
-            || (p.Check is not null && !IsIdentifier(p.Check))
+        if (!Identifiers.IsValid(p.Jti) || !Identifiers.IsValid(p.Sub) || !SessionKinds.All.Contains(p.Kind) || p.MaxSeconds < 1
+            || (p.Check is not null && !Identifiers.IsValid(p.Check))
             || (p.Kind == SessionKinds.FollowUp && p.Check is null)
             || ViewOf(p.View) is not { } view
             || StreamOf(p.Stream) is not { } stream)
@@ -57,9 +57,4 @@ public sealed class GrantVerifier(SignedTokenReader reader, TrustPolicy policy)
         var target = new StreamTarget(s.Url, s.StreamId, s.Passphrase);
         return target.Validate() is null ? target : null;
     }
-
-    internal static bool IsIdentifier(string value) => IsPrintable(value, 1, 128);
-
-    private static bool IsPrintable(string value, int min, int max) =>
-        value.Length >= min && value.Length <= max && value.All(c => c is >= ' ' and <= '~');
 }

@@ -27,7 +27,7 @@ public sealed record TrustPolicy(string DeviceId, TimeSpan ClockSkew, TimeSpan M
     /// </summary>
     public static RefusalReason? WindowShapeProblem(long nbf, long exp, long iat)
     {
-        if (!IsNumericDate(nbf) || !IsNumericDate(exp) || !IsNumericDate(iat) || exp <= nbf)
+        if (!Wire.IsNumericDate(nbf) || !Wire.IsNumericDate(exp) || !Wire.IsNumericDate(iat) || exp <= nbf)
         {
             return RefusalReason.Malformed;
         }
@@ -40,6 +40,4 @@ public sealed record TrustPolicy(string DeviceId, TimeSpan ClockSkew, TimeSpan M
         : now >= expires + ClockSkew ? RefusalReason.Expired
         : null;
 
-    // Seconds since the epoch that DateTimeOffset can hold (up to 9999-12-31).
-    private static bool IsNumericDate(long seconds) => seconds is >= 0 and <= 253_402_300_799;
 }

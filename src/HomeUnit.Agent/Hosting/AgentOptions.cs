@@ -1,6 +1,7 @@
 using HomeUnit.Mqtt;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;
+using HomeUnit.Protocol;
 
 namespace HomeUnit.Agent.Hosting;
 
@@ -118,7 +119,7 @@ public sealed class TrustOptions
         }
         if (Centrals.Count == 0)
         {
-            if (!Grants.GrantVerifier.IsIdentifier(Issuer))
+            if (!Identifiers.IsValid(Issuer))
             {
                 problems.Add("Trust:Issuer: missing or not printable ASCII (at most 128 characters)");
             }
@@ -129,7 +130,7 @@ public sealed class TrustOptions
         {
             var central = Centrals[i];
             var key = $"Trust:Centrals:{i}";
-            if (!Grants.GrantVerifier.IsIdentifier(central.Issuer ?? ""))
+            if (!Identifiers.IsValid(central.Issuer ?? ""))
             {
                 problems.Add($"{key}:Issuer: missing or not printable ASCII (at most 128 characters)");
             }

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using HomeUnit.Protocol;
 
 namespace HomeUnit.Agent.Provisioning;
 
@@ -130,13 +131,13 @@ public static partial class Provisioner
     {
         var issuers = new HashSet<string>(StringComparer.Ordinal) { request.Issuer };
         var kids = request.TrustedKeyFiles.Select(Path.GetFileName).ToHashSet(StringComparer.Ordinal);
-        if (!Grants.GrantVerifier.IsIdentifier(request.Issuer))
+        if (!Identifiers.IsValid(request.Issuer))
         {
             yield return $"--issuer: '{request.Issuer}' is not an issuer (printable ASCII, at most 128 characters)";
         }
         foreach (var standby in request.StandbyCentrals)
         {
-            if (!Grants.GrantVerifier.IsIdentifier(standby.Issuer) || !issuers.Add(standby.Issuer))
+            if (!Identifiers.IsValid(standby.Issuer) || !issuers.Add(standby.Issuer))
             {
                 yield return $"--standby: '{standby.Issuer}' is not a new issuer (each central once, printable ASCII)";
             }

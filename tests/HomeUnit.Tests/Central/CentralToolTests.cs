@@ -70,7 +70,7 @@ public sealed class CentralToolTests : IDisposable
         { ["careplan", "--device", "unit-1", "--version", "1", "--check", "c1@25:00/15"], "HH:mm" },
         { ["careplan", "--device", "unit-1", "--version", "1", "--check", "c1@22:30"], "id@HH:mm/toleranceMinutes" },
         { ["careplan", "--device", "unit-1", "--version", "1", "--check", "c1@22:30/15", "--tz", "Mars/Olympus"], "IANA" },
-        { ["careplan", "--device", "unit-1", "--version", "0", "--check", "c1@22:30/15"], "--version" },
+        { ["careplan", "--device", "unit-1", "--version", "0", "--check", "c1@22:30/15"], "version is 1 or more" },
         { ["careplan", "--device", "unit-1", "--version", "1", "--check", "c1@22:30/15", "--check", "c1@23:30/15"], "same id" },
         { ["careplan", "--device", "unit-1", "--version", "1", "--check", "c1@22:30/15", "--paused", "24/12"], "yyyy-MM-dd" },
         // What a unit would refuse (CarePlanLimits) is refused before signing.

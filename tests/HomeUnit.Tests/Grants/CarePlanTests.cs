@@ -182,6 +182,33 @@ public sealed class CarePlanTests
 
         Assert.Equal(1, rig.Plans.Current!.Version);
         Assert.Equal(4, rig.AuditRecords(AuditType.CarePlanRefused).Count);
+        // A plan the unit's rules refuse says which field and why.
+        Assert.Contains("Nowhere/Atlantis' is not an IANA time zone", rig.AuditRecords(AuditType.CarePlanRefused)[0].Detail);
+    }
+
+    public static TheoryData<CarePlanPayload, string> PlansBeyondTheLimits() => new()
+    {
+        { GrantRig.Plan(version: 2, checks: [new CarePlanCheck("c1", "22:30", 121)]), "toleranceMinutes must be 1–120" },
+        { GrantRig.Plan(version: 2, checks: [new CarePlanCheck("kväll", "22:30", 15)]), "printable ASCII" },
+        { GrantRig.Plan(version: 2, checks: [new CarePlanCheck("c1", "22:30", 15), new CarePlanCheck("c1", "23:30", 15)]), "same id" },
+        { GrantRig.Plan(version: 2, followUp: new FollowUpRule(181, 2)), "followUp" },
+        { GrantRig.Plan(version: 2, paused: ["24/12"]), "yyyy-MM-dd" },
+        { GrantRig.Plan(version: 2) with { PrivacyPause = new PrivacyPauseRule(481) }, "privacyPause" },
+        { GrantRig.Plan(version: 2) with { ActiveUntil = 1_800_000_000 }, "only with activeCentral" },
+        { GrantRig.Plan(version: 2, validFrom: -1), "validFrom" },
+    };
+
+    [Theory]
+    [MemberData(nameof(PlansBeyondTheLimits))]
+    public async Task A_plan_beyond_the_limits_is_refused_as_malformed_with_what_is_wrong_and_the_plan_in_force_stays(CarePlanPayload plan, string detail)
+    {
+        using var rig = new GrantRig();
+        await rig.ApplyPlanAsync(GrantRig.Plan(version: 1));
+
+        Assert.Equal(RefusalReason.Malformed, (await rig.Plans.ApplyAsync(rig.Central.Sign(plan))).Reason);
+
+        Assert.Equal(1, rig.Plans.Current!.Version);
+        Assert.Contains(detail, rig.AuditRecords(AuditType.CarePlanRefused).Single().Detail);
     }
 
     [Fact]
