@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using HomeUnit.Mqtt;
-using HomeUnit.Central;
 using HomeUnit.TestSupport;
 
 namespace HomeUnit.Bench;

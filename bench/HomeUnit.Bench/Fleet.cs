@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
+using HomeUnit.Central;
 using HomeUnit.Agent;
 using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Hosting;
@@ -8,7 +9,6 @@ using HomeUnit.Agent.Ledger;
 using HomeUnit.Agent.Link;
 using HomeUnit.Mqtt;
 using HomeUnit.Agent.Session;
-using HomeUnit.Central;
 using HomeUnit.TestSupport;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;

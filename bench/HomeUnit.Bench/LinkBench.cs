@@ -1,4 +1,3 @@
-using HomeUnit.Central;
 using HomeUnit.TestSupport;
 using System.Buffers.Binary;
 using System.Diagnostics;

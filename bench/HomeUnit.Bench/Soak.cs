@@ -1,5 +1,4 @@
 using System.Text.Json;
-using HomeUnit.Central;
 using HomeUnit.TestSupport;
 using Microsoft.Extensions.Logging;
 

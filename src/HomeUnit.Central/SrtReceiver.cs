@@ -79,9 +79,9 @@ public sealed partial class SrtReceiver : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts a listener (on a free port when <paramref name="port"/> is 0) and returns once its socket is bound.</summary>
     private static readonly TimeSpan ListenTimeout = TimeSpan.FromSeconds(20);
 
+    /// <summary>Starts a listener (on a free port when <paramref name="port"/> is 0) and returns once its socket is bound.</summary>
     public static async Task<SrtReceiver> StartAsync(string passphrase, string ffmpeg = "/usr/bin/ffmpeg", int latencyMilliseconds = 120, string host = "127.0.0.1", int port = 0)
     {
         if (port == 0)

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace HomeUnit.TestSupport;
 
 /// <summary>
-/// <c>homeunit-central upgrade-rehearsal</c>: a package upgrade on a unit with history, as the package
+/// <c>homeunit-sim upgrade-rehearsal</c>: a package upgrade on a unit with history, as the package
 /// tests run it in a throwaway root. The unit (the old version) applies a care plan and performs a
 /// look, so its audit log, replay cache and care plan are not empty; a second look is running when
 /// the broker goes away and the upgrade command replaces the package; then, as systemd restarts the

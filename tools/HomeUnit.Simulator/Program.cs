@@ -29,7 +29,7 @@ public static class Program
         var fast = new Option<bool>("--fast") { Description = "a shorter night (under a minute): shorter looks, the self-test asked for at once" };
         var seconds = new Option<int?>("--seconds") { Description = "how long each look streams (default 8, 4 with --fast)" };
         var handover = new Option<bool>("--handover") { Description = "instead: the primary hands supervision to a standby centre and goes away, the standby performs a check, the primary takes back" };
-        var agent = new Option<string?>("--agent") { Description = "the unit's executable, e.g. an installed package's /usr/bin/homeunit (default: HOMEUNIT_AGENT, else this build's homeunit.dll)" };
+        var agent = new Option<string?>("--agent") { Description = "the unit's executable, e.g. an installed package's /usr/bin/homeunit (default: HOMEUNIT_AGENT, which scripts/demo sets to this checkout's build)" };
         var command = new Command("demo", "a night of supervision on a simulated unit, told as it happens: care plan, scheduled look, follow-up, a refused look, a power cut and 'send staff'") { fast, seconds, handover, agent };
         command.SetAction((parse, cancel) =>
         {

@@ -149,17 +149,14 @@ public static class AuditCli
         r.Detail is null ? null : r.Detail,
     }.OfType<string>());
 
-    private static List<Row> Rows(StateDatabase database)
+    private static List<Row> Rows(StateDatabase database) => database.Read(connection =>
     {
-        using var connection = database.Open();
-        using var exists = connection.CreateCommand();
-        exists.CommandText = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'";
+        using var exists = StateDatabase.Command(connection, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'");
         if (exists.ExecuteScalar() is null)
         {
-            return [];
+            return new List<Row>();
         }
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT seq, record FROM audit ORDER BY seq";
+        using var command = StateDatabase.Command(connection, "SELECT seq, record FROM audit ORDER BY seq");
         using var reader = command.ExecuteReader();
         var rows = new List<Row>();
         while (reader.Read())
@@ -168,7 +165,7 @@ public static class AuditCli
             rows.Add(new Row(reader.GetInt64(0), text, Parse(text)));
         }
         return rows;
-    }
+    });
 
     private static AuditRecord? Parse(string json)
     {

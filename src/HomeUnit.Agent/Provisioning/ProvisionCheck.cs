@@ -7,6 +7,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Hosting;
+using HomeUnit.Agent.State;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Kernel;
 using Microsoft.Data.Sqlite;
@@ -161,7 +162,7 @@ public static class ProvisionCheck
 
     private static CheckLine CarePlan(string stateDirectory, DateTimeOffset now)
     {
-        var file = Path.Combine(stateDirectory, "homeunit.db");
+        var file = Path.Combine(stateDirectory, StateDatabase.FileName);
         const string None = "no care plan: installation look ok";
         if (!File.Exists(file))
         {

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
-using HomeUnit.Mqtt;
 using HomeUnit.Central;
+using HomeUnit.Mqtt;
 using HomeUnit.TestSupport;
 using HomeUnit.Protocol;
 using HomeUnit.Tests.Contract;

@@ -1,4 +1,3 @@
-using HomeUnit.Central;
 using HomeUnit.TestSupport;
 using HomeUnit.Drivers;
 using HomeUnit.Protocol;

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
+using HomeUnit.Central;
 using HomeUnit.Agent.Audit;
 using HomeUnit.Agent.Link;
 using HomeUnit.Agent.State;
-using HomeUnit.Central;
 using HomeUnit.TestSupport;
 using HomeUnit.Drivers;
 using HomeUnit.Mqtt;

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
-using HomeUnit.Agent.Grants;
 using HomeUnit.Central;
+using HomeUnit.Agent.Grants;
 using HomeUnit.Protocol;
 using HomeUnit.Tests.Infrastructure;
 using Xunit;

@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
 using HomeUnit.Agent.Hosting;
-using HomeUnit.Central;
 using HomeUnit.TestSupport;
 using HomeUnit.Tests.Infrastructure;
 using Microsoft.Extensions.Hosting.Systemd;

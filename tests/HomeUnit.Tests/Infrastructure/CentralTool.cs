@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using HomeUnit.Central;
 using HomeUnit.TestSupport;
 using HomeUnit.Protocol;
 

@@ -1,12 +1,12 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using HomeUnit.Central;
 using HomeUnit.Agent;
 using HomeUnit.Agent.Audit;
 using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Link;
 using HomeUnit.Agent.Session;
 using HomeUnit.Agent.State;
-using HomeUnit.Central;
 using HomeUnit.Drivers.Kernel;
 using HomeUnit.Protocol;
 using HomeUnit.Agent.Health;

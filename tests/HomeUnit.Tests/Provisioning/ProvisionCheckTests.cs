@@ -1,6 +1,5 @@
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Provisioning;
-using HomeUnit.Central;
 using HomeUnit.TestSupport;
 using HomeUnit.Drivers.Kernel;
 using HomeUnit.Tests.Infrastructure;

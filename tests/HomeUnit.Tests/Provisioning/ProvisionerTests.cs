@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
-using HomeUnit.Agent.Provisioning;
 using HomeUnit.Central;
+using HomeUnit.Agent.Provisioning;
 using HomeUnit.TestSupport;
 using HomeUnit.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;

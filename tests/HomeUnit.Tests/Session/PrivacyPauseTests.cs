@@ -2,7 +2,6 @@ using System.Device.Gpio;
 using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.Session;
-using HomeUnit.Central;
 using HomeUnit.TestSupport;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Gpio;
