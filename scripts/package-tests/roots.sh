@@ -6,10 +6,12 @@
 ROOTS=${HOMEUNIT_TEST_ROOTS:-/var/cache/homeunit-test-roots}
 MIRROR=${HOMEUNIT_TEST_MIRROR:-http://deb.debian.org/debian}
 
-# What the package depends on, already in the root so that dpkg -i needs no network.
+# What the package depends on, already in the root so that dpkg -i needs no network. libmosquitto1 is
+# for the previous release (0.1.0, its MQTT link was native), which the upgrade rehearsal installs first.
 ROOT_PACKAGES_amd64=ffmpeg,libmosquitto1,libicu72,libssl3,adduser,ca-certificates,procps
-# arm64: only what one look needs (the root is made under emulation, so every package costs time).
-ROOT_PACKAGES_arm64=ffmpeg,libmosquitto1,libicu72,libssl3,adduser
+# arm64: only what one look with this release needs (the root is made under emulation, so every package
+# costs time); without libmosquitto1, so the look there shows the package needs no native MQTT library.
+ROOT_PACKAGES_arm64=ffmpeg,libicu72,libssl3,adduser
 
 # Lets the kernel run aarch64 binaries through qemu-user (a foreign root's programs, the arm64 package).
 enable_arm64_emulation() {
