@@ -8,6 +8,7 @@ using HomeUnit.Agent.Provisioning;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Camera;
 using HomeUnit.Drivers.Kernel;
+using HomeUnit.Protocol;
 using Microsoft.Extensions.Hosting;
 
 namespace HomeUnit.Agent;
@@ -142,7 +143,7 @@ public static class Program
                 var table = new Table().AddColumn("part").AddColumn("result");
                 foreach (var (part, verdict) in result.Parts)
                 {
-                    table.AddRow(part, verdict == "ok" ? "[green]ok[/]" : $"[red]{Markup.Escape(verdict)}[/]");
+                    table.AddRow(part, verdict == ReadinessParts.Ok ? "[green]ok[/]" : $"[red]{Markup.Escape(verdict)}[/]");
                 }
                 AnsiConsole.Write(table);
                 AnsiConsole.MarkupLine(result.Ready ? "[green]ready[/]" : "[red]NOT ready: send staff instead of relying on a look[/]");

@@ -103,15 +103,17 @@ public sealed class Watch(string deviceId, bool json, TextWriter output)
             return;
         }
         var data = deviceEvent["data"] as JsonObject;
-        var words = type switch
+        // A type or severity this tool does not know is still shown, as it came.
+        var level = Codes.Parse<Severity>(severity);
+        var words = Codes.Parse<EventType>(type) switch
         {
-            "readiness" when data?["ready"]?.GetValueKind() == JsonValueKind.False =>
-                $"readiness: NOT READY ({string.Join(", ", (data["parts"] as JsonObject ?? []).Where(p => p.Value?.ToString() != "ok").Select(p => $"{p.Key}: {p.Value}"))}) → send staff instead of relying on the look",
-            "readiness" => "readiness: ready" + (data?["check"] is JsonObject c ? $" for check {c["check"]} at {c["at"]}" : ""),
-            _ => $"{type}{(data is null ? "" : " " + data.ToJsonString(Output))}{(severity == "critical" ? " → send staff" : "")}",
+            EventType.Readiness when data?["ready"]?.GetValueKind() == JsonValueKind.False =>
+                $"readiness: NOT READY ({string.Join(", ", (data["parts"] as JsonObject ?? []).Where(p => p.Value?.ToString() != ReadinessParts.Ok).Select(p => $"{p.Key}: {p.Value}"))}) → send staff instead of relying on the look",
+            EventType.Readiness => "readiness: ready" + (data?["check"] is JsonObject c ? $" for check {c["check"]} at {c["at"]}" : ""),
+            _ => $"{type}{(data is null ? "" : " " + data.ToJsonString(Output))}{(level == Severity.Critical ? " → send staff" : "")}",
         };
         Emit(Topics.Event, deviceEvent, null, $"{words} [{severity}] #{deviceEvent["seq"]}",
-            severity switch { "critical" => Style.Bad, "warning" => Style.Warn, _ => Style.Plain });
+            level switch { Severity.Critical => Style.Bad, Severity.Warning => Style.Warn, _ => Style.Plain });
     }
 
     private void ShowAudit(JsonObject json)

@@ -3,7 +3,7 @@ using HomeUnit.Protocol;
 
 namespace HomeUnit.Agent.Health;
 
-/// <summary>A self-test's verdict: each part "ok" or what is wrong.</summary>
+/// <summary>A self-test's verdict: each part (<see cref="ReadinessParts"/>) ok or what is wrong.</summary>
 public sealed record SelfTestResult(bool Ready, IReadOnlyDictionary<string, string> Parts);
 
 /// <summary>
@@ -13,7 +13,7 @@ public sealed record SelfTestResult(bool Ready, IReadOnlyDictionary<string, stri
 /// <see cref="SessionMachine.CheckCameraAsync"/>, which keeps looks and self-tests from using it at once.
 /// Self-tests run one at a time.
 /// </summary>
-public sealed class SelfTest(HealthReadings checks, Func<CancellationToken, Task<string?>> checkCamera, HealthState health)
+public sealed class SelfTest(HealthReadings healthReadings, Func<CancellationToken, Task<string?>> checkCamera, HealthState health)
 {
     private readonly SemaphoreSlim oneAtATime = new(1);
 
@@ -34,7 +34,7 @@ public sealed class SelfTest(HealthReadings checks, Func<CancellationToken, Task
 
     private async Task<SelfTestResult> RunOnceAsync(CancellationToken cancellationToken)
     {
-        var readings = checks.ReadAll();
+        var readings = healthReadings.ReadAll();
         var camera = readings[UnitFault.Camera];
         if (camera is null)
         {
@@ -51,14 +51,14 @@ public sealed class SelfTest(HealthReadings checks, Func<CancellationToken, Task
         }
         var parts = new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
-            ["camera"] = camera ?? "ok",
-            ["servo"] = readings[UnitFault.Servo] ?? "ok",
-            ["lights"] = readings[UnitFault.Light] ?? "ok",
-            ["power"] = readings[UnitFault.PowerLost] ?? readings[UnitFault.Undervoltage] ?? "ok",
-            ["clock"] = readings[UnitFault.Clock] ?? "ok",
-            ["storage"] = readings[UnitFault.Storage] ?? "ok",
+            [ReadinessParts.Camera] = camera ?? ReadinessParts.Ok,
+            [ReadinessParts.Servo] = readings[UnitFault.Servo] ?? ReadinessParts.Ok,
+            [ReadinessParts.Lights] = readings[UnitFault.Light] ?? ReadinessParts.Ok,
+            [ReadinessParts.Power] = readings[UnitFault.PowerLost] ?? readings[UnitFault.Undervoltage] ?? ReadinessParts.Ok,
+            [ReadinessParts.Clock] = readings[UnitFault.Clock] ?? ReadinessParts.Ok,
+            [ReadinessParts.Storage] = readings[UnitFault.Storage] ?? ReadinessParts.Ok,
         };
-        var failed = parts.Where(p => p.Value != "ok").Select(p => p.Key).ToList();
+        var failed = parts.Where(p => p.Value != ReadinessParts.Ok).Select(p => p.Key).ToList();
         health.Set(UnitFault.SelfTest, failed.Count == 0 ? null : $"self-test failed: {string.Join(", ", failed)}");
         return new SelfTestResult(failed.Count == 0, parts);
     }

@@ -10,6 +10,7 @@ using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.State;
 using HomeUnit.Drivers;
 using HomeUnit.Drivers.Kernel;
+using HomeUnit.Protocol;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 
@@ -49,7 +50,7 @@ public static class ProvisionCheck
         {
             using var hardware = AgentHost.CreateHardware(options, new HardwareTimeline());
             var result = await AgentHost.CreateSelfTest(options, hardware).RunAsync(cancellationToken);
-            var failing = result.Parts.Where(p => p.Value != "ok").Select(p => $"{p.Key}: {p.Value}").ToList();
+            var failing = result.Parts.Where(p => p.Value != ReadinessParts.Ok).Select(p => $"{p.Key}: {p.Value}").ToList();
             lines.Add(result.Ready
                 ? new CheckLine(true, "readiness: every part ok")
                 : new CheckLine(false, "readiness: not ready", string.Join("; ", failing) + " (homeunit selftest)"));
