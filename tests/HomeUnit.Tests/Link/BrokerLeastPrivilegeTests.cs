@@ -40,20 +40,6 @@ public sealed class BrokerLeastPrivilegeTests(ITestOutputHelper output) : Broker
         return connection;
     }
 
-    private async Task<CentralClient> Central(string clientId, params string[] filters)
-    {
-        var central = await CentralClient.ConnectAsync(Broker.ClientOptions(LocalBroker.CentralIdentity), Log.For<CentralClient>(), filters, clientId);
-        Owned.Add(central);
-        return central;
-    }
-
-    private static async Task<MqttMessage> NextMessage(IMqttConnection connection)
-    {
-        await using var messages = connection.ReadMessagesAsync(CancellationToken.None).GetAsyncEnumerator();
-        Assert.True(await messages.MoveNextAsync().AsTask().WaitAsync(Eventually.DefaultTimeout), "the connection closed instead");
-        return messages.Current;
-    }
-
     private static string Text(MqttMessage message) => Encoding.UTF8.GetString(message.Payload);
 
     [Fact]

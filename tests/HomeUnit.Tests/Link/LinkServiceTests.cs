@@ -41,13 +41,6 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : BrokerTestClass
         return unit;
     }
 
-    private async Task<CentralClient> Central(string clientId = "central", params string[] filters)
-    {
-        var central = await CentralClient.ConnectAsync(Broker.ClientOptions("central"), Log.For<CentralClient>(), filters, clientId);
-        Owned.Add(central);
-        return central;
-    }
-
     private static JsonElement Json(MqttMessage message) => JsonDocument.Parse(message.Payload).RootElement;
 
     private static IReadOnlyList<JsonElement> Events(CentralClient central, EventType type) =>

@@ -26,24 +26,10 @@ public sealed class MqttConnectionTests(ITestOutputHelper output) : BrokerTestCl
         return device;
     }
 
-    private async Task<CentralClient> Central(params string[] filters)
-    {
-        var central = await CentralClient.ConnectAsync(Broker.ClientOptions("central"), Log.For<CentralClient>(), filters);
-        Owned.Add(central);
-        return central;
-    }
-
-    private static async Task<MqttMessage> NextMessage(IMqttConnection connection)
-    {
-        await using var messages = connection.ReadMessagesAsync(CancellationToken.None).GetAsyncEnumerator();
-        Assert.True(await messages.MoveNextAsync().AsTask().WaitAsync(Eventually.DefaultTimeout), "the connection closed instead");
-        return messages.Current;
-    }
-
     [Fact]
     public async Task Device_and_central_exchange_messages_over_mutual_tls()
     {
-        var central = await Central("homeunit/v1/+/event");
+        var central = await Central(filters: "homeunit/v1/+/event");
         var device = await ConnectedDevice("unit-a");
         await device.SubscribeAsync("homeunit/v1/unit-a/grant", CancellationToken.None);
 
@@ -60,7 +46,7 @@ public sealed class MqttConnectionTests(ITestOutputHelper output) : BrokerTestCl
     [Fact]
     public async Task Publishes_from_many_threads_are_each_acknowledged()
     {
-        var central = await Central("homeunit/v1/+/event");
+        var central = await Central(filters: "homeunit/v1/+/event");
         var device = await ConnectedDevice("unit-a");
 
         // Eight threads publish at once, together keeping the broker's whole send window in flight (as a
@@ -137,7 +123,7 @@ public sealed class MqttConnectionTests(ITestOutputHelper output) : BrokerTestCl
     [Fact]
     public async Task Device_cannot_publish_or_read_under_another_devices_prefix()
     {
-        var central = await Central("homeunit/v1/#");
+        var central = await Central(filters: "homeunit/v1/#");
         var device = await ConnectedDevice("unit-a");
 
         var publish = await Assert.ThrowsAsync<MqttRefusedException>(() =>
@@ -196,7 +182,7 @@ public sealed class MqttConnectionTests(ITestOutputHelper output) : BrokerTestCl
     [Fact]
     public async Task Clean_disconnect_drops_the_will_and_dispose_while_connected_publishes_it()
     {
-        var central = await Central("homeunit/v1/+/status");
+        var central = await Central(filters: "homeunit/v1/+/status");
         var will = new MqttWill("homeunit/v1/unit-a/status", "gone"u8.ToArray(), Retain: false);
         var clean = new MqttConnection(Broker.ClientOptions("unit-a"), Broker.ClientOptions("unit-a").Broker, "unit-a", will, Log.For<MqttConnection>());
         await clean.ConnectAsync(CancellationToken.None);
