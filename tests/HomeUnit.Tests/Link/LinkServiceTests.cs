@@ -88,7 +88,6 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : BrokerTestClass
         await Online(unit);
 
         await Broker.StopAsync();
-        var outage = Stopwatch.StartNew();
         await Eventually.True(() => unit.Link.Status.State != LinkState.Online, "the link to notice the outage");
         for (var second = 0; second < 10; second++)
         {
@@ -98,7 +97,6 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : BrokerTestClass
             }
             await Task.Delay(TimeSpan.FromSeconds(1)); // the outage lasts ten seconds, records arriving all along
         }
-        Assert.True(outage.Elapsed >= TimeSpan.FromSeconds(10));
         Assert.Equal(500, unit.Outbox.Count());
         await Broker.StartAsync();
 
