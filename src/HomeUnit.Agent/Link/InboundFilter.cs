@@ -16,7 +16,7 @@ public sealed record InboundMessage(string Topic, string Payload);
 /// </summary>
 public sealed class InboundFilter(string deviceId, ILogger log)
 {
-    public static readonly string[] Topics = [Protocol.Topics.Grant, Protocol.Topics.Command, Protocol.Topics.CarePlan];
+    private static readonly string[] Topics = [Protocol.Topics.Grant, Protocol.Topics.Command, Protocol.Topics.CarePlan];
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     private readonly Channel<InboundMessage> accepted = Channel.CreateBounded<InboundMessage>(64);
@@ -26,11 +26,20 @@ public sealed class InboundFilter(string deviceId, ILogger log)
 
     public IEnumerable<string> Subscriptions => Topics.Select(topic => Protocol.Topics.For(deviceId, topic));
 
-    /// <summary>Filters one connection's messages until it ends or <paramref name="token"/> is cancelled.</summary>
-    public async Task ReceiveAsync(IMqttConnection connection, CancellationToken token)
+    private Task previous = Task.CompletedTask;
+
+    /// <summary>
+    /// Filters one connection's messages until its queue is empty after it ended, or <paramref name="token"/> is
+    /// cancelled. The unit has acknowledged what is queued, so the broker will not send it again: it is handed on
+    /// even when the connection is gone, and before the next connection's messages (which wait meanwhile).
+    /// </summary>
+    public Task ReceiveAsync(IMqttConnection connection, CancellationToken token) => previous = ReceiveAfterAsync(previous, connection, token);
+
+    private async Task ReceiveAfterAsync(Task before, IMqttConnection connection, CancellationToken token)
     {
         try
         {
+            await before.WaitAsync(token);
             await foreach (var message in connection.ReadMessagesAsync(token))
             {
                 if (Check(message) is { } passed)

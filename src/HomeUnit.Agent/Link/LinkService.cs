@@ -203,13 +203,18 @@ public sealed class LinkService : BackgroundService
     {
         var since = clock.GetUtcNow();
         using var serving = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        // Not tied to this connection: what the unit has acknowledged is handed on after it ends too.
+        var handingOn = inbound.ReceiveAsync(connection, stopping);
         var work = Task.WhenAll(
             DrainAsync(connection, serving.Token),
-            presence.KeepUpToDateAsync(connection, since, serving.Token),
-            inbound.ReceiveAsync(connection, serving.Token));
+            presence.KeepUpToDateAsync(connection, since, serving.Token));
         await ConnectionSupervisor.WhileTurningAsync(Task.WhenAny(connection.Closed, work, Task.Delay(Timeout.Infinite, serving.Token)), Turned);
         await serving.CancelAsync();
         await work;
+        if (stopping.IsCancellationRequested)
+        {
+            await handingOn;
+        }
         if (stopping.IsCancellationRequested && connection.State == MqttConnectionState.Connected)
         {
             await SayGoodbyeAsync(connection);

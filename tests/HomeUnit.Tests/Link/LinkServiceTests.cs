@@ -277,6 +277,37 @@ public sealed class LinkServiceTests(ITestOutputHelper output) : BrokerTestClass
     }
 
     [Fact]
+    public async Task Commands_the_unit_acknowledged_are_handed_on_even_when_the_connection_ends_first()
+    {
+        var central = await Central();
+        var unit = Unit();
+        await unit.StartAsync();
+        await Online(unit);
+        const int Count = 100;
+        for (var i = 0; i < Count; i++)
+        {
+            await central.PublishAsync("homeunit/v1/unit-a/command", Encoding.UTF8.GetBytes($"command-{i}"));
+        }
+        // Nobody handles them yet: the link's queue fills, and what the unit has acknowledged beyond it waits in the link.
+        await Eventually.True(() => unit.Link.Inbound.Count == 64, "the queue of messages for the agent to fill");
+
+        await Broker.StopAsync();
+        await Eventually.True(() => unit.Link.Status.State != LinkState.Online, "the link to notice the broker gone");
+        await Broker.StartAsync();
+
+        var handed = new HashSet<string>();
+        await Eventually.True(() =>
+        {
+            while (unit.Link.Inbound.TryRead(out var message))
+            {
+                handed.Add(message.Payload);
+            }
+            return handed.Count == Count;
+        }, $"all {Count} commands handed on", TimeSpan.FromSeconds(60));
+        Assert.Equal(Enumerable.Range(0, Count).Select(i => $"command-{i}").Order(), handed.Order());
+    }
+
+    [Fact]
     public async Task Outbox_overflow_is_reported_with_the_number_of_records_lost()
     {
         var central = await Central(filters: "homeunit/v1/+/event");
