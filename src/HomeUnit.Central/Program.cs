@@ -268,7 +268,7 @@ public static class Program
             var stream = new StreamPayload(r.GetValue(url)!, r.GetValue(streamId)!, r.GetValue(passphrase)!);
             if (new StreamTarget(stream.Url, stream.StreamId, stream.Passphrase).Validate() is { } problem)
             {
-                throw new BadInputException($"the unit would refuse this care plan: {problem}");
+                throw new BadInputException($"the unit would refuse this grant's stream: {problem}");
             }
             var device = Device(r);
             var id = r.GetValue(jti) ?? Guid.NewGuid().ToString();
