@@ -46,6 +46,11 @@ public static partial class DeviceKeyFile
         {
             wrong = $"it belongs to another account than the service's (uid {user})";
         }
+        else if (uid != user && (mode & UnixFileMode.GroupRead) == 0)
+        {
+            // root's own key: the service reads it only through its group.
+            wrong = "it belongs to root and the service's group may not read it, so the service cannot either";
+        }
         return wrong is null ? null
             : $"Mqtt:KeyFile: the device key must be readable only by the service's user, but {path} has mode "
               + $"{Convert.ToString((int)mode, 8).PadLeft(4, '0')}, owner uid {uid}, group gid {gid}: {wrong} (chmod 600, or 640 with the service's group)";

@@ -58,6 +58,9 @@ public sealed class DeviceKeyFileTests : IDisposable
             + "its group is not the service's group (gid 998), so other accounts can read it (chmod 600, or 640 with the service's group)", group);
         Assert.Contains("it belongs to another account than the service's (uid 998)", owner, StringComparison.Ordinal);
         Assert.Null(DeviceKeyFile.Problem("/k", shared, uid: 0, gid: 998, user: 998, group: 998));
+        // root:homeunit 0600 passes no other account, but not the service either.
+        Assert.Contains("the service cannot either", DeviceKeyFile.Problem("/k", Owner, uid: 0, gid: 998, user: 998, group: 998), StringComparison.Ordinal);
+        Assert.Null(DeviceKeyFile.Problem("/k", Owner, uid: 0, gid: 0, user: 0, group: 0));
         Assert.Null(DeviceKeyFile.Problem("/k", Owner, uid: 998, gid: 4242, user: 998, group: 998));
     }
 
