@@ -64,16 +64,21 @@ public sealed class MqttOptions
     public IReadOnlyList<BrokerEndpoint> BrokerList =>
         Brokers.Count == 0 ? [new BrokerEndpoint(Host, EffectivePort)] : [.. Brokers.Select(b => ParseBroker(b) ?? new BrokerEndpoint(b, EffectivePort))];
 
-    /// <summary><c>host</c> or <c>host:port</c> (the default port when absent); null when the port is not one.</summary>
+    /// <summary>
+    /// <c>host</c> or <c>host:port</c> (the default port when absent); null when the host is not a DNS name or
+    /// IPv4 address (a URL, or an IPv6 address that the colon would cut) or the port is not one.
+    /// </summary>
     private BrokerEndpoint? ParseBroker(string text)
     {
         var at = text.LastIndexOf(':');
-        if (at < 0)
+        var host = (at < 0 ? text : text[..at]).Trim();
+        var port = EffectivePort;
+        if (at >= 0 && !int.TryParse(text[(at + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out port))
         {
-            return new BrokerEndpoint(text.Trim(), EffectivePort);
+            return null;
         }
-        return int.TryParse(text[(at + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port is >= 1 and <= 65535
-            ? new BrokerEndpoint(text[..at].Trim(), port)
+        return port is >= 1 and <= 65535 && Uri.CheckHostName(host) is UriHostNameType.Dns or UriHostNameType.IPv4
+            ? new BrokerEndpoint(host, port)
             : null;
     }
 

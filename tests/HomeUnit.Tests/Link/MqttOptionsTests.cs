@@ -41,7 +41,7 @@ public sealed class MqttOptionsTests : IDisposable
     public void A_bad_or_repeated_broker_and_a_failover_time_out_of_range_are_named()
     {
         var options = WithTls();
-        options.Brokers = ["mqtt-a:8883", "mqtt-a", "mqtt-b:99999", " "];
+        options.Brokers = ["mqtt-a:8883", "mqtt-a", "mqtt-b:99999", " ", "mqtts://mqtt-c:8883", "fd00::1", "10.0.0.7:8883"];
         options.FailoverSeconds = 1;
 
         var problems = options.Validate();
@@ -49,6 +49,9 @@ public sealed class MqttOptionsTests : IDisposable
         Assert.Contains("Mqtt:Brokers:1: mqtt-a:8883 is listed twice", problems);
         Assert.Contains(problems, p => p.StartsWith("Mqtt:Brokers:2: 'mqtt-b:99999' is not host or host:port", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("Mqtt:Brokers:3:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Mqtt:Brokers:4: 'mqtts://mqtt-c:8883' is not host or host:port", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Mqtt:Brokers:5: 'fd00::1' is not host or host:port", StringComparison.Ordinal));
+        Assert.DoesNotContain(problems, p => p.StartsWith("Mqtt:Brokers:6:", StringComparison.Ordinal));
         Assert.Contains("Mqtt:FailoverSeconds: must be between 5 and 3600 (was 1)", problems);
     }
 
