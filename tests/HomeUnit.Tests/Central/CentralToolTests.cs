@@ -165,7 +165,6 @@ public sealed class CentralToolTests : IDisposable
         Assert.Equal(320, ended["width"]!.GetValue<int>());
         Assert.Equal(240, ended["height"]!.GetValue<int>());
         Assert.Equal(10.0, ended["frameRate"]!.GetValue<double>());
-        Assert.Equal(0, ended["stored"]!.GetValue<int>());
         Assert.Contains(receiver.Lines, l => l["kind"]?.GetValue<string>() == "stream");
     }
 
