@@ -83,14 +83,20 @@ public sealed class Supervision
 
     /// <summary>
     /// Puts <paramref name="to"/> in charge (the primary: takes supervision back), on the word of the
-    /// primary <paramref name="by"/> (<see cref="HandoverRefusal"/> already passed). An end time that
+    /// primary <paramref name="by"/>. Anyone else's word (<see cref="HandoverRefusal"/>) changes nothing:
+    /// a standby's own plan naming itself neither stretches nor ends its time in charge. An end time that
     /// has already passed changes nothing. The audit record is durable before the change takes effect.
     /// </summary>
     /// <exception cref="SqliteException">Storage failed; nothing changed.</exception>
     public void HandOver(string by, string to, DateTimeOffset? until, string via, long? version = null)
     {
+        if (HandoverRefusal(by, to) is { } refusal)
+        {
+            log.LogWarning("handover to {Central} from {By} not carried out: {Reason}", to, by, refusal.Code());
+            return;
+        }
         var now = clock.GetUtcNow();
-        var target = keys.Central(to) ?? throw new ArgumentException("not a trusted central", nameof(to));
+        var target = keys.Central(to)!;
         if (target.IsPrimary)
         {
             until = null;

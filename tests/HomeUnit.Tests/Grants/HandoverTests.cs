@@ -228,6 +228,24 @@ public sealed class HandoverTests
     }
 
     [Fact]
+    public async Task A_standbys_own_plan_naming_itself_neither_stretches_nor_ends_its_time_in_charge()
+    {
+        using var rig = await PlannedRigAsync();
+        var until = rig.Clock.GetUtcNow().AddHours(1);
+        Assert.Null(await SendHandoverAsync(rig, Handover(rig, rig.Central, GrantRig.StandbyIssuer, until)));
+
+        foreach (var (version, activeUntil) in new (long, long?)[] { (2, until.AddHours(9).ToUnixTimeSeconds()), (3, null) })
+        {
+            var own = GrantRig.Plan(version: version) with { Iss = GrantRig.StandbyIssuer, ActiveCentral = GrantRig.StandbyIssuer, ActiveUntil = activeUntil };
+            Assert.Equal(CarePlanOutcome.Applied, (await rig.Plans.ApplyAsync(rig.Standby.Sign(own))).Outcome);
+        }
+
+        Assert.Equal(until.ToUnixTimeSeconds(), rig.Supervision.Current.Until!.Value.ToUnixTimeSeconds());
+        Assert.Single(rig.AuditRecords(AuditType.HandoverStarted));
+        Assert.Empty(rig.AuditRecords(AuditType.HandoverEnded));
+    }
+
+    [Fact]
     public async Task A_unit_configured_with_one_issuer_has_that_central_as_primary_and_in_charge()
     {
         using var rig = new GrantRig();
