@@ -146,7 +146,6 @@ public static class AuditCli
         r.Command is null ? null : $"command={r.Command}",
         r.Night is null ? null : $"night={r.Night}",
         r.Causes is null ? null : $"causes={string.Join(",", r.Causes)}",
-        r.Detail is null ? null : r.Detail,
     }.OfType<string>());
 
     private static List<Row> Rows(StateDatabase database) => database.Read(connection =>
