@@ -15,9 +15,10 @@ namespace HomeUnit.Agent.Provisioning;
 /// sees its last nights (a unit that still has checks is someone's), the hardware goes to the safe
 /// state, the centre is told (<c>unit.decommissioned</c>, an audit record with its event, delivered
 /// before anything is erased), and only then are keys and state erased. A unit that cannot reach the
-/// central, or whose records have not all been delivered, is not erased unless forced.
+/// central, or whose records have not all been delivered, is not erased unless forced. Nothing happens while the
+/// service runs (<paramref name="serviceRunning"/>): it would move the hardware after the safe state and share the unit's MQTT identity.
 /// </summary>
-public sealed class Decommissioner(AgentOptions options, UnitHardware hardware, IReadOnlyList<string> erase, TextWriter output, ILoggerFactory loggers)
+public sealed class Decommissioner(AgentOptions options, UnitHardware hardware, IReadOnlyList<string> erase, TextWriter output, ILoggerFactory loggers, Func<bool> serviceRunning)
 {
     public const int NightsShown = 7;
 
@@ -26,6 +27,11 @@ public sealed class Decommissioner(AgentOptions options, UnitHardware hardware, 
         if (typedDeviceId != options.DeviceId)
         {
             output.WriteLine($"homeunit decommission: --device-id '{typedDeviceId}' is not this unit ('{options.DeviceId}'); nothing was changed.");
+            return Program.ExitFailed;
+        }
+        if (serviceRunning())
+        {
+            output.WriteLine("homeunit decommission: the homeunit service is running; stop it first (sudo systemctl disable --now homeunit). Nothing was changed.");
             return Program.ExitFailed;
         }
         var hasState = File.Exists(Path.Combine(options.State.Directory, StateDatabase.FileName));

@@ -199,7 +199,7 @@ public static class ProvisionCommands
                 using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
                 var erase = new[] { options.State.Directory, options.Trust.KeysDirectory, Path.Combine(Path.GetDirectoryName(AgentHost.SystemConfigFile)!, "tls") };
                 using var hardware = AgentHost.CreateHardware(options, new HardwareTimeline());
-                var decommissioner = new Decommissioner(options, hardware, erase, Console.Out, loggers);
+                var decommissioner = new Decommissioner(options, hardware, erase, Console.Out, loggers, () => ServiceState.Query().Active);
                 return await decommissioner.RunAsync(parse.GetValue(deviceId)!, parse.GetValue(force), TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(wait))), cancellationToken);
             }
         });

@@ -64,13 +64,13 @@ public sealed class DecommissionTests(ITestOutputHelper output) : IAsyncLifetime
         });
     }
 
-    private async Task<(int Exit, string Text)> DecommissionAsync(string typed, bool force = false, int waitSeconds = 60)
+    private async Task<(int Exit, string Text)> DecommissionAsync(string typed, bool force = false, int waitSeconds = 60, bool serviceRunning = false)
     {
         var text = new StringWriter();
         var hardware = new UnitHardware(
             new HardwareSettings(kernel.Files.Root, null, null, SimulatedKernel.MainsSupply, new ServoCalibration(), TimeSpan.FromMilliseconds(50)),
             timeline, () => throw new InvalidOperationException("decommission never opens the camera"));
-        var exit = await new Decommissioner(Options(), hardware, [directory.Combine("state"), directory.Combine("trust")], text, log.Factory())
+        var exit = await new Decommissioner(Options(), hardware, [directory.Combine("state"), directory.Combine("trust")], text, log.Factory(), () => serviceRunning)
             .RunAsync(typed, force, TimeSpan.FromSeconds(waitSeconds), CancellationToken.None);
         output.WriteLine(text.ToString());
         return (exit, text.ToString());
@@ -91,6 +91,20 @@ public sealed class DecommissionTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task While_the_service_runs_nothing_is_changed()
+    {
+        UnitInService();
+
+        var (exit, text) = await DecommissionAsync(DeviceId, serviceRunning: true);
+
+        Assert.Equal(Program.ExitFailed, exit);
+        Assert.Contains("stop it first", text);
+        Assert.True(File.Exists(directory.Combine("state", "homeunit.db")));
+        Assert.True(Directory.Exists(directory.Combine("trust")));
+        Assert.Empty(timeline.Snapshot()); // the hardware untouched: the running agent owns it
+    }
+
+    [Fact]
     public async Task The_unit_shows_its_last_nights_tells_the_central_and_only_then_is_erased()
     {
         UnitInService();
@@ -108,6 +122,9 @@ public sealed class DecommissionTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.False(Directory.Exists(directory.Combine("state")));
         Assert.False(Directory.Exists(directory.Combine("trust")));
         Assert.Equal("1", kernel.Files.Read($"sys/class/leds/{StatusLight.RedLabel}/brightness"));
+        // The safe state, from the hardware timeline: red, IR off, lens up with the servo silent.
+        var parts = timeline.Snapshot().GroupBy(e => e.Part).ToDictionary(g => g.Key, g => g.Last().State);
+        Assert.Equal(("on", "off", "off", "lens-up pwm-off"), (parts[Parts.Red], parts[Parts.Green], parts[Parts.Ir], parts[Parts.Servo]));
     }
 
     [Fact]
