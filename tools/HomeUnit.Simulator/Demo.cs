@@ -205,7 +205,8 @@ public static class Demo
 
     /// <summary>
     /// What the demo proves, read from the unit's hardware timeline: the safe state (red, lens up) before
-    /// the look, green before capture, capture stopped before red, and frames at the receiver.
+    /// the look, green whenever capture is on and the light never dark (<see cref="TimelineRules"/>),
+    /// capture stopped before red, and frames at the receiver.
     /// </summary>
     private static IEnumerable<string?> LookProblems(IReadOnlyList<(string Part, string State)> timeline, int frames)
     {
@@ -219,7 +220,11 @@ public static class Demo
         var redBefore = First(e => e is ("red", "on"));
         yield return redBefore >= 0 && (greenOn < 0 || redBefore < greenOn) ? null : "no red light before the look";
         yield return lensUpBefore >= 0 && (greenOn < 0 || lensUpBefore < greenOn) ? null : "the lens was not up before the look";
-        yield return greenOn >= 0 && captureOn > greenOn ? null : "green was not lit before capture started";
+        yield return captureOn >= 0 ? null : "capture never started";
+        foreach (var violation in TimelineRules.LightViolations(timeline))
+        {
+            yield return violation;
+        }
         yield return captureOff > captureOn && redAfter >= 0 ? null : "capture did not stop before the light turned red";
         yield return frames > 0 ? null : "no frame reached the receiver";
     }

@@ -1,4 +1,5 @@
 using HomeUnit.Drivers;
+using HomeUnit.TestSupport;
 
 namespace HomeUnit.Tests.Infrastructure;
 
@@ -28,21 +29,7 @@ public static class TimelineAssert
         }
     }
 
-    /// <summary>
-    /// P3 over a whole timeline: whenever capture is on, green is lit; whenever capture is off and the
-    /// light has settled (not in the middle of a make-before-break switch), exactly one colour is lit.
-    /// </summary>
-    public static void GreenWheneverCapturing(IReadOnlyList<TimelineEntry> timeline)
-    {
-        foreach (var (entry, state) in Replay(timeline))
-        {
-            var capturing = state.TryGetValue(Parts.Capture, out var c) && c.StartsWith("on", StringComparison.Ordinal);
-            if (capturing)
-            {
-                Assert.True(state.GetValueOrDefault(Parts.Green) == "on", $"capture on while green is not lit, at {entry}");
-            }
-            Assert.False(state.GetValueOrDefault(Parts.Green) == "off" && state.GetValueOrDefault(Parts.Red) == "off",
-                $"both lights dark at {entry}");
-        }
-    }
+    /// <summary>P3 over a whole timeline (<see cref="TimelineRules.LightViolations"/>): green whenever capture is on, never both dark.</summary>
+    public static void GreenWheneverCapturing(IReadOnlyList<TimelineEntry> timeline) =>
+        Assert.Empty(TimelineRules.LightViolations(timeline.Select(e => (e.Part, e.State))));
 }
