@@ -22,7 +22,7 @@ public static class Demo
 
     public static async Task<int> RunAsync(bool fast, int lookSeconds, CancellationToken cancellationToken)
     {
-        Say("demo", fast ? $"a short night (--fast): looks of {lookSeconds} s, the self-test asked for at once" : "a night of supervision, in about two minutes (--fast for a shorter one)");
+        Say("demo", fast ? $"a short night (--fast): looks of {lookSeconds} s, the self-test asked for at once" : "a night of supervision, in about five minutes (--fast for one of about 20 seconds)");
         Say("central", "starting a local broker (the shipped mosquitto configuration, mTLS) and the unit on simulated hardware");
         SimulatedCentral central;
         try
@@ -41,16 +41,24 @@ public static class Demo
         var unit = central.StartUnit("Health:ReadinessLeadMinutes=1");
         var timeline = new List<(string Part, string State)>();
         unit.Line += line => Narrate(line, timeline);
-        var night = RunNightAsync(central, unit, timeline, lookSeconds, fast);
+        return await UntilDoneAsync(RunNightAsync(central, unit, timeline, lookSeconds, fast), unit, cancellationToken);
+    }
+
+    /// <summary>
+    /// The demo's outcome, or 130 at Ctrl+C (the central's dispose then stops the unit and the broker);
+    /// a failure shows the unit's output.
+    /// </summary>
+    internal static async Task<int> UntilDoneAsync(Task<int> demo, AgentProcess unit, CancellationToken cancellationToken)
+    {
         try
         {
-            await Task.WhenAny(night, Task.Delay(Timeout.Infinite, cancellationToken));
-            if (!night.IsCompleted)
+            await Task.WhenAny(demo, Task.Delay(Timeout.Infinite, cancellationToken));
+            if (!demo.IsCompleted)
             {
                 Say("demo", "interrupted: stopping the unit and the broker");
                 return 130;
             }
-            return await night;
+            return await demo;
         }
         catch (Exception e)
         {

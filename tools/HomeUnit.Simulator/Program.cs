@@ -26,7 +26,7 @@ public static class Program
 
     private static Command DemoCommand()
     {
-        var fast = new Option<bool>("--fast") { Description = "a shorter night (under a minute): shorter looks, the self-test asked for at once" };
+        var fast = new Option<bool>("--fast") { Description = "a shorter night (about 20 seconds): shorter looks, the self-test asked for at once" };
         var seconds = new Option<int?>("--seconds") { Description = "how long each look streams (default 8, 4 with --fast)" };
         var handover = new Option<bool>("--handover") { Description = "instead: the primary hands supervision to a standby centre and goes away, the standby performs a check, the primary takes back" };
         var agent = new Option<string?>("--agent") { Description = "the unit's executable, e.g. an installed package's /usr/bin/homeunit (default: HOMEUNIT_AGENT, which scripts/demo sets to this checkout's build)" };
@@ -42,7 +42,7 @@ public static class Program
             {
                 throw new BadInputException("--seconds must be 1–60");
             }
-            return parse.GetValue(handover) ? HandoverDemo.RunAsync(look) : Demo.RunAsync(parse.GetValue(fast), look, cancel);
+            return parse.GetValue(handover) ? HandoverDemo.RunAsync(look, cancel) : Demo.RunAsync(parse.GetValue(fast), look, cancel);
         });
         return command;
     }
