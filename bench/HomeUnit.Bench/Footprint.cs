@@ -131,9 +131,10 @@ public static class Footprint
                     });
                 }
                 var loadAfter = LoadAverage();
-                (double Memory, double Cpu, double Startup) Ratios(string of, string to) => (
+                // No CPU used by the baseline at all gives no ratio (null: JSON has no NaN).
+                (double Memory, double? Cpu, double Startup) Ratios(string of, string to) => (
                     Math.Round(MedianLong(rss[of]) / (double)MedianLong(rss[to]), 2),
-                    cpu[to] > 0 ? Math.Round(cpu[of] / cpu[to], 2) : double.NaN,
+                    cpu[to] > 0 ? Math.Round(cpu[of] / cpu[to], 2) : null,
                     Math.Round(Median(startup[of]) / Median(startup[to]), 2));
                 var ratios = Ratios("agent", "minimal");
                 Emit(new

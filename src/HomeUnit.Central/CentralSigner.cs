@@ -32,14 +32,6 @@ public sealed class CentralSigner(ECDsa key, string kid, string issuer)
 
     public string Issuer { get; } = issuer;
 
-    /// <summary>Loads a private key PEM; the kid defaults to the file name without <c>.key</c>.</summary>
-    public static CentralSigner Load(string privateKeyFile, string? kid = null, string issuer = DefaultIssuer)
-    {
-        var key = ECDsa.Create();
-        key.ImportFromPem(File.ReadAllText(privateKeyFile));
-        return new CentralSigner(key, kid ?? Path.GetFileNameWithoutExtension(privateKeyFile), issuer);
-    }
-
     /// <summary>A new P-256 key pair as PEM: the private key stays at the central, the public key goes to every device as <c>&lt;kid&gt;.pem</c>.</summary>
     public static (string PrivatePem, string PublicPem) CreateKeyPair()
     {

@@ -127,7 +127,7 @@ public sealed class MqttConnection : IMqttConnection
             .WithSessionExpiryInterval((uint)options.SessionExpirySeconds)
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(options.KeepAliveSeconds))
             .WithTimeout(TimeSpan.FromSeconds(options.ConnectTimeoutSeconds))
-            // The broker drops larger messages for us; ReceiveAsync still checks the payload itself.
+            // The broker drops larger messages for us; OnMessageAsync still checks the payload itself.
             .WithMaximumPacketSize((uint)(options.MaxPayloadBytes + PacketOverheadBytes));
         if (will is not null)
         {

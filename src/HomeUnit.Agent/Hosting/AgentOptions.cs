@@ -31,7 +31,6 @@ public sealed class AgentOptions
         {
             problems.Add($"DeviceId: '{DeviceId}' may hold only letters, digits, '.', '_' and '-' (at most 64), so it is a safe MQTT topic level");
         }
-        Require(problems, "Trust:KeysDirectory", Trust.KeysDirectory);
         problems.AddRange(Trust.Validate());
         Require(problems, "State:Directory", State.Directory);
         problems.AddRange(ValidateHardware());

@@ -64,9 +64,6 @@ public sealed class LinkService : BackgroundService
 
     public LinkStatus Status => Volatile.Read(ref supervisor).Status;
 
-    /// <summary>The broker the link uses (or tries) now.</summary>
-    public BrokerEndpoint Path => Volatile.Read(ref supervisor).Broker;
-
     /// <summary>Messages from the central, for the grant, command and care-plan code to route. Already topic-, size- and UTF-8-checked.</summary>
     public ChannelReader<InboundMessage> Inbound => inbound.Accepted;
 
