@@ -37,6 +37,7 @@ public sealed class ContractTests
         { "severities", CodesOf<Severity>(), [.. Enum("common", "definitions/severity")] },
         { "faults", CodesOf<UnitFault>(), [.. Enum("common", "definitions/unitFault")] },
         { "miss reasons", CodesOf<MissReason>(), [.. Enum("common", "definitions/missReason")] },
+        { "pause end reasons", CodesOf<PauseEndReason>(), [.. Enum("common", "definitions/pauseEndReason")] },
         { "look kinds", [.. SessionKinds.All], [.. Enum("common", "definitions/lookKind")] },
         { "views", [.. Views.All], [.. Enum("common", "definitions/view")] },
         { "commands", [.. CommandNames.All], [.. Enum("common", "definitions/commandName")] },
