@@ -483,10 +483,4 @@ internal static class KeyIds
         kid.Length is > 0 and <= 64 && kid.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && !kid.StartsWith('.');
 }
 
-internal static partial class DeviceIds
-{
-    public static bool IsValid(string id) => Pattern().IsMatch(id);
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\\z")]
-    private static partial Regex Pattern();
-}

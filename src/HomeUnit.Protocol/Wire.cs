@@ -20,6 +20,15 @@ public static class Wire
     public static bool IsNumericDate(long seconds) => seconds is >= 0 and <= 253_402_300_799;
 }
 
+/// <summary>A device id: letters, digits, '.', '_' and '-', at most 64, so it is a safe MQTT topic level and certificate CN.</summary>
+public static partial class DeviceIds
+{
+    public static bool IsValid(string? id) => id is not null && Pattern().IsMatch(id);
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\\z")]
+    private static partial System.Text.RegularExpressions.Regex Pattern();
+}
+
 /// <summary>The shape of every identifier in grants, commands and care plans (jti, operator, check, issuer): printable ASCII.</summary>
 public static class Identifiers
 {

@@ -27,7 +27,7 @@ public sealed class AgentOptions
         {
             problems.Add("DeviceId: missing; set it to this unit's id (the CN of its certificate)");
         }
-        else if (!System.Text.RegularExpressions.Regex.IsMatch(DeviceId, "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
+        else if (!DeviceIds.IsValid(DeviceId))
         {
             problems.Add($"DeviceId: '{DeviceId}' may hold only letters, digits, '.', '_' and '-' (at most 64), so it is a safe MQTT topic level");
         }

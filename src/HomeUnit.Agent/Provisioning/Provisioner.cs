@@ -41,7 +41,7 @@ public static partial class Provisioner
     public static IReadOnlyList<string> Check(ProvisionRequest request)
     {
         var problems = new List<string>();
-        if (!System.Text.RegularExpressions.Regex.IsMatch(request.DeviceId, "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
+        if (!DeviceIds.IsValid(request.DeviceId))
         {
             problems.Add($"--device-id: '{request.DeviceId}' may hold only letters, digits, '.', '_' and '-'");
         }
