@@ -194,6 +194,11 @@ public sealed class MqttConnection : IMqttConnection
             chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
             chain.ChainPolicy.CustomTrustStore.AddRange(authority);
             chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            // Intermediate CAs the broker sent with its certificate: trust still ends at Mqtt:CaFile alone.
+            foreach (var element in args.Chain?.ChainElements ?? Enumerable.Empty<X509ChainElement>())
+            {
+                chain.ChainPolicy.ExtraStore.Add(element.Certificate);
+            }
             using var presented = X509CertificateLoader.LoadCertificate(args.Certificate.GetRawCertData());
             if (!chain.Build(presented))
             {

@@ -37,7 +37,11 @@ public sealed class LocalCertificates
         CentralCrlFile = Path.Combine(directory, "central-crl.pem");
         WriteCrl(CrlFile, ca, []);
         WriteCrl(CentralCrlFile, centralCa, []);
-        Server = Issue(ca, "server", "CN=broker", serverAuth: true);
+        // As a municipality's PKI often does: the broker's certificate comes through an intermediate CA, which
+        // the broker sends with it; units trust the fleet CA alone.
+        using var brokerCa = CreateIntermediate(ca, "HomeUnit Test Broker CA");
+        Server = Issue(brokerCa, "server", "CN=broker", serverAuth: true);
+        File.AppendAllText(Server.CertFile, "\n" + brokerCa.ExportCertificatePem() + "\n");
     }
 
     /// <summary>The fleet CA: it signs the broker's certificate and every unit's.</summary>
@@ -86,6 +90,18 @@ public sealed class LocalCertificates
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
         return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+    }
+
+    private static X509Certificate2 CreateIntermediate(X509Certificate2 root, string name)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(root, true, false));
+        using var certificate = request.Create(root, root.NotBefore, root.NotAfter, RandomNumberGenerator.GetBytes(16));
+        return certificate.CopyWithPrivateKey(key);
     }
 
     private PemPair Issue(X509Certificate2 issuer, string fileName, string subject, bool serverAuth)
