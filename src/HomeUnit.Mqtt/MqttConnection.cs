@@ -179,33 +179,7 @@ public sealed class MqttConnection : IMqttConnection
     /// <summary>The only place the reason for refusing the broker's certificate is known: it is kept for the connect error.</summary>
     private bool Validate(MqttClientCertificateValidationEventArgs args, X509Certificate2Collection authority)
     {
-        string? problem = null;
-        if (args.Certificate is null || args.SslPolicyErrors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
-        {
-            problem = "the broker sent no certificate";
-        }
-        else if (args.SslPolicyErrors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
-        {
-            problem = $"the broker's certificate does not name {broker.Host}";
-        }
-        else
-        {
-            using var chain = new X509Chain();
-            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.CustomTrustStore.AddRange(authority);
-            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            // Intermediate CAs the broker sent with its certificate: trust still ends at Mqtt:CaFile alone.
-            foreach (var element in args.Chain?.ChainElements ?? Enumerable.Empty<X509ChainElement>())
-            {
-                chain.ChainPolicy.ExtraStore.Add(element.Certificate);
-            }
-            using var presented = X509CertificateLoader.LoadCertificate(args.Certificate.GetRawCertData());
-            if (!chain.Build(presented))
-            {
-                var status = string.Join(", ", chain.ChainStatus.Select(s => s.Status).Distinct());
-                problem = $"the broker's certificate is not signed by the CA in Mqtt:CaFile ({status})";
-            }
-        }
+        var problem = BrokerCertificate.Problem(args.Certificate, args.Chain, args.SslPolicyErrors, authority, broker.Host);
         if (problem is not null)
         {
             Volatile.Write(ref failure, $"TLS: {problem}");

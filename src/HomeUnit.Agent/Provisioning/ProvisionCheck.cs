@@ -9,6 +9,7 @@ using HomeUnit.Agent.Grants;
 using HomeUnit.Agent.Hosting;
 using HomeUnit.Agent.State;
 using HomeUnit.Drivers;
+using HomeUnit.Mqtt;
 using HomeUnit.Drivers.Kernel;
 using HomeUnit.Protocol;
 using Microsoft.Data.Sqlite;
@@ -111,9 +112,11 @@ public static class ProvisionCheck
         {
             return new CheckLine(false, "unit certificate unreadable", "run as root; or provision init again");
         }
+        string? untrusted = null;
         using (ca)
         using (device)
-        await using (var tls = new SslStream(tcp.GetStream(), false, (_, certificate, _, _) => Trusted(ca, certificate)))
+        await using (var tls = new SslStream(tcp.GetStream(), false, (_, certificate, sent, errors) =>
+            (untrusted = BrokerCertificate.Problem(certificate, sent, errors, [ca], mqtt.Host)) is null))
         {
             try
             {
@@ -138,27 +141,13 @@ public static class ProvisionCheck
             }
             catch (AuthenticationException)
             {
-                return new CheckLine(false, $"broker {broker}: TLS failed", "wrong CA or broker name: provision init again");
+                return new CheckLine(false, $"broker {broker}: TLS failed{(untrusted is null ? "" : $": {untrusted}")}", "wrong CA or broker name: provision init again");
             }
             catch (IOException)
             {
                 return new CheckLine(false, $"broker refused {deviceId}", "ask the centre: is the certificate registered, not revoked?");
             }
         }
-    }
-
-    private static bool Trusted(X509Certificate2 ca, X509Certificate? presented)
-    {
-        if (presented is null)
-        {
-            return false;
-        }
-        using var chain = new X509Chain();
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        using var server = new X509Certificate2(presented);
-        return chain.Build(server);
     }
 
     private static CheckLine CarePlan(string stateDirectory, DateTimeOffset now)
