@@ -89,7 +89,9 @@ public static class Demo
         Say("operator", frames > 0
             ? "operator-42 cannot see the resident in bed: a follow-up look, within the plan's 30 minutes"
             : "no picture arrived: a follow-up look, within the plan's 30 minutes");
-        await LookAsync(central, "c1", SessionKinds.FollowUp, lookSeconds, "the follow-up look for check c1");
+        // As at the centre, the follow-up is there for a look that showed nothing: the night needs a picture from either
+        // (under emulation, the first ffmpeg may take most of a short look to start).
+        frames += await LookAsync(central, "c1", SessionKinds.FollowUp, lookSeconds, "the follow-up look for check c1");
 
         Say("central", $"a look for check c2 now, minutes before its window ({c2} ±1 min) opens: the unit must refuse it");
         var early = await central.PublishGrantAsync("srt://127.0.0.1:9", lookSeconds, SessionKinds.Scheduled, "c2");
